@@ -1,0 +1,25 @@
+"""darkmoments: dark bremsstrahlung through higher electromagnetic moments.
+
+Exact tree-level event generation for l N -> l N A' with five A'-lepton couplings (kinetic
+mixing, magnetic and electric dipole, charge radius, anapole), signal templates for missing-
+momentum experiments (LDMX), relic-density targets and the statistics to compare them.
+Units: GeV, pb, cm.
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .models import MODEL_IDS, MODELS, Model, get_model, y_parameter
+from .targets import TARGETS, Target, get_target
+
+__all__ = [
+    "MODELS",
+    "MODEL_IDS",
+    "TARGETS",
+    "Model",
+    "Target",
+    "__version__",
+    "get_model",
+    "get_target",
+    "y_parameter",
+]

@@ -1,0 +1,137 @@
+"""The five dark-photon coupling models (paper eqs. 2.1-2.2, 3.3).
+
+==== ============ ==================================== ================ ========
+id   paper        vertex Gamma^mu(k) (times e g)         g_f units        n (3.3)
+==== ============ ==================================== ================ ========
+km   KM           gamma^mu                             1                0
+md   M            sigma^{mu nu} k_nu                   GeV^-1           1
+ed   E            sigma^{mu nu} gamma^5 k_nu           GeV^-1           1
+cr   C            k^2 gamma^mu - k^mu kslash           GeV^-2           2
+am   A            (k^2 gamma^mu - k^mu kslash) gamma^5  GeV^-2           2
+==== ============ ==================================== ================ ========
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .constants import LAMBDA_F_DEFAULT
+
+__all__ = [
+    "MODELS",
+    "MODEL_IDS",
+    "Model",
+    "get_model",
+    "y_parameter",
+]
+
+
+@dataclass(frozen=True)
+class Model:
+    """One dark-photon coupling model.
+
+    Attributes
+    ----------
+    id : str
+        Short id used everywhere in darkmoments (``km md ed cr am``).
+    letter : str
+        The paper's letter (KM, M, E, C, A).
+    name : str
+        Long name (``kinetic-mixing``, ``magnetic-dipole`` ...).
+    coupling_symbol : str
+        The Lagrangian coupling that g_f stands for (eq. 2.2).
+    dimension : int
+        n of eq. 3.3: g_f has units GeV^-n.
+    color : str
+        The paper's colour for this model (figure 1).
+    """
+
+    id: str
+    letter: str
+    name: str
+    coupling_symbol: str
+    dimension: int
+    color: str
+
+    @property
+    def coupling_unit(self) -> str:
+        """Units of g_f as a string (``"1"``, ``"GeV^-1"`` or ``"GeV^-2"``)."""
+        return "1" if self.dimension == 0 else f"GeV^-{self.dimension}"
+
+    def __str__(self) -> str:
+        return self.id
+
+
+MODELS: dict[str, Model] = {
+    "km": Model("km", "KM", "kinetic-mixing", "epsilon", 0, "tab:red"),
+    "md": Model("md", "M", "magnetic-dipole", "mu_f/e", 1, "tab:green"),
+    "ed": Model("ed", "E", "electric-dipole", "d_f/e", 1, "tab:blue"),
+    "cr": Model("cr", "C", "charge-radius", "b_f/e", 2, "tab:gray"),
+    "am": Model("am", "A", "anapole", "a_f/e", 2, "tab:brown"),
+}
+MODEL_IDS: tuple[str, ...] = tuple(MODELS)
+
+_ALIASES: dict[str, str] = {}
+for _m in MODELS.values():
+    for _alias in (_m.id, _m.letter, _m.name, _m.name.replace("-", "_"), _m.name.replace("-", " "),
+                   _m.name.replace("-", "")):
+        _ALIASES[_alias.lower()] = _m.id
+_ALIASES.update({"anapole-moment": "am", "anapole_moment": "am", "dark-photon": "km",
+                 "kinetic": "km", "magnetic": "md", "electric": "ed", "dipole-m": "md"})
+
+
+def get_model(model: str | Model) -> Model:
+    """Return the :class:`Model` for an id, paper letter or long name (case-insensitive).
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a string or Model.
+    ValueError
+        If the name is unknown; the message lists the allowed ids.
+    """
+    if isinstance(model, Model):
+        return model
+    if not isinstance(model, str):
+        raise TypeError(f"model must be a string such as 'km', got {type(model).__name__}")
+    key = model.strip().lower()
+    if key not in _ALIASES:
+        allowed = ", ".join(f"{m.id} ({m.letter}, {m.name})" for m in MODELS.values())
+        raise ValueError(f"unknown model {model!r}; allowed: {allowed}")
+    return MODELS[_ALIASES[key]]
+
+
+def y_parameter(
+    model: str | Model,
+    coupling: float,
+    *,
+    alpha_d: float = 0.5,
+    mass_ratio: float = 3.0,
+    cutoff: float = LAMBDA_F_DEFAULT,
+) -> float:
+    """The dimensionless y of eq. 3.3: y = g_f^2 alpha_D (m_chi/m_A')^4 Lambda_f^(2n).
+
+    Parameters
+    ----------
+    model : str or Model
+        Model id.
+    coupling : float or array
+        g_f in the model's units (1, GeV^-1 or GeV^-2).
+    alpha_d : float
+        Dark fine-structure constant (paper default 0.5).
+    mass_ratio : float
+        m_A'/m_chi (paper default 3).
+    cutoff : float
+        Lambda_f in GeV (paper default 1000 GeV).
+
+    Returns
+    -------
+    float
+        y (dimensionless).
+    """
+    m = get_model(model)
+    if alpha_d <= 0:
+        raise ValueError(f"alpha_d must be > 0, got {alpha_d}")
+    if mass_ratio <= 0:
+        raise ValueError(f"mass_ratio must be > 0, got {mass_ratio}")
+    return coupling**2 * alpha_d * mass_ratio ** (-4) * cutoff ** (2 * m.dimension)
