@@ -1,0 +1,282 @@
+r"""Spin-summed squared amplitudes for l(p1) N(P1) -> l(p2) N(P2) A'(k).
+
+Tree level, one photon of momentum q = P1 - P2 = p2 + k - p1 exchanged between the lepton
+line and the nucleus, two diagrams (A' off the incoming or the outgoing lepton):
+
+.. math::
+
+    \mathcal{M} = \frac{e^3 g\, F(t)}{q^2}\, J_\mu\, \epsilon^*_\alpha(k)\,
+        \bar u(p_2)\Big[\Gamma^\alpha(k) S(p_2+k)\gamma^\mu
+        + \gamma^\mu S(p_1-k)\Gamma^\alpha(k)\Big] u(p_1),
+    \qquad S(p) = \frac{\slashed p + m}{p^2 - m^2},
+
+with the spin-0 nucleus current J = P1 + P2 (Z and the form factor in G2 = Z^2 F^2, here
+G2 = G2_el + G2_inel of :mod:`.form_factors`) and the five vertices Gamma^alpha of
+PHYSICS.md section 1 (overall phases drop out).  The spin sum is evaluated numerically as a
+Dirac trace with explicit gamma matrices (Dirac representation), vectorised over events:
+
+.. math::
+
+    \overline{|\mathcal M|^2} = \frac{1}{2}\,\frac{e^6 g^2 G_2(t)}{t^2}\,
+        \sum_\lambda \mathrm{Tr}\big[(\slashed p_2 + m) O_\lambda (\slashed p_1 + m)
+        \bar O_\lambda\big],
+
+O_lambda the bracket above with gamma^mu J_mu and epsilon_lambda contracted, bar O =
+gamma^0 O^dagger gamma^0.  The A' polarisation sum -g + k k/m_A'^2 is carried out with
+explicit vectors (:func:`polarisations`) whose longitudinal one has its k/m_A' part removed,
+allowed by the Ward identity and free of the (E/m_A')^2 round-off of the textbook form.  The nucleus is
+treated as a heavy spinless particle (PHYSICS.md: the spin-1/2 difference is negligible at
+M ~ 171 GeV).  Units: momenta in GeV; |M|^2 is dimensionless for km and carries g's units
+squared (GeV^-2n) times GeV^2n otherwise, so sigma comes out in GeV^-2 for g in model units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..models import get_model
+
+__all__ = [
+    "GAMMA",
+    "contracted_vertex",
+    "polarisations",
+    "GAMMA5",
+    "METRIC",
+    "lepton_trace",
+    "slash",
+    "squared_amplitude",
+    "vertex",
+]
+
+#: Minkowski metric diag(+1, -1, -1, -1).
+METRIC = np.diag([1.0, -1.0, -1.0, -1.0])
+
+_I2 = np.eye(2, dtype=complex)
+_Z2 = np.zeros((2, 2), dtype=complex)
+_PAULI = (
+    np.array([[0, 1], [1, 0]], dtype=complex),
+    np.array([[0, -1j], [1j, 0]], dtype=complex),
+    np.array([[1, 0], [0, -1]], dtype=complex),
+)
+#: Dirac matrices gamma^mu (upper index) in the Dirac representation, shape (4, 4, 4).
+GAMMA = np.array(
+    [np.block([[_I2, _Z2], [_Z2, -_I2]])]
+    + [np.block([[_Z2, s], [-s, _Z2]]) for s in _PAULI]
+)
+#: gamma^5 = i gamma^0 gamma^1 gamma^2 gamma^3.
+GAMMA5 = 1j * GAMMA[0] @ GAMMA[1] @ GAMMA[2] @ GAMMA[3]
+
+
+def slash(p: NDArray[np.float64]) -> NDArray[np.complex128]:
+    """Feynman slash p_mu gamma^mu for four-vectors ``p`` of shape (..., 4) (upper index, GeV)."""
+    return np.einsum("...m,mij->...ij", p * np.diag(METRIC), GAMMA)
+
+
+def polarisations(k: NDArray[np.float64], m_ap: float) -> NDArray[np.float64]:
+    r"""Three polarisation vectors of an on-shell A', written so that no cancellation occurs.
+
+    Two transverse vectors (0, e_i) with e_i perpendicular to the A' direction, and the
+    longitudinal vector with its component along k removed,
+
+    .. math::
+        \epsilon_L - k/m_{A'} = -\frac{m_{A'}}{E + |\mathbf k|}\,(1, -\hat{\mathbf k}),
+
+    which is allowed because the amplitude vanishes for epsilon = k (Ward identity, tested).
+    Then sum_lambda eps_alpha eps_beta is equivalent to -g + k k/m^2 on the amplitude but
+    free of the (E/m_A')^2 round-off of the textbook form.
+
+    Parameters
+    ----------
+    k : ndarray, shape (N, 4)
+        A' momenta in GeV.
+    m_ap : float
+        A' mass in GeV.
+
+    Returns
+    -------
+    ndarray, shape (N, 3, 4)
+        Real polarisation four-vectors (upper index), dimensionless.
+    """
+    n = k.shape[0]
+    kv = k[:, 1:]
+    kmag = np.linalg.norm(kv, axis=1)
+    khat = kv / kmag[:, None]
+    ref = np.zeros((n, 3))
+    use_x = np.abs(khat[:, 0]) < 0.9
+    ref[use_x, 0] = 1.0
+    ref[~use_x, 1] = 1.0
+    e1 = np.cross(khat, ref)
+    e1 /= np.linalg.norm(e1, axis=1)[:, None]
+    e2 = np.cross(khat, e1)
+    eps = np.zeros((n, 3, 4))
+    eps[:, 0, 1:] = e1
+    eps[:, 1, 1:] = e2
+    c = -m_ap / (k[:, 0] + kmag)
+    eps[:, 2, 0] = c
+    eps[:, 2, 1:] = -c[:, None] * khat
+    return eps
+
+
+def vertex(model: str, k: NDArray[np.float64], m_ap: float) -> NDArray[np.complex128]:
+    r"""The A'-lepton vertex Gamma^alpha(k), shape (N, 4, 4, 4) = (event, alpha, i, j).
+
+    Parameters
+    ----------
+    model : str
+        Model id (km, md, ed, cr, am).
+    k : ndarray, shape (N, 4)
+        A' four-momentum in GeV (upper index).
+    m_ap : float
+        A' mass in GeV (k^2 = m_ap^2 on shell).
+
+    Notes
+    -----
+    km: gamma^alpha.  md: sigma^{alpha nu} k_nu = (i/2)(gamma^alpha kslash - kslash gamma^alpha).
+    ed: sigma^{alpha nu} k_nu gamma^5.  cr: k^2 gamma^alpha - k^alpha kslash.
+    am: (k^2 gamma^alpha - k^alpha kslash) gamma^5.  (sigma gamma^5 = gamma^5 sigma.)
+    """
+    mid = get_model(model).id
+    n = k.shape[0]
+    g = np.broadcast_to(GAMMA, (n, 4, 4, 4))
+    if mid == "km":
+        return np.ascontiguousarray(g)
+    ks = slash(k)[:, None]
+    if mid in ("md", "ed"):
+        v = 0.5j * (g @ ks - ks @ g)
+        return v @ GAMMA5 if mid == "ed" else v
+    k2 = m_ap * m_ap
+    v = k2 * g - k[:, :, None, None] * ks
+    return v @ GAMMA5 if mid == "am" else v
+
+
+def contracted_vertex(
+    mid: str, eps: NDArray[np.float64], k: NDArray[np.float64], m_ap: float
+) -> NDArray[np.complex128]:
+    """epsilon_alpha Gamma^alpha(k) for polarisation vectors ``eps`` (N, 4): shape (N, 4, 4).
+
+    km: eps-slash; md: (i/2)(eps-slash kslash - kslash eps-slash); ed: md gamma^5;
+    cr: m_A'^2 eps-slash - (eps.k) kslash; am: cr gamma^5.
+    """
+    se = slash(eps)
+    if mid == "km":
+        return se
+    ks = slash(k)
+    if mid in ("md", "ed"):
+        v = 0.5j * (se @ ks - ks @ se)
+    else:
+        ek = eps[:, 0] * k[:, 0] - np.sum(eps[:, 1:] * k[:, 1:], axis=1)
+        v = m_ap * m_ap * se - ek[:, None, None] * ks
+    return v @ GAMMA5 if mid in ("ed", "am") else v
+
+
+def lepton_trace(
+    model: str,
+    p1: NDArray[np.float64],
+    p2: NDArray[np.float64],
+    k: NDArray[np.float64],
+    current: NDArray[np.float64],
+    m_l: float,
+    m_ap: float,
+    *,
+    den_in: NDArray[np.float64] | None = None,
+    den_out: NDArray[np.float64] | None = None,
+    eps: NDArray[np.float64] | None = None,
+) -> NDArray[np.float64]:
+    r"""sum_lambda Tr[(p2slash+m) O_lambda (p1slash+m) Obar_lambda], summed over lepton spins.
+
+    O_lambda = epsilon_lambda,alpha [Gamma^alpha S(p2+k) Jslash + Jslash S(p1-k) Gamma^alpha].
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    p1, p2, k, current : ndarray, shape (N, 4)
+        Incoming lepton, outgoing lepton, A' momenta and the nucleus current J (GeV).
+    m_l, m_ap : float
+        Lepton and A' masses (GeV).
+    den_in, den_out : ndarray, optional
+        Propagator denominators (p1-k)^2 - m^2 = -(2 p1.k - m_ap^2) and
+        (p2+k)^2 - m^2 (GeV^2).  Computed from the momenta when not given; passing the values
+        of the phase-space map avoids cancellations.
+    eps : ndarray, shape (N, P, 4), optional
+        Polarisation vectors (upper index) summed over.  Default: :func:`polarisations`
+        (the massive spin sum).  Passing k[:, None, :] tests the Ward identity.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        The spin sum (real, >= 0 for real polarisations), GeV^2 x (vertex units)^2.
+    """
+    mid = get_model(model).id
+    if den_in is None:
+        d = p1 - k
+        den_in = d[:, 0] ** 2 - np.sum(d[:, 1:] ** 2, axis=1) - m_l**2
+    if den_out is None:
+        d = p2 + k
+        den_out = d[:, 0] ** 2 - np.sum(d[:, 1:] ** 2, axis=1) - m_l**2
+    if eps is None:
+        eps = polarisations(k, m_ap)
+    eye = np.eye(4)
+    sj = slash(current)
+    s_out = (slash(p2 + k) + m_l * eye) / den_out[:, None, None]
+    s_in = (slash(p1 - k) + m_l * eye) / den_in[:, None, None]
+    left = s_out @ sj  # S(p2+k) Jslash
+    right = sj @ s_in  # Jslash S(p1-k)
+    u2 = slash(p2) + m_l * eye
+    u1 = slash(p1) + m_l * eye
+    total = np.zeros(p1.shape[0])
+    for lam in range(eps.shape[1]):
+        gam = contracted_vertex(mid, eps[:, lam], k, m_ap)
+        o = gam @ left + right @ gam
+        a = u2 @ o
+        # Obar = gamma0 O^dagger gamma0: in the Dirac representation gamma0 = diag(1,1,-1,-1)
+        obar = np.conj(np.swapaxes(o, -1, -2)) * _G0_SIGNS
+        b = u1 @ obar
+        total += np.einsum("nij,nji->n", a, b).real
+    return total
+
+
+#: gamma^0 M gamma^0 = M * _G0_SIGNS elementwise (Dirac representation).
+_G0_SIGNS = np.outer(np.diag(GAMMA[0]).real, np.diag(GAMMA[0]).real)
+
+def squared_amplitude(
+    model: str,
+    p1: NDArray[np.float64],
+    p2: NDArray[np.float64],
+    k: NDArray[np.float64],
+    P1: NDArray[np.float64],
+    P2: NDArray[np.float64],
+    t: NDArray[np.float64],
+    g2_form: NDArray[np.float64],
+    m_l: float,
+    m_ap: float,
+    *,
+    den_in: NDArray[np.float64] | None = None,
+    den_out: NDArray[np.float64] | None = None,
+) -> NDArray[np.float64]:
+    r"""Spin-averaged |M|^2 at unit coupling g = 1 (g in the model's units).
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    p1, p2, k, P1, P2 : ndarray, shape (N, 4)
+        Four-momenta in GeV (lepton in/out, A', nucleus in/out).
+    t : ndarray, shape (N,)
+        t = -(P1 - P2)^2 in GeV^2 (> 0), passed explicitly for precision.
+    g2_form : ndarray, shape (N,)
+        The nuclear form factor G2(t) (includes Z^2).
+    m_l, m_ap : float
+        Lepton and A' masses in GeV.
+
+    Returns
+    -------
+    ndarray
+        (1/2) e^6 G2(t)/t^2 x lepton_trace, dimensionless for km (GeV^2n for the moments,
+        to be multiplied by g^2 in GeV^-2n).
+    """
+    from ..constants import E_CHARGE
+
+    tr = lepton_trace(model, p1, p2, k, P1 + P2, m_l, m_ap, den_in=den_in, den_out=den_out)
+    return 0.5 * E_CHARGE**6 * g2_form / t**2 * tr

@@ -1,0 +1,231 @@
+r"""Phase-space maps, boosts and invariants for l(p1) N(P1) -> l(p2) N(P2) A'(k).
+
+Lab frame, nucleus at rest, beam along +z.  The three-body phase space is factorised as
+
+.. math::
+
+    d\Phi_3 = d\Phi_2(s; M_X, M)\,\frac{dM_X^2}{2\pi}\, d\Phi_2(M_X^2; m_l, m_{A'}),
+
+X = l + A' (the system recoiling against the nucleus).  Conventions:
+dPhi_n = (2 pi)^4 delta^4 prod d^3p/((2 pi)^3 2E).  The five unit-cube variables are mapped
+so that the peaks of the integrand are flat:
+
+* u0 -> w = M_X^2 - m_l^2, logarithmic (outgoing-lepton propagator 1/w);
+* u1 -> t = -(P1 - P2)^2, logarithmic between t_min(M_X) and t_max(M_X) (photon propagator
+  1/t^2 times the (t - t_min) numerator, cut by G2 at both ends);
+* u2 -> D1 = 2 p1.k - m_A'^2 (incoming-lepton propagator), logarithmic; D1 fixes the angle
+  theta* between the A' and the incoming lepton in the X rest frame;
+* u3 -> phi*, the azimuth of the A' around that axis in the X rest frame, measured from
+  the plane of the target;
+* u4 -> phi_N, the azimuth of the nucleus recoil around the beam (uniform).
+
+With dPhi_2(s; M_X, M) = dt dphi_N / (32 pi^2 sqrt(s) p_cm) and
+dPhi_2(M_X^2) = |k*| dcos(theta*) dphi* / (16 pi^2 M_X) the Jacobian is exact; the map is
+one-to-one onto the physical region.  All energies and momenta in GeV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "PhaseSpacePoints",
+    "boost",
+    "kallen_sqrt",
+    "map_phase_space",
+    "minkowski_dot",
+    "threshold_ok",
+]
+
+_TWO_PI = 2.0 * np.pi
+
+
+def minkowski_dot(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """a.b with metric (+, -, -, -) over the last axis (GeV^2)."""
+    return a[..., 0] * b[..., 0] - np.sum(a[..., 1:] * b[..., 1:], axis=-1)
+
+
+def kallen_sqrt(s: NDArray[np.float64] | float, m1: float, m2: float) -> NDArray[np.float64]:
+    """sqrt(lambda(s, m1^2, m2^2)) in the factorised, cancellation-free form (GeV^2)."""
+    s = np.asarray(s, dtype=float)
+    a = s - (m1 + m2) ** 2
+    b = s - (m1 - m2) ** 2
+    return np.sqrt(np.clip(a, 0.0, None) * np.clip(b, 0.0, None))
+
+
+def boost(p: NDArray[np.float64], beta: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Boost four-vectors ``p`` (N, 4) by velocity ``beta`` (N, 3): a particle at rest ends up
+    moving with velocity ``beta``.  Use ``-beta`` to go to the rest frame of a system moving
+    with ``beta``."""
+    b2 = np.sum(beta * beta, axis=-1)
+    gamma = 1.0 / np.sqrt(1.0 - b2)
+    bp = np.sum(beta * p[..., 1:], axis=-1)
+    # (gamma - 1)/b^2 written as gamma^2/(gamma + 1) avoids 0/0 at beta -> 0
+    g2 = gamma * gamma / (gamma + 1.0)
+    out = np.empty_like(p)
+    out[..., 0] = gamma * (p[..., 0] + bp)
+    out[..., 1:] = p[..., 1:] + (g2 * bp + gamma * p[..., 0])[..., None] * beta
+    return out
+
+
+def threshold_ok(beam_energy: float, m_l: float, m_ap: float, m_nucleus: float) -> bool:
+    """True if l N -> l N A' is kinematically open: sqrt(s) > m_l + m_ap + M."""
+    s = m_l**2 + m_nucleus**2 + 2.0 * beam_energy * m_nucleus
+    return bool(np.sqrt(s) > m_l + m_ap + m_nucleus)
+
+
+@dataclass(frozen=True)
+class PhaseSpacePoints:
+    """A batch of phase-space points in the lab frame.
+
+    Attributes
+    ----------
+    p1, P1, p2, P2, k : ndarray, shape (N, 4)
+        Incoming lepton, target nucleus, outgoing lepton, recoil nucleus and A' (GeV).
+    t : ndarray
+        t = -(P1 - P2)^2 (GeV^2, > 0).
+    w : ndarray
+        (p2 + k)^2 - m_l^2 (GeV^2): outgoing-lepton propagator denominator.
+    d1 : ndarray
+        2 p1.k - m_A'^2 (GeV^2): minus the incoming-lepton propagator denominator.
+    jacobian : ndarray
+        dPhi_3 / d^5u in GeV^2 (phase-space volume per unit-cube volume).
+    """
+
+    p1: NDArray[np.float64]
+    P1: NDArray[np.float64]
+    p2: NDArray[np.float64]
+    P2: NDArray[np.float64]
+    k: NDArray[np.float64]
+    t: NDArray[np.float64]
+    w: NDArray[np.float64]
+    d1: NDArray[np.float64]
+    jacobian: NDArray[np.float64]
+
+
+def map_phase_space(
+    u: NDArray[np.float64],
+    beam_energy: float,
+    m_l: float,
+    m_ap: float,
+    m_nucleus: float,
+) -> PhaseSpacePoints:
+    """Map points of the unit 5-cube onto the 2 -> 3 phase space (see module docstring).
+
+    Parameters
+    ----------
+    u : ndarray, shape (N, 5)
+        Points in [0, 1)^5.
+    beam_energy : float
+        Lepton beam energy E0 in GeV (lab frame, target at rest).
+    m_l, m_ap, m_nucleus : float
+        Lepton, A' and nucleus masses in GeV.
+
+    Returns
+    -------
+    PhaseSpacePoints
+    """
+    u = np.asarray(u, dtype=float)
+    n = u.shape[0]
+    E0, m, mA, M = float(beam_energy), float(m_l), float(m_ap), float(m_nucleus)
+    pz = np.sqrt((E0 - m) * (E0 + m))
+    s = m * m + M * M + 2.0 * E0 * M
+    rs = np.sqrt(s)
+
+    # --- u0: w = M_X^2 - m^2, logarithmic
+    w_min = mA * mA + 2.0 * m * mA
+    w_max = (rs - M) ** 2 - m * m
+    lw = np.log(w_max / w_min)
+    w = w_min * np.exp(lw * u[:, 0])
+    jac = w * lw
+    mx2 = m * m + w
+    mx = np.sqrt(mx2)
+
+    # --- u1: t between t_min and t_max (2 -> 2 kinematics l N -> X N), logarithmic
+    p_i = kallen_sqrt(s, m, M) / (2.0 * rs)
+    p_f = kallen_sqrt(s, mx, M) / (2.0 * rs)
+    e_b = (s + M * M - m * m) / (2.0 * rs)
+    e_d = (s + M * M - mx2) / (2.0 * rs)
+    t_max = 2.0 * (e_b * e_d + p_i * p_f) - 2.0 * M * M
+    t_min = (M * w) ** 2 / (s * t_max)  # t_min t_max = 4 M^2 (E_b - E_d)^2
+    lt = np.log(t_max / t_min)
+    t = t_min * np.exp(lt * u[:, 1])
+    jac = jac * t * lt / (32.0 * np.pi**2 * rs * p_i) * _TWO_PI  # dt dphi_N
+    jac = jac / _TWO_PI  # dM_X^2 / (2 pi)
+
+    # recoil nucleus in the lab
+    T = t / (2.0 * M)
+    pn = np.sqrt(t + T * T)
+    cos_n = np.clip((w + 2.0 * (E0 + M) * T) / (2.0 * pz * pn), -1.0, 1.0)
+    sin_n = np.sqrt((1.0 - cos_n) * (1.0 + cos_n))
+    phi_n = _TWO_PI * u[:, 4]
+    P2 = np.empty((n, 4))
+    P2[:, 0] = M + T
+    P2[:, 1] = pn * sin_n * np.cos(phi_n)
+    P2[:, 2] = pn * sin_n * np.sin(phi_n)
+    P2[:, 3] = pn * cos_n
+
+    p1 = np.zeros((n, 4))
+    p1[:, 0] = E0
+    p1[:, 3] = pz
+    P1 = np.zeros((n, 4))
+    P1[:, 0] = M
+
+    # X = p1 + P1 - P2 and its velocity
+    X = np.empty((n, 4))
+    X[:, 0] = E0 - T
+    X[:, 1:] = -P2[:, 1:]
+    X[:, 3] += pz
+    beta = X[:, 1:] / X[:, 0:1]
+
+    # --- X rest frame: axis along the incoming lepton
+    e1s = (mx2 + m * m + t) / (2.0 * mx)  # E1* = p1.X / M_X
+    p1s_mag = np.sqrt(np.clip((e1s - m) * (e1s + m), 0.0, None))
+    p1s = boost(p1, -beta)
+    nhat = p1s[:, 1:] / np.linalg.norm(p1s[:, 1:], axis=1)[:, None]
+    ref = -beta  # direction of the target in the X frame
+    ref = ref - np.sum(ref * nhat, axis=1)[:, None] * nhat
+    ref_norm = np.linalg.norm(ref, axis=1)
+    bad = ref_norm < 1e-300
+    if np.any(bad):  # X exactly along the beam: any perpendicular axis will do
+        alt = np.cross(nhat[bad], np.array([1.0, 0.0, 0.0]))
+        ref[bad] = alt
+        ref_norm[bad] = np.linalg.norm(alt, axis=1)
+    e1 = ref / ref_norm[:, None]
+    e2 = np.cross(nhat, e1)
+
+    eks = (mx2 + mA * mA - m * m) / (2.0 * mx)
+    ks_mag = kallen_sqrt(mx2, m, mA) / (2.0 * mx)
+
+    # --- u2: D1 = 2 p1.k - mA^2 = 2 (E1* Ek* - |p1*||k*| cos) - mA^2, logarithmic
+    ee = e1s * eks
+    pp = p1s_mag * ks_mag
+    d_max = 2.0 * (ee + pp) - mA * mA
+    # E1 Ek - p1 k rationalised: (m^2 Ek^2 + mA^2 E1^2 - m^2 mA^2) / (E1 Ek + p1 k)
+    d_min = 2.0 * (m * m * eks**2 + mA * mA * e1s**2 - m * m * mA * mA) / (ee + pp) - mA * mA
+    d_min = np.maximum(d_min, d_max * 1e-15)
+    ld = np.log(d_max / d_min)
+    d1 = d_min * np.exp(ld * u[:, 2])
+    cos_s = np.clip((2.0 * ee - mA * mA - d1) / (2.0 * pp), -1.0, 1.0)
+    sin_s = np.sqrt((1.0 - cos_s) * (1.0 + cos_s))
+    jac = jac * d1 * ld / (2.0 * pp)  # dcos(theta*)
+    phi_s = _TWO_PI * u[:, 3]
+    jac = jac * ks_mag / (16.0 * np.pi**2 * mx) * _TWO_PI  # dPhi_2(X) with dphi*
+
+    kdir = (
+        (sin_s * np.cos(phi_s))[:, None] * e1
+        + (sin_s * np.sin(phi_s))[:, None] * e2
+        + cos_s[:, None] * nhat
+    )
+    ks = np.empty((n, 4))
+    ks[:, 0] = eks
+    ks[:, 1:] = ks_mag[:, None] * kdir
+    p2s = np.empty((n, 4))
+    p2s[:, 0] = mx - eks
+    p2s[:, 1:] = -ks[:, 1:]
+    k = boost(ks, beta)
+    p2 = boost(p2s, beta)
+    return PhaseSpacePoints(p1=p1, P1=P1, p2=p2, P2=P2, k=k, t=t, w=w, d1=d1, jacobian=jac)
