@@ -4,16 +4,89 @@ A :class:`Template` is one (model, mass, experiment) entry: a ``hist.Hist`` with
 ``E`` (recoil-lepton energy, GeV, 0..E0) and ``pt`` (recoil-lepton transverse momentum, GeV),
 ``Weight`` storage holding the *normalised* shape (values sum to 1 over all bins, variances
 are the MC variances of those fractions), and the cross section at unit coupling.
+
+Public interface (other modules code against it; keep it stable)
+-----------------------------------------------------------------
+``load(model, mass, experiment="ldmx-phase2", *, directory=None) -> Template``
+    The shipped template (or one from ``directory``).  ``hist`` is normalised to unit sum
+    over the bins of the *selected* events, variances are the MC variances of the fractions;
+    ``sigma_pb`` is the cross section at coupling 1 *before* selection; ``metadata`` holds
+    ``selection_efficiency`` (+ ``selection_efficiency_err``), ``beam_energy``, ``lepton``,
+    ``target``, ``coupling``, ``n_events``, ``seed``, ``generator_version``, ``binning``,
+    ``cuts``, ``checksum`` ...  An off-grid mass is interpolated (:func:`interpolate`); a mass
+    outside the grid raises ``ValueError`` naming the allowed range.
+``masses(model, experiment="ldmx-phase2", *, directory=None) -> numpy.ndarray``
+    The grid masses in GeV.
+``build_template(model, mass, experiment, n_events, seed) -> Template``
+    Calls ``darkmoments.generate`` (unweighted events), applies the experiment's cuts and
+    fills the histogram.
+``save(template, path)`` / ``read(path)``
+    One template per file, same HDF5 format as the shipped files
+    (:mod:`darkmoments.io.templates_io`).
+``build_grid(experiment, models, masses, n_events, out, workers, scheduler, ...)``
+    The engine of ``darkmoments templates build``: deterministic seed per template
+    (:func:`template_seed`), resumable, atomic writes, progress bar, serial / processes / Dask.
+
+Interpolation in mass
+---------------------
+Between the two neighbouring grid masses m1 < m < m2 with w = ln(m/m1) / ln(m2/m1):
+the bin fractions are interpolated linearly in ln m, bin by bin (``(1-w) p1 + w p2``, which
+keeps the unit sum and positivity), their variances as ``(1-w)^2 V1 + w^2 V2`` (the MC
+variance of that estimate); sigma is interpolated linearly in (ln m, ln sigma) (a local power
+law, exact for the sigma ~ m^-2 and m^+2 behaviours of the different models), its relative
+error and the selection efficiency linearly in ln m.  The grid is log-spaced with ~23 % steps,
+fine enough that the shapes change little between neighbours; the accuracy is checked against
+an off-grid generated template in the tests (chi2/ndf).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from importlib.resources import as_file, files
+from pathlib import Path
 from typing import Any
 
 import hist
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["Template"]
+from ._version import __version__
+from .experiments import Binning, Experiment, get_experiment
+from .io import templates_io
+from .models import MODEL_IDS, get_model
+
+__all__ = [
+    "DEFAULT_BASE_SEED",
+    "DEFAULT_N_EVENTS",
+    "BuildReport",
+    "Template",
+    "build_grid",
+    "build_template",
+    "catalogue",
+    "default_directory",
+    "empty_hist",
+    "fill_template_hist",
+    "interpolate",
+    "load",
+    "masses",
+    "read",
+    "save",
+    "template_from_events",
+    "template_path",
+    "template_seed",
+]
+
+#: Events per shipped template (issue 3: at least 1e5 unweighted events).
+DEFAULT_N_EVENTS: int = 100_000
+#: Base seed of the shipped grid (per-template seeds derive from it, :func:`template_seed`).
+DEFAULT_BASE_SEED: int = 20250904
 
 
 @dataclass(frozen=True)
@@ -47,3 +120,647 @@ class Template:
     sigma_pb: float
     sigma_err_pb: float
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- histograms
+
+
+def empty_hist(binning: Binning) -> hist.Hist:
+    """An empty (E, p_T) histogram with Weight storage and no flow bins.
+
+    Parameters
+    ----------
+    binning : Binning
+        Edges in GeV.
+    """
+    return hist.Hist(
+        hist.axis.Variable(
+            binning.e_edges, name="E", label="E [GeV]", underflow=False, overflow=False
+        ),
+        hist.axis.Variable(
+            binning.pt_edges, name="pt", label="p_T [GeV]", underflow=False, overflow=False
+        ),
+        storage=hist.storage.Weight(),
+    )
+
+
+def fill_template_hist(
+    energy: ArrayLike,
+    pt: ArrayLike,
+    weight: ArrayLike | None,
+    binning: Binning,
+    passed: ArrayLike | None = None,
+) -> tuple[hist.Hist, float, float]:
+    """Normalised template histogram and selection efficiency from events.
+
+    With W_b = sum of weights in bin b, V_b = sum of squared weights, W and V the totals over
+    *all* events (selected or not) and W_s = sum_b W_b the selected total, the fractions are
+    p_b = W_b / W_s with the delta-method variance
+    [(1 - p_b)^2 V_b + p_b^2 (V_s - V_b)] / W_s^2, which is the multinomial p_b (1 - p_b) / n
+    for unit weights.  The selection efficiency is eps = W_s / W with variance
+    [(1 - eps)^2 V_s + eps^2 (V - V_s)] / W^2 (binomial eps (1 - eps) / n for unit weights).
+
+    Parameters
+    ----------
+    energy, pt : array_like
+        Recoil-lepton E and p_T in GeV, one entry per event.
+    weight : array_like or None
+        Event weights (any common unit, e.g. pb per event); ``None`` means 1.
+    binning : Binning
+        Template edges (GeV); events outside count as not selected.
+    passed : array_like of bool, optional
+        Selection mask (default: all events pass).
+
+    Returns
+    -------
+    (hist.Hist, float, float)
+        The normalised histogram, the selection efficiency and its MC error.
+    """
+    e = np.asarray(energy, dtype=float)
+    p = np.asarray(pt, dtype=float)
+    if e.shape != p.shape or e.ndim != 1:
+        raise ValueError(
+            f"energy and pt must be 1D arrays of equal length, got {e.shape}, {p.shape}"
+        )
+    w = np.ones_like(e) if weight is None else np.asarray(weight, dtype=float)
+    if w.shape != e.shape or np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise ValueError("weights must be finite, >= 0 and one per event")
+    sel = np.ones(e.shape, dtype=bool) if passed is None else np.asarray(passed, dtype=bool)
+    ee, pe = binning.e_edges, binning.pt_edges
+    sel = sel & (e >= ee[0]) & (e < ee[-1]) & (p >= pe[0]) & (p < pe[-1])
+    W, V = float(w.sum()), float((w**2).sum())
+    if W <= 0:
+        raise ValueError("no events with positive weight: cannot build a template")
+    h = empty_hist(binning)
+    h.fill(E=e[sel], pt=p[sel], weight=w[sel])
+    Wb = h.values()
+    Vb = h.variances()
+    assert Vb is not None
+    Ws, Vs = float(Wb.sum()), float(Vb.sum())
+    if Ws > 0:
+        frac = Wb / Ws
+        var = ((1.0 - frac) ** 2 * Vb + frac**2 * (Vs - Vb)) / Ws**2
+    else:
+        frac = np.zeros_like(Wb)
+        var = np.zeros_like(Wb)
+    h.view()["value"] = frac
+    h.view()["variance"] = np.clip(var, 0.0, None)
+    eps = Ws / W
+    eps_var = ((1.0 - eps) ** 2 * Vs + eps**2 * (V - Vs)) / W**2
+    return h, eps, math.sqrt(max(eps_var, 0.0))
+
+
+def template_from_events(
+    events: Any,
+    model: str,
+    mass: float,
+    experiment: str | Experiment,
+    sigma_pb: float,
+    sigma_err_pb: float,
+    metadata: dict[str, Any] | None = None,
+) -> Template:
+    """Template from an event table (columns ``lepton_E``, ``lepton_pt``, ``weight``).
+
+    Applies the experiment's cuts and binning (:func:`fill_template_hist`) and fills the
+    standard metadata.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame or mapping of arrays
+        Recoil-lepton energy and p_T in GeV, weight in pb per event (optional).
+    model : str
+        Model id.
+    mass : float
+        A' mass in GeV.
+    experiment : str or Experiment
+        The setup (beam, cuts, binning).
+    sigma_pb, sigma_err_pb : float
+        Cross section at unit coupling and its MC error, pb, before selection.
+    metadata : dict, optional
+        Extra metadata (``n_events``, ``seed``, ``generator_version`` ...).
+
+    Returns
+    -------
+    Template
+    """
+    exp = get_experiment(experiment)
+    mid = get_model(model).id
+    assert exp.binning is not None
+    energy = np.asarray(events["lepton_E"], dtype=float)
+    pt = np.asarray(events["lepton_pt"], dtype=float)
+    weight = np.asarray(events["weight"], dtype=float) if "weight" in events else None
+    passed = exp.cuts.mask(energy, pt, exp.beam_energy)
+    h, eps, eps_err = fill_template_hist(energy, pt, weight, exp.binning, passed)
+    meta: dict[str, Any] = {
+        "lepton": exp.lepton,
+        "target": exp.target.symbol,
+        "beam_energy": exp.beam_energy,
+        "coupling": 1.0,
+        "n_events": int(energy.size),
+        "n_selected": int(np.count_nonzero(passed)),
+        "seed": None,
+        "generator_version": __version__,
+        "darkmoments_version": __version__,
+        "selection_efficiency": eps,
+        "selection_efficiency_err": eps_err,
+        "binning": exp.binning.to_dict(),
+        "cuts": exp.cuts.to_dict(),
+    }
+    meta.update(metadata or {})
+    return Template(h, mid, float(mass), exp.name, float(sigma_pb), float(sigma_err_pb), meta)
+
+
+def template_seed(
+    model: str, mass: float, experiment: str, base_seed: int = DEFAULT_BASE_SEED
+) -> int:
+    """Deterministic 32-bit seed of one template.
+
+    The first 4 bytes (little endian) of SHA-256 of ``"base_seed|experiment|model|%.6e mass"``:
+    independent of the order and the machine a grid is built on.
+    """
+    if isinstance(base_seed, bool) or not isinstance(base_seed, int) or base_seed < 0:
+        raise ValueError(f"base_seed must be an integer >= 0, got {base_seed!r}")
+    text = f"{base_seed}|{experiment}|{get_model(model).id}|{templates_io.mass_key(mass)}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+def build_template(
+    model: str,
+    mass: float,
+    experiment: str | Experiment,
+    n_events: int,
+    seed: int,
+    *,
+    progress: bool = False,
+) -> Template:
+    """Generate ``n_events`` unweighted events and make the template.
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    mass : float
+        A' mass in GeV.
+    experiment : str or Experiment
+        Setup: beam lepton and energy, target, cuts, binning.
+    n_events : int
+        Unweighted events to generate (>= 1).
+    seed : int
+        Generator seed (same seed -> bit-identical template).
+    progress : bool
+        Show the generator's progress bar.
+
+    Returns
+    -------
+    Template
+    """
+    import darkmoments
+
+    exp = get_experiment(experiment)
+    if isinstance(n_events, bool) or not isinstance(n_events, int | np.integer) or n_events < 1:
+        raise ValueError(f"n_events must be an integer >= 1, got {n_events!r}")
+    if not (isinstance(mass, int | float | np.floating) and math.isfinite(mass) and mass > 0):
+        raise ValueError(f"mass must be a finite number > 0 GeV, got {mass!r}")
+    sample = darkmoments.generate(  # type: ignore[attr-defined]
+        get_model(model).id,
+        float(mass),
+        exp.beam_energy,
+        int(n_events),
+        lepton=exp.lepton,
+        target=exp.target.symbol,
+        coupling=1.0,
+        seed=seed,
+        weighted=False,
+        progress=progress,
+    )
+    gen_meta = dict(getattr(sample, "metadata", {}) or {})
+    meta = {
+        "seed": int(seed),
+        "generator_version": str(gen_meta.get("generator_version", darkmoments.__version__)),
+        "unweighting_efficiency": float(getattr(sample, "unweighting_efficiency", float("nan"))),
+    }
+    if not math.isfinite(meta["unweighting_efficiency"]):
+        del meta["unweighting_efficiency"]
+    return template_from_events(
+        sample.events, model, mass, exp, sample.sigma_pb, sample.sigma_err_pb, meta
+    )
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def save(template: Template, path: str | os.PathLike[str]) -> Path:
+    """Write one template to an HDF5 file (atomically).  Returns the path."""
+    return templates_io.write_templates(path, [template])
+
+
+def read(path: str | os.PathLike[str]) -> Template:
+    """Read the single template of a file written by :func:`save` (verified).
+
+    Raises
+    ------
+    ValueError
+        If the file is corrupted, of another format version, lacks a field, or holds more
+        than one template.
+    """
+    ts = templates_io.read_templates(path)
+    if len(ts) != 1:
+        raise ValueError(f"{path}: holds {len(ts)} templates, expected exactly 1 (use load)")
+    return ts[0]
+
+
+_RESOURCES = ExitStack()
+
+
+def default_directory() -> Path:
+    """Directory of the shipped templates.
+
+    ``$DARKMOMENTS_TEMPLATES`` if set, else the package resource ``darkmoments/_templates``
+    (the repository's ``templates/`` directory: a symlink in a source checkout, a copy in the
+    wheel), found with ``importlib.resources``.
+    """
+    env = os.environ.get("DARKMOMENTS_TEMPLATES")
+    if env:
+        return Path(env)
+    res = files("darkmoments") / "_templates"
+    return Path(_RESOURCES.enter_context(as_file(res)))
+
+
+def template_path(
+    experiment: str | Experiment, directory: str | os.PathLike[str] | None = None
+) -> Path:
+    """Path of an experiment's template file: ``<directory>/<experiment name>.h5``."""
+    exp = get_experiment(experiment)
+    d = default_directory() if directory is None else Path(directory)
+    return d / f"{exp.name}.h5"
+
+
+_FILES: dict[tuple[str, int, int], templates_io.TemplateFile] = {}
+
+
+def _template_file(path: Path) -> templates_io.TemplateFile:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise OSError(
+            f"no template file {path}; build it with `darkmoments templates build`"
+        ) from None
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _FILES:
+        _FILES[key] = templates_io.TemplateFile(path)
+    return _FILES[key]
+
+
+def _check_matches(t: Template, exp: Experiment, path: Path) -> None:
+    md = t.metadata
+    assert exp.binning is not None
+    problems = []
+    if t.experiment != exp.name:
+        problems.append(f"experiment {t.experiment!r} != {exp.name!r}")
+    if not math.isclose(float(md["beam_energy"]), exp.beam_energy, rel_tol=1e-12):
+        problems.append(f"beam_energy {md['beam_energy']} != {exp.beam_energy} GeV")
+    if md["lepton"] != exp.lepton:
+        problems.append(f"lepton {md['lepton']!r} != {exp.lepton!r}")
+    if md["target"] != exp.target.symbol:
+        problems.append(f"target {md['target']!r} != {exp.target.symbol!r}")
+    b = md["binning"]
+    if not (
+        np.array_equal(b["e_edges"], exp.binning.e_edges)
+        and np.array_equal(b["pt_edges"], exp.binning.pt_edges)
+    ):
+        problems.append("binning differs from the experiment's")
+    if md["cuts"] != exp.cuts.to_dict():
+        problems.append(f"cuts {md['cuts']} != {exp.cuts.to_dict()}")
+    if problems:
+        raise ValueError(
+            f"{path}: template {t.model} m={t.mass} GeV does not match experiment "
+            f"{exp.name}: " + "; ".join(problems)
+        )
+
+
+def masses(
+    model: str,
+    experiment: str | Experiment = "ldmx-phase2",
+    *,
+    directory: str | os.PathLike[str] | None = None,
+) -> NDArray[np.float64]:
+    """Grid masses (GeV, ascending) of the templates of a model and experiment."""
+    mid = get_model(model).id
+    path = template_path(experiment, directory)
+    tf = _template_file(path)
+    if mid not in tf.index:
+        raise ValueError(f"{path}: no templates for model {mid}; present: {sorted(tf.index)}")
+    return tf.index[mid].copy()
+
+
+def interpolate(lo: Template, hi: Template, mass: float) -> Template:
+    """Template at ``lo.mass <= mass <= hi.mass`` by interpolation in ln m (module docstring).
+
+    Parameters
+    ----------
+    lo, hi : Template
+        Neighbouring templates of the same model, experiment and binning.
+    mass : float
+        Target mass in GeV.
+
+    Returns
+    -------
+    Template
+        With metadata ``interpolated = True`` and ``interpolated_from = [m_lo, m_hi]``.
+    """
+    if lo.model != hi.model or lo.experiment != hi.experiment:
+        raise ValueError("interpolate needs two templates of the same model and experiment")
+    if not (lo.mass < hi.mass):
+        raise ValueError(f"interpolate needs lo.mass < hi.mass, got {lo.mass}, {hi.mass}")
+    if not (lo.mass <= mass <= hi.mass):
+        raise ValueError(f"mass {mass} GeV outside [{lo.mass}, {hi.mass}] GeV")
+    if any(
+        not np.array_equal(a.edges, b.edges)
+        for a, b in zip(lo.hist.axes, hi.hist.axes, strict=True)
+    ):
+        raise ValueError("interpolate needs templates with identical binning")
+    w = math.log(mass / lo.mass) / math.log(hi.mass / lo.mass)
+    v_lo, v_hi = lo.hist.values(), hi.hist.values()
+    var_lo, var_hi = lo.hist.variances(), hi.hist.variances()
+    assert var_lo is not None and var_hi is not None
+    h = lo.hist.copy()
+    h.view()["value"] = (1.0 - w) * v_lo + w * v_hi
+    h.view()["variance"] = (1.0 - w) ** 2 * var_lo + w**2 * var_hi
+    if lo.sigma_pb > 0 and hi.sigma_pb > 0:
+        sigma = math.exp((1.0 - w) * math.log(lo.sigma_pb) + w * math.log(hi.sigma_pb))
+        rel = (1.0 - w) * lo.sigma_err_pb / lo.sigma_pb + w * hi.sigma_err_pb / hi.sigma_pb
+    else:
+        sigma = (1.0 - w) * lo.sigma_pb + w * hi.sigma_pb
+        rel = 0.0
+    meta = {k: v for k, v in lo.metadata.items() if k not in ("checksum", "seed", "source_file")}
+    for key in ("selection_efficiency", "selection_efficiency_err"):
+        meta[key] = (1.0 - w) * float(lo.metadata[key]) + w * float(hi.metadata[key])
+    meta.update(
+        interpolated=True,
+        interpolated_from=[lo.mass, hi.mass],
+        seed=[lo.metadata.get("seed"), hi.metadata.get("seed")],
+        n_events=min(int(lo.metadata["n_events"]), int(hi.metadata["n_events"])),
+        source_checksums=[lo.metadata.get("checksum"), hi.metadata.get("checksum")],
+    )
+    out = Template(h, lo.model, float(mass), lo.experiment, sigma, sigma * rel, meta)
+    out.metadata["checksum"] = templates_io.template_checksum(out)
+    return out
+
+
+def load(
+    model: str,
+    mass: float,
+    experiment: str | Experiment = "ldmx-phase2",
+    *,
+    directory: str | os.PathLike[str] | None = None,
+) -> Template:
+    """The template of a model at an A' mass [GeV] for an experiment.
+
+    Parameters
+    ----------
+    model : str
+        Model id, letter or name.
+    mass : float
+        A' mass in GeV; grid masses are returned as stored, others interpolated.
+    experiment : str or Experiment
+        ``ldmx-phase1``, ``ldmx-phase2``, a TOML path or an Experiment.
+    directory : path, optional
+        Directory holding ``<experiment>.h5``; default :func:`default_directory`.
+
+    Returns
+    -------
+    Template
+
+    Raises
+    ------
+    ValueError
+        Mass outside the grid (the message names the range), corrupted or mismatched file.
+    OSError
+        No template file for the experiment.
+    """
+    mid = get_model(model).id
+    if isinstance(mass, bool) or not isinstance(mass, int | float | np.floating):
+        raise TypeError(f"mass must be a number in GeV, got {type(mass).__name__}")
+    if not math.isfinite(mass) or mass <= 0:
+        raise ValueError(f"mass must be a finite number > 0 GeV, got {mass}")
+    exp = get_experiment(experiment)
+    path = template_path(exp, directory)
+    tf = _template_file(path)
+    if mid not in tf.index:
+        raise ValueError(f"{path}: no templates for model {mid}; present: {sorted(tf.index)}")
+    grid = tf.index[mid]
+    m = float(mass)
+    if m < grid[0] * (1 - 1e-9) or m > grid[-1] * (1 + 1e-9):
+        raise ValueError(
+            f"mass {m} GeV outside the template grid [{grid[0]}, {grid[-1]}] GeV of model "
+            f"{mid}, experiment {exp.name}"
+        )
+    i = int(np.searchsorted(grid, m))
+    for j in (i - 1, i):
+        if 0 <= j < grid.size and math.isclose(grid[j], m, rel_tol=1e-9):
+            t = tf.get(mid, float(grid[j]))
+            _check_matches(t, exp, path)
+            return t
+    lo, hi = tf.get(mid, float(grid[i - 1])), tf.get(mid, float(grid[i]))
+    _check_matches(lo, exp, path)
+    _check_matches(hi, exp, path)
+    return interpolate(lo, hi, m)
+
+
+def catalogue(directory: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """What a template directory holds: one row per (file, model).
+
+    Returns
+    -------
+    list of dict
+        ``file``, ``experiment``, ``model``, ``n_masses``, ``m_min``, ``m_max`` (GeV),
+        ``size_mb`` (of the file).
+    """
+    d = default_directory() if directory is None else Path(directory)
+    rows: list[dict[str, Any]] = []
+    if not d.is_dir():
+        return rows
+    for path in sorted(d.glob("*.h5")):
+        tf = _template_file(path)
+        try:
+            exp_name = json.loads(tf.experiment_json).get("name", path.stem)
+        except json.JSONDecodeError:
+            exp_name = path.stem
+        for model in sorted(tf.index, key=lambda m: MODEL_IDS.index(m) if m in MODEL_IDS else 99):
+            g = tf.index[model]
+            rows.append(
+                {
+                    "file": path.name,
+                    "experiment": exp_name,
+                    "model": model,
+                    "n_masses": int(g.size),
+                    "m_min": float(g[0]),
+                    "m_max": float(g[-1]),
+                    "size_mb": round(path.stat().st_size / 1e6, 3),
+                }
+            )
+    return rows
+
+
+# ----------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class _Task:
+    model: str
+    mass: float
+    experiment: Experiment
+    n_events: int
+    seed: int
+
+
+def _run_task(task: _Task) -> Template:
+    return build_template(task.model, task.mass, task.experiment, task.n_events, task.seed)
+
+
+@dataclass
+class BuildReport:
+    """Outcome of :func:`build_grid` for one experiment.
+
+    Attributes
+    ----------
+    experiment : str
+    path : pathlib.Path
+        The packed template file.
+    built, skipped : int
+        Templates generated now / already present with the same seed and event count.
+    seconds : float
+        Wall time of the generation.
+    """
+
+    experiment: str
+    path: Path
+    built: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+def _parts_dir(out: Path, exp: Experiment) -> Path:
+    return out / f".parts-{exp.name}"
+
+
+def build_grid(
+    experiment: str | Experiment,
+    models: Sequence[str] | None = None,
+    mass_values: Sequence[float] | None = None,
+    n_events: int = DEFAULT_N_EVENTS,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    scheduler: Any = None,
+    base_seed: int = DEFAULT_BASE_SEED,
+    progress: bool = True,
+) -> BuildReport:
+    """Build (or complete) the template file ``<out>/<experiment>.h5``.
+
+    Each (model, mass) is generated with seed :func:`template_seed` and written atomically to
+    ``<out>/.parts-<experiment>/`` as soon as it is done; templates already in the packed file
+    or among the parts with the same seed and event count are skipped (resumable after an
+    interruption).  At the end the packed file is rewritten atomically with the union and
+    the parts are removed.
+
+    Parameters
+    ----------
+    experiment : str or Experiment
+        The setup.
+    models : sequence of str, optional
+        Model ids (default: all five).
+    mass_values : sequence of float, optional
+        Masses in GeV (default: the experiment's ``mass_grid``).
+    n_events : int
+        Unweighted events per template.
+    out : path, optional
+        Output directory (default: :func:`default_directory`).
+    workers : int
+        Local processes (1 = serial in this process).
+    scheduler : str or distributed.Client, optional
+        Dask scheduler: run the tasks on that cluster instead.
+    base_seed : int
+        Base of the per-template seeds.
+    progress : bool
+        tqdm progress bar.
+
+    Returns
+    -------
+    BuildReport
+    """
+    import time
+
+    from tqdm import tqdm
+
+    from .parallel import get_executor
+
+    exp = get_experiment(experiment)
+    assert exp.mass_grid is not None
+    mids = [get_model(m).id for m in (models or MODEL_IDS)]
+    grid = exp.mass_grid.masses() if mass_values is None else np.asarray(mass_values, float)
+    if grid.ndim != 1 or grid.size == 0 or np.any(~np.isfinite(grid)) or np.any(grid <= 0):
+        raise ValueError(f"masses must be finite numbers > 0 GeV, got {list(grid)}")
+    if np.any(grid >= exp.beam_energy):
+        raise ValueError(f"masses must be below the beam energy {exp.beam_energy} GeV")
+    if isinstance(n_events, bool) or not isinstance(n_events, int) or n_events < 1:
+        raise ValueError(f"n_events must be an integer >= 1, got {n_events!r}")
+    out_dir = default_directory() if out is None else Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"{exp.name}.h5"
+    parts = _parts_dir(out_dir, exp)
+    report = BuildReport(exp.name, final)
+
+    have: dict[tuple[str, str], Template] = {}
+    if final.exists():
+        for t in templates_io.read_templates(final):
+            _check_matches(t, exp, final)
+            have[(t.model, templates_io.mass_key(t.mass))] = t
+    part_files: dict[tuple[str, str], Path] = {}
+    if parts.is_dir():
+        for p in sorted(parts.glob("*.h5")):
+            t = read(p)
+            _check_matches(t, exp, p)
+            key = (t.model, templates_io.mass_key(t.mass))
+            have[key] = t
+            part_files[key] = p
+
+    tasks: list[_Task] = []
+    for mid in mids:
+        for m in grid:
+            m = float(f"{float(m):.6g}")
+            seed = template_seed(mid, m, exp.name, base_seed)
+            done = have.get((mid, templates_io.mass_key(m)))
+            if (
+                done is not None
+                and done.metadata.get("seed") == seed
+                and int(done.metadata.get("n_events", -1)) == n_events
+            ):
+                report.skipped += 1
+                continue
+            tasks.append(_Task(mid, m, exp, n_events, seed))
+
+    t0 = time.perf_counter()
+    if tasks:
+        parts.mkdir(parents=True, exist_ok=True)
+        with (
+            get_executor(workers, scheduler) as ex,
+            tqdm(
+                total=len(tasks), desc=f"templates {exp.name}", unit="tpl", disable=not progress
+            ) as bar,
+        ):
+            for i, t in ex.imap_unordered(_run_task, tasks):
+                key = (t.model, templates_io.mass_key(t.mass))
+                path = parts / f"{tasks[i].model}_{key[1]}.h5"
+                save(t, path)
+                have[key] = t
+                part_files[key] = path
+                report.built += 1
+                bar.update(1)
+    report.seconds = time.perf_counter() - t0
+
+    if report.built or part_files or not final.exists():
+        ordered = sorted(have.values(), key=lambda t: (t.model, t.mass))
+        templates_io.write_templates(final, ordered, json.dumps(exp.to_dict(), sort_keys=True))
+        shutil.rmtree(parts, ignore_errors=True)
+    return report

@@ -1,0 +1,696 @@
+"""Missing-momentum experiment setups as data, and the expected signal yield.
+
+Public interface (other modules code against it; keep it stable)
+-----------------------------------------------------------------
+``Experiment``
+    Frozen dataclass: ``name``, ``lepton`` (``"e"`` or ``"mu"``), ``beam_energy`` [GeV], ``eot``
+    (leptons on target), ``target`` (:class:`darkmoments.targets.Target`), ``thickness_cm``
+    [cm], ``efficiency`` (signal efficiency, 0..1), ``cuts`` (:class:`Cuts`, recoil-lepton
+    selection; default: none), ``binning`` (:class:`Binning`, E and p_T edges in GeV),
+    ``description``, ``mass_grid`` (:class:`MassGrid`, the template masses), and the property
+    ``events_per_pb`` = EOT * n_nuclei [cm^-3] * thickness [cm] * 1e-36 cm^2/pb (events per pb
+    of cross section at efficiency 1; ``ldmx-phase2`` gives 22.2).
+``EXPERIMENTS``
+    ``{"ldmx-phase1": ..., "ldmx-phase2": ...}``.
+``get_experiment(name_or_toml_path) -> Experiment``
+    A named setup, an :class:`Experiment` (returned as is) or a user setup read from a TOML
+    file (format in :func:`experiment_from_toml`).
+``signal_yield(model, mass, coupling, experiment="ldmx-phase2") -> SignalYield``
+    ``.n_signal`` and ``.error`` (events): sigma(g=1) [pb] * g^2 * selection efficiency *
+    experiment efficiency * events_per_pb, from the shipped template; the error propagates the
+    template's MC errors on sigma and on the selection efficiency.
+``expected_events(sigma_pb, coupling, experiment, selection_efficiency=1.0)``
+    The same formula without templates (PHYSICS.md section 3).
+
+The LDMX numbers (PHYSICS.md section 3; paper section 4.2): Phase I is a 4 GeV electron beam
+with 4e14 EOT, Phase II an 8 GeV electron beam with 1e16 EOT, both on a tungsten target of
+0.1 radiation lengths (0.03504 cm).  Selection defaults to none, as in the paper's
+zero-background 2.3-event reach.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .constants import PB_TO_CM2
+from .targets import Target, get_target
+
+__all__ = [
+    "EXPERIMENTS",
+    "LDMX_TARGET_THICKNESS_X0",
+    "Binning",
+    "Cuts",
+    "Experiment",
+    "MassGrid",
+    "SignalYield",
+    "default_binning",
+    "expected_events",
+    "experiment_from_dict",
+    "experiment_from_toml",
+    "get_experiment",
+    "signal_yield",
+]
+
+#: LDMX target thickness in radiation lengths (paper section 4.2; PHYSICS.md section 3).
+LDMX_TARGET_THICKNESS_X0: float = 0.1
+
+#: Lowest non-zero p_T edge of the default binning in GeV (20 keV, below the p_T that the
+#: nucleus recoil alone gives at the smallest template mass of 1 MeV).
+_PT_LOW_EDGE: float = 2.0e-5
+#: Number of E bins (uniform on 0..E0) and p_T bins (one [0, 20 keV] bin + log-spaced).
+_N_E_BINS: int = 40
+_N_PT_BINS: int = 48
+
+
+def _check_edges(name: str, edges: Sequence[float]) -> tuple[float, ...]:
+    arr = np.asarray(edges, dtype=float)
+    if arr.ndim != 1 or arr.size < 2:
+        raise ValueError(f"{name} must be a 1D list of at least 2 bin edges (GeV), got {edges!r}")
+    if not np.all(np.isfinite(arr)) or arr[0] < 0:
+        raise ValueError(f"{name} must be finite and >= 0 GeV, got first edge {arr[0]}")
+    if np.any(np.diff(arr) <= 0):
+        raise ValueError(f"{name} must be strictly increasing, got {arr.tolist()}")
+    return tuple(float(x) for x in arr)
+
+
+@dataclass(frozen=True)
+class Binning:
+    """Bin edges of a template in the recoil-lepton energy E and transverse momentum p_T.
+
+    Attributes
+    ----------
+    e_edges : tuple of float
+        Edges in E, GeV, strictly increasing, >= 0.
+    pt_edges : tuple of float
+        Edges in p_T, GeV, strictly increasing, >= 0.
+
+    Notes
+    -----
+    Events outside the edges do not enter the template; they count as failing the selection
+    (the template's ``selection_efficiency`` accounts for them).  The default binning
+    (:func:`default_binning`) covers the whole phase space, so no event is lost.
+    """
+
+    e_edges: tuple[float, ...]
+    pt_edges: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "e_edges", _check_edges("e_edges", self.e_edges))
+        object.__setattr__(self, "pt_edges", _check_edges("pt_edges", self.pt_edges))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Number of (E, p_T) bins."""
+        return (len(self.e_edges) - 1, len(self.pt_edges) - 1)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain-data form (GeV edges) for metadata and TOML/JSON."""
+        return {"e_edges": list(self.e_edges), "pt_edges": list(self.pt_edges)}
+
+
+def default_binning(beam_energy: float) -> Binning:
+    """The default template binning for a beam energy E0 [GeV].
+
+    * E: 40 uniform bins on [0, E0] (100 MeV at 4 GeV, 200 MeV at 8 GeV).  The recoil energy
+      distributions of the paper's figure 4 are broad on the scale of E0 (they move from the
+      x -> 1 endpoint, E ~ 0, towards E0 as the A' gets lighter or the vertex harder), so a
+      uniform grid at a few per cent of E0 resolves them; it is also comparable to the
+      recoil-tracker momentum resolution that any real analysis would smear with.
+    * p_T: one bin [0, 20 keV] and 47 log-spaced bins from 20 keV to E0 (each ~30 % wide).
+      The recoil p_T scales with the A' mass: it is MeV-scale for a 1 MeV A' and reaches
+      ~2 GeV for m_A' ~ 1-3 GeV at 8 GeV (figure 4 right; figure 5).  Uniform bins cannot
+      resolve both ends with a 1e5-event template; log bins give every mass the same relative
+      resolution.  The top edge is E0 because p_T <= |p| < E < E0, so no event overflows.
+
+    40 x 48 = 1920 bins per template; with values and variances in float64 and gzip this
+    keeps 2 experiments x 5 models x 40 masses well under the 30 MB budget.
+
+    Parameters
+    ----------
+    beam_energy : float
+        E0 in GeV (> 0).
+
+    Returns
+    -------
+    Binning
+    """
+    if not math.isfinite(beam_energy) or beam_energy <= 0:
+        raise ValueError(f"beam_energy must be a finite number > 0 GeV, got {beam_energy}")
+    e_edges = np.linspace(0.0, beam_energy, _N_E_BINS + 1)
+    pt_edges = np.concatenate([[0.0], np.geomspace(_PT_LOW_EDGE, beam_energy, _N_PT_BINS)])
+    return Binning(tuple(e_edges.tolist()), tuple(pt_edges.tolist()))
+
+
+def _opt_nonneg(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    v = float(value)
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"cut {name} must be a finite number >= 0, got {value}")
+    return v
+
+
+@dataclass(frozen=True)
+class Cuts:
+    """Selection on the recoil lepton.  Every cut defaults to ``None`` (not applied).
+
+    Attributes
+    ----------
+    e_max_fraction : float or None
+        Keep events with E < e_max_fraction * E0 (dimensionless, in (0, 1]; LDMX uses 0.3).
+    e_min : float or None
+        Keep events with E >= e_min [GeV].
+    pt_min : float or None
+        Keep events with p_T >= pt_min [GeV].
+    pt_max : float or None
+        Keep events with p_T < pt_max [GeV].
+    """
+
+    e_max_fraction: float | None = None
+    e_min: float | None = None
+    pt_min: float | None = None
+    pt_max: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("e_min", "pt_min", "pt_max"):
+            object.__setattr__(self, name, _opt_nonneg(name, getattr(self, name)))
+        f = self.e_max_fraction
+        if f is not None:
+            f = float(f)
+            if not (0.0 < f <= 1.0):
+                raise ValueError(f"cut e_max_fraction must be in (0, 1], got {self.e_max_fraction}")
+            object.__setattr__(self, "e_max_fraction", f)
+        if self.pt_min is not None and self.pt_max is not None and self.pt_min >= self.pt_max:
+            raise ValueError(
+                f"cut pt_min ({self.pt_min} GeV) must be below pt_max ({self.pt_max} GeV)"
+            )
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no cut is applied."""
+        return all(
+            getattr(self, k) is None for k in ("e_max_fraction", "e_min", "pt_min", "pt_max")
+        )
+
+    def mask(self, energy: ArrayLike, pt: ArrayLike, beam_energy: float) -> NDArray[np.bool_]:
+        """Boolean mask of events passing the cuts.
+
+        Parameters
+        ----------
+        energy, pt : array_like
+            Recoil-lepton energy and transverse momentum in GeV.
+        beam_energy : float
+            E0 in GeV (for ``e_max_fraction``).
+
+        Returns
+        -------
+        numpy.ndarray of bool
+        """
+        e = np.asarray(energy, dtype=float)
+        p = np.asarray(pt, dtype=float)
+        keep = np.ones(np.broadcast(e, p).shape, dtype=bool)
+        if self.e_max_fraction is not None:
+            keep &= e < self.e_max_fraction * beam_energy
+        if self.e_min is not None:
+            keep &= e >= self.e_min
+        if self.pt_min is not None:
+            keep &= p >= self.pt_min
+        if self.pt_max is not None:
+            keep &= p < self.pt_max
+        return keep
+
+    def to_dict(self) -> dict[str, float]:
+        """The cuts that are set, as plain data."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class MassGrid:
+    """Log-spaced A' mass grid of the shipped templates.
+
+    Attributes
+    ----------
+    m_min, m_max : float
+        Lowest and highest mass in GeV.
+    n : int
+        Number of masses (>= 2).
+    """
+
+    m_min: float
+    m_max: float
+    n: int = 40
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.m_min) and self.m_min > 0):
+            raise ValueError(f"mass grid minimum must be > 0 GeV, got {self.m_min}")
+        if not (math.isfinite(self.m_max) and self.m_max > self.m_min):
+            raise ValueError(
+                f"mass grid maximum must be > minimum ({self.m_min} GeV), got {self.m_max}"
+            )
+        if int(self.n) != self.n or self.n < 2:
+            raise ValueError(f"mass grid size must be an integer >= 2, got {self.n}")
+
+    def masses(self) -> NDArray[np.float64]:
+        """The grid masses in GeV (log-spaced, rounded to 6 significant digits)."""
+        m = np.geomspace(self.m_min, self.m_max, int(self.n))
+        return np.array([float(f"{x:.6g}") for x in m])
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A missing-momentum experiment setup.
+
+    Attributes
+    ----------
+    name : str
+        Short name, also the template file stem (``ldmx-phase2``).
+    lepton : str
+        Beam lepton, ``"e"`` or ``"mu"``.
+    beam_energy : float
+        E0 in GeV.
+    eot : float
+        Leptons on target.
+    target : Target
+        Target material.
+    thickness_cm : float
+        Target thickness in cm.
+    efficiency : float
+        Signal efficiency in [0, 1] applied on top of the selection.
+    cuts : Cuts
+        Recoil-lepton selection (default: none).
+    binning : Binning or None
+        Template binning in GeV; ``None`` means :func:`default_binning` of ``beam_energy``.
+    description : str
+        Free text with the source of the numbers.
+    mass_grid : MassGrid or None
+        Masses of the shipped/built templates; ``None`` means 40 log-spaced masses from
+        1 MeV to min(3 GeV, E0 / 2).
+    """
+
+    name: str
+    lepton: str
+    beam_energy: float
+    eot: float
+    target: Target
+    thickness_cm: float
+    efficiency: float = 1.0
+    cuts: Cuts = field(default_factory=Cuts)
+    binning: Binning | None = None
+    description: str = ""
+    mass_grid: MassGrid | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"experiment name must be a non-empty string, got {self.name!r}")
+        if any(c in self.name for c in "/\\") or self.name.startswith("."):
+            raise ValueError(f"experiment name {self.name!r} may not contain '/' or start with '.'")
+        if self.lepton not in ("e", "mu"):
+            raise ValueError(f"lepton must be 'e' or 'mu', got {self.lepton!r}")
+        for name in ("beam_energy", "eot", "thickness_cm"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise TypeError(f"{name} must be a finite number, got {v!r}")
+            if v <= 0:
+                raise ValueError(f"{name} must be > 0, got {v}")
+            object.__setattr__(self, name, float(v))
+        eff = self.efficiency
+        if isinstance(eff, bool) or not isinstance(eff, int | float) or not (0.0 <= eff <= 1.0):
+            raise ValueError(f"efficiency must be a number in [0, 1], got {eff!r}")
+        object.__setattr__(self, "efficiency", float(eff))
+        object.__setattr__(self, "target", get_target(self.target))
+        if not isinstance(self.cuts, Cuts):
+            raise TypeError(f"cuts must be a Cuts instance, got {type(self.cuts).__name__}")
+        if self.binning is None:
+            object.__setattr__(self, "binning", default_binning(self.beam_energy))
+        if self.mass_grid is None:
+            object.__setattr__(
+                self, "mass_grid", MassGrid(1.0e-3, min(3.0, 0.5 * self.beam_energy), 40)
+            )
+
+    @property
+    def events_per_pb(self) -> float:
+        """Signal events per pb of cross section at efficiency 1.
+
+        EOT * n_nuclei [cm^-3] * thickness [cm] * 1e-36 [cm^2/pb] (PHYSICS.md section 3);
+        22.2 for ``ldmx-phase2``.
+        """
+        return self.eot * self.target.nuclei_per_cm3 * self.thickness_cm * PB_TO_CM2
+
+    @property
+    def thickness_x0(self) -> float:
+        """Target thickness in radiation lengths."""
+        return self.thickness_cm / self.target.X0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (the TOML keys of :func:`experiment_from_toml`)."""
+        assert self.binning is not None and self.mass_grid is not None
+        return {
+            "name": self.name,
+            "lepton": self.lepton,
+            "beam_energy": self.beam_energy,
+            "eot": self.eot,
+            "target": self.target.symbol,
+            "thickness_cm": self.thickness_cm,
+            "efficiency": self.efficiency,
+            "description": self.description,
+            "cuts": self.cuts.to_dict(),
+            "binning": self.binning.to_dict(),
+            "masses": {
+                "min": self.mass_grid.m_min,
+                "max": self.mass_grid.m_max,
+                "n": self.mass_grid.n,
+            },
+        }
+
+
+def _ldmx(name: str, beam_energy: float, eot: float, m_max: float, phase: str) -> Experiment:
+    w = get_target("W")
+    return Experiment(
+        name=name,
+        lepton="e",
+        beam_energy=beam_energy,
+        eot=eot,
+        target=w,
+        thickness_cm=LDMX_TARGET_THICKNESS_X0 * w.X0,
+        efficiency=1.0,
+        cuts=Cuts(),
+        binning=default_binning(beam_energy),
+        description=(
+            f"LDMX {phase}: {beam_energy:g} GeV e- beam, {eot:g} EOT, tungsten target of "
+            f"0.1 X0 (Catena, Gray, Jerkvall, JHEP 09 (2025) 040, section 4.2; "
+            f"LDMX arXiv:1808.05219). No selection (zero-background reach)."
+        ),
+        mass_grid=MassGrid(1.0e-3, m_max, 40),
+    )
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "ldmx-phase1": _ldmx("ldmx-phase1", 4.0, 4.0e14, 2.0, "Phase I"),
+    "ldmx-phase2": _ldmx("ldmx-phase2", 8.0, 1.0e16, 3.0, "Phase II"),
+}
+
+_TOP_KEYS = {
+    "name",
+    "lepton",
+    "beam_energy",
+    "eot",
+    "target",
+    "thickness_cm",
+    "thickness_x0",
+    "efficiency",
+    "description",
+    "cuts",
+    "binning",
+    "masses",
+}
+
+
+def experiment_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Experiment:
+    """Build an :class:`Experiment` from plain data (the TOML layout).
+
+    Parameters
+    ----------
+    data : mapping
+        Keys as in :func:`experiment_from_toml`.
+    source : str
+        Where the data came from (used in error messages).
+
+    Returns
+    -------
+    Experiment
+    """
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown experiment keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}"
+        )
+    missing = {"name", "lepton", "beam_energy", "eot", "target"} - set(data)
+    if missing:
+        raise ValueError(f"{source}: missing experiment keys {sorted(missing)}")
+    target = get_target(data["target"])
+    if ("thickness_cm" in data) == ("thickness_x0" in data):
+        raise ValueError(f"{source}: give exactly one of thickness_cm or thickness_x0")
+    if "thickness_cm" in data:
+        thickness = float(data["thickness_cm"])
+    else:
+        thickness = float(data["thickness_x0"]) * target.X0
+    beam_energy = float(data["beam_energy"])
+    cuts_d = dict(data.get("cuts", {}))
+    try:
+        cuts = Cuts(**cuts_d)
+    except TypeError as exc:
+        raise ValueError(
+            f"{source}: bad [cuts] keys {sorted(cuts_d)}; allowed: "
+            "e_max_fraction, e_min, pt_min, pt_max"
+        ) from exc
+    binning: Binning | None = None
+    if "binning" in data:
+        b = dict(data["binning"])
+        if set(b) != {"e_edges", "pt_edges"}:
+            raise ValueError(f"{source}: [binning] needs exactly e_edges and pt_edges (GeV)")
+        binning = Binning(tuple(b["e_edges"]), tuple(b["pt_edges"]))
+    grid: MassGrid | None = None
+    if "masses" in data:
+        m = dict(data["masses"])
+        if not {"min", "max"} <= set(m) or set(m) - {"min", "max", "n"}:
+            raise ValueError(f"{source}: [masses] needs min, max (GeV) and optionally n")
+        grid = MassGrid(float(m["min"]), float(m["max"]), int(m.get("n", 40)))
+    return Experiment(
+        name=str(data["name"]),
+        lepton=str(data["lepton"]),
+        beam_energy=beam_energy,
+        eot=float(data["eot"]),
+        target=target,
+        thickness_cm=thickness,
+        efficiency=float(data.get("efficiency", 1.0)),
+        cuts=cuts,
+        binning=binning,
+        description=str(data.get("description", "")),
+        mass_grid=grid,
+    )
+
+
+def experiment_from_toml(path: str | os.PathLike[str]) -> Experiment:
+    """Read a user-defined experiment from a TOML file.
+
+    Layout (units: GeV, cm)::
+
+        name = "my-setup"          # also the template file stem
+        lepton = "e"               # "e" or "mu"
+        beam_energy = 8.0          # GeV
+        eot = 1e16
+        target = "W"               # symbol or name known to darkmoments.targets
+        thickness_x0 = 0.1         # or thickness_cm = 0.03504
+        efficiency = 1.0           # optional, 0..1
+        description = "..."        # optional
+        [cuts]                     # optional; every cut optional
+        e_max_fraction = 0.3       # E < 0.3 E0
+        pt_min = 0.0               # GeV
+        pt_max = 2.0               # GeV
+        [binning]                  # optional; default_binning(beam_energy) otherwise
+        e_edges = [0.0, 1.0, ...]  # GeV
+        pt_edges = [0.0, 0.01, ...]
+        [masses]                   # optional template grid (GeV, log-spaced)
+        min = 0.001
+        max = 3.0
+        n = 40
+
+    Parameters
+    ----------
+    path : path-like
+        The TOML file.
+
+    Returns
+    -------
+    Experiment
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{p}: not valid TOML ({exc})") from exc
+    return experiment_from_dict(data, source=str(p))
+
+
+def get_experiment(experiment: str | os.PathLike[str] | Experiment) -> Experiment:
+    """Return a named experiment, an :class:`Experiment` unchanged, or one read from TOML.
+
+    Parameters
+    ----------
+    experiment : str, path or Experiment
+        ``"ldmx-phase1"``, ``"ldmx-phase2"`` (case-insensitive) or the path of a ``.toml`` file.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown and no such TOML file exists; the message lists the names.
+    """
+    if isinstance(experiment, Experiment):
+        return experiment
+    if not isinstance(experiment, str | os.PathLike):
+        raise TypeError(
+            f"experiment must be a name such as 'ldmx-phase2' or a TOML path, "
+            f"got {type(experiment).__name__}"
+        )
+    key = os.fspath(experiment).strip()
+    if key.lower() in EXPERIMENTS:
+        return EXPERIMENTS[key.lower()]
+    if key.endswith(".toml") or os.path.isfile(key):
+        if not os.path.isfile(key):
+            raise ValueError(f"experiment file {key!r} does not exist")
+        return experiment_from_toml(key)
+    raise ValueError(
+        f"unknown experiment {key!r}; allowed: {', '.join(EXPERIMENTS)} or a .toml file"
+    )
+
+
+def expected_events(
+    sigma_pb: ArrayLike,
+    coupling: ArrayLike,
+    experiment: str | Experiment = "ldmx-phase2",
+    selection_efficiency: float = 1.0,
+) -> NDArray[np.float64] | float:
+    """Expected signal events N = sigma(g=1) g^2 * eps_sel * eps * events_per_pb.
+
+    PHYSICS.md section 3: N_sig = EOT (rho N_A / A) L sigma efficiency; cross sections scale
+    as g^2 in every model.
+
+    Parameters
+    ----------
+    sigma_pb : float or array
+        Cross section at unit coupling in pb (before selection).
+    coupling : float or array
+        g_f in the model's units.
+    experiment : str or Experiment
+        The setup.
+    selection_efficiency : float
+        Fraction of signal passing the recoil-lepton selection (0..1).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Expected number of events.
+    """
+    exp = get_experiment(experiment)
+    if not 0.0 <= selection_efficiency <= 1.0:
+        raise ValueError(f"selection_efficiency must be in [0, 1], got {selection_efficiency}")
+    s = np.asarray(sigma_pb, dtype=float)
+    g = np.asarray(coupling, dtype=float)
+    if np.any(s < 0) or not np.all(np.isfinite(s)):
+        raise ValueError(f"sigma_pb must be finite and >= 0 pb, got {sigma_pb}")
+    if not np.all(np.isfinite(g)):
+        raise ValueError(f"coupling must be finite, got {coupling}")
+    n = s * g**2 * selection_efficiency * exp.efficiency * exp.events_per_pb
+    return float(n) if n.ndim == 0 else n
+
+
+@dataclass(frozen=True)
+class SignalYield:
+    """Expected signal yield and its MC uncertainty.
+
+    Attributes
+    ----------
+    n_signal : float
+        Expected events.
+    error : float
+        MC uncertainty on ``n_signal`` (events), from the template's cross-section error and
+        the binomial error of its selection efficiency.
+    model, experiment : str
+        Identifiers.
+    mass : float
+        A' mass in GeV.
+    coupling : float
+        g_f in the model's units.
+    sigma_pb : float
+        Cross section at unit coupling (pb, before selection).
+    selection_efficiency : float
+        Fraction of signal passing the cuts.
+    efficiency : float
+        Experiment signal efficiency.
+    events_per_pb : float
+        Events per pb at efficiency 1.
+    """
+
+    n_signal: float
+    error: float
+    model: str
+    mass: float
+    coupling: float
+    experiment: str
+    sigma_pb: float
+    selection_efficiency: float
+    efficiency: float
+    events_per_pb: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (for ``--json``)."""
+        return dict(self.__dict__)
+
+
+def signal_yield(
+    model: str,
+    mass: float,
+    coupling: float,
+    experiment: str | Experiment = "ldmx-phase2",
+    *,
+    directory: str | os.PathLike[str] | None = None,
+) -> SignalYield:
+    """Expected signal events for a model, A' mass [GeV] and coupling g_f, with MC error.
+
+    N = sigma_pb(g=1) * g^2 * selection_efficiency * efficiency * events_per_pb, with
+    sigma_pb and the selection efficiency from the template (interpolated off-grid).
+    Relative error = sqrt((d sigma / sigma)^2 + (d eps_sel / eps_sel)^2).
+
+    Parameters
+    ----------
+    model : str
+        Model id (``km md ed cr am``).
+    mass : float
+        A' mass in GeV (within the template grid).
+    coupling : float
+        g_f in the model's units (1, GeV^-1, GeV^-2).
+    experiment : str or Experiment
+        Setup name, TOML path or Experiment.
+    directory : path, optional
+        Template directory; default: the templates shipped with darkmoments.
+
+    Returns
+    -------
+    SignalYield
+    """
+    from . import templates
+
+    if isinstance(coupling, bool) or not isinstance(coupling, int | float | np.floating):
+        raise TypeError(f"coupling must be a number, got {type(coupling).__name__}")
+    if not math.isfinite(coupling):
+        raise ValueError(f"coupling must be finite, got {coupling}")
+    exp = get_experiment(experiment)
+    tpl = templates.load(model, mass, exp, directory=directory)
+    eps = float(tpl.metadata["selection_efficiency"])
+    eps_err = float(tpl.metadata.get("selection_efficiency_err", 0.0))
+    n = float(expected_events(tpl.sigma_pb, coupling, exp, eps))
+    rel2 = (tpl.sigma_err_pb / tpl.sigma_pb) ** 2 if tpl.sigma_pb > 0 else 0.0
+    if eps > 0:
+        rel2 += (eps_err / eps) ** 2
+    return SignalYield(
+        n_signal=n,
+        error=n * math.sqrt(rel2),
+        model=tpl.model,
+        mass=float(mass),
+        coupling=float(coupling),
+        experiment=exp.name,
+        sigma_pb=tpl.sigma_pb,
+        selection_efficiency=eps,
+        efficiency=exp.efficiency,
+        events_per_pb=exp.events_per_pb,
+    )

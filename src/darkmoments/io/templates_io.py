@@ -1,0 +1,355 @@
+"""The template file format: HDF5 holding uhi-serialised histograms plus checksummed metadata.
+
+Layout (format version 1; readable with ``h5py`` + ``uhi`` + ``hist``, no darkmoments)::
+
+    /                                  attrs: darkmoments_format = "darkmoments-templates",
+                                              format_version = 1, darkmoments_version,
+                                              experiment (JSON of the setup, may be "")
+    /templates/<model>/<mass>          one histogram per (model, mass); <mass> is the A' mass
+                                       in GeV formatted "%.6e" (e.g. "1.000000e-01").  The group
+                                       is a uhi HDF5 histogram (uhi.io.hdf5, schema 1):
+        axes, ref_axes/axis_0 (E, GeV), ref_axes/axis_1 (pt, GeV)   variable-edge axes
+        storage/values, storage/variances                           shape (n_E, n_pt)
+        metadata/ attrs: darkmoments = JSON record, checksum = sha256 hex
+
+Read a histogram elsewhere with::
+
+    import h5py, hist, uhi.io.hdf5
+    with h5py.File("ldmx-phase2.h5") as f:
+        h = hist.Hist(uhi.io.hdf5.read(f["templates/km/1.000000e-01"]))
+
+The JSON record holds ``model``, ``mass`` [GeV], ``experiment``, ``sigma_pb`` and
+``sigma_err_pb`` (coupling 1, before selection, pb) and the metadata (``lepton``, ``target``,
+``beam_energy`` [GeV], ``coupling``, ``n_events``, ``seed``, ``generator_version``,
+``darkmoments_version``, ``selection_efficiency`` and its error, ``cuts``, ``binning``).
+``checksum`` is the SHA-256 of: the canonical JSON record (sorted keys, no checksum), the E
+edges, the p_T edges, the values and the variances (float64 little-endian bytes).
+
+A file whose format tag, version, record fields or checksum do not match is refused with a
+``ValueError`` naming the file and the template; nothing falls back silently.  Writes are
+atomic (temporary file in the same directory, then ``os.replace``).
+
+Public interface: ``write_templates(path, templates, experiment_json="")``,
+``read_templates(path)``, ``TemplateFile(path)`` (lazy index: ``.index``, ``.get(model, mass)``),
+``template_checksum(template)``, ``FORMAT_TAG``, ``FORMAT_VERSION``, ``REQUIRED_FIELDS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import h5py
+import hist
+import numpy as np
+import uhi.io.hdf5
+
+from .._version import __version__
+
+if TYPE_CHECKING:
+    from ..templates import Template
+
+__all__ = [
+    "FORMAT_TAG",
+    "FORMAT_VERSION",
+    "REQUIRED_FIELDS",
+    "TemplateFile",
+    "atomic_path",
+    "mass_key",
+    "read_templates",
+    "template_checksum",
+    "write_templates",
+]
+
+#: Value of the root attribute ``darkmoments_format``.
+FORMAT_TAG: str = "darkmoments-templates"
+#: Version of the layout described in the module docstring.
+FORMAT_VERSION: int = 1
+#: Fields every JSON record must contain.
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "model",
+    "mass",
+    "experiment",
+    "sigma_pb",
+    "sigma_err_pb",
+    "lepton",
+    "target",
+    "beam_energy",
+    "coupling",
+    "n_events",
+    "seed",
+    "generator_version",
+    "selection_efficiency",
+    "selection_efficiency_err",
+    "binning",
+    "cuts",
+)
+_RECORD_ATTR = "darkmoments"
+_CHECKSUM_ATTR = "checksum"
+
+
+def mass_key(mass: float) -> str:
+    """Group name of a mass in GeV: ``"%.6e" % mass``."""
+    return f"{float(mass):.6e}"
+
+
+def _record(t: Template) -> dict[str, Any]:
+    rec = {k: v for k, v in t.metadata.items() if k not in (_CHECKSUM_ATTR, "source_file")}
+    rec.update(
+        model=t.model,
+        mass=float(t.mass),
+        experiment=t.experiment,
+        sigma_pb=float(t.sigma_pb),
+        sigma_err_pb=float(t.sigma_err_pb),
+    )
+    return rec
+
+
+def _canonical_json(rec: dict[str, Any]) -> str:
+    def default(o: Any) -> Any:
+        if hasattr(o, "tolist"):
+            return o.tolist()
+        if hasattr(o, "item"):
+            return o.item()
+        raise TypeError(f"metadata value of type {type(o).__name__} is not JSON serialisable")
+
+    return json.dumps(rec, sort_keys=True, separators=(",", ":"), default=default, allow_nan=False)
+
+
+def _digest(
+    record_json: str, edges: list[np.ndarray], values: np.ndarray, variances: np.ndarray
+) -> str:
+    h = hashlib.sha256(record_json.encode())
+    for arr in (*edges, values, variances):
+        h.update(np.ascontiguousarray(arr, dtype="<f8").tobytes())
+    return h.hexdigest()
+
+
+def template_checksum(t: Template) -> str:
+    """SHA-256 hex digest of a template's record, edges, values and variances."""
+    edges = [np.asarray(ax.edges, dtype=float) for ax in t.hist.axes]
+    var = t.hist.variances()
+    assert var is not None
+    return _digest(_canonical_json(_record(t)), edges, t.hist.values(), var)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path in the directory of ``path``; on success ``os.replace`` it.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _write_group(g: h5py.Group, t: Template) -> None:
+    uhi.io.hdf5.write(g, t.hist, compression="gzip", compression_opts=6, min_compress_elements=64)
+    rec = _record(t)
+    md = g.require_group("metadata")
+    md.attrs[_RECORD_ATTR] = _canonical_json(rec)
+    md.attrs[_CHECKSUM_ATTR] = template_checksum(t)
+
+
+def write_templates(
+    path: str | os.PathLike[str], templates: Iterable[Template], experiment_json: str = ""
+) -> Path:
+    """Write templates atomically into one HDF5 file (layout in the module docstring).
+
+    Parameters
+    ----------
+    path : path-like
+        Output file (replaced atomically).
+    templates : iterable of Template
+        Distinct (model, mass) pairs.
+    experiment_json : str
+        JSON description of the experiment stored as a root attribute.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    seen: set[tuple[str, str]] = set()
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["darkmoments_format"] = FORMAT_TAG
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["darkmoments_version"] = __version__
+            f.attrs["experiment"] = experiment_json
+            root = f.create_group("templates")
+            for t in templates:
+                key = (t.model, mass_key(t.mass))
+                if key in seen:
+                    raise ValueError(f"{path}: duplicate template model={t.model} mass={t.mass}")
+                seen.add(key)
+                _write_group(root.require_group(t.model).create_group(key[1]), t)
+    return Path(path)
+
+
+def _check_root(f: h5py.File, path: Path) -> None:
+    tag = f.attrs.get("darkmoments_format")
+    if tag != FORMAT_TAG:
+        raise ValueError(f"{path}: not a darkmoments template file (format tag {tag!r})")
+    ver = f.attrs.get("format_version")
+    if ver is None or int(ver) != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: template format version {ver!r}; this darkmoments reads version "
+            f"{FORMAT_VERSION} only (rebuild with `darkmoments templates build`)"
+        )
+    if "templates" not in f:
+        raise ValueError(f"{path}: missing the /templates group")
+
+
+def _read_group(g: h5py.Group, path: Path) -> Template:
+    from ..templates import Template
+
+    where = f"{path}:{g.name}"
+    try:
+        md = g["metadata"].attrs
+        rec_json = md[_RECORD_ATTR]
+        checksum = md[_CHECKSUM_ATTR]
+        values = np.asarray(g["storage/values"][()], dtype=float)
+        variances = np.asarray(g["storage/variances"][()], dtype=float)
+        axes = [g.file[ref] for ref in g["axes"][()]]
+        edges = [np.asarray(ax["edges"][()], dtype=float) for ax in axes]
+    except KeyError as exc:
+        raise ValueError(f"{where}: corrupted template, missing {exc.args[0]}") from exc
+    if isinstance(rec_json, bytes):
+        rec_json = rec_json.decode()
+    if isinstance(checksum, bytes):
+        checksum = checksum.decode()
+    try:
+        rec = json.loads(rec_json)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: corrupted metadata record ({exc})") from exc
+    missing = [k for k in REQUIRED_FIELDS if k not in rec]
+    if missing:
+        raise ValueError(f"{where}: template record is missing field(s) {missing}")
+    if _digest(_canonical_json(rec), edges, values, variances) != checksum:
+        raise ValueError(f"{where}: checksum mismatch, the template file is corrupted or edited")
+    if len(edges) != 2:
+        raise ValueError(f"{where}: expected 2 axes (E, pt), found {len(edges)}")
+    shape = (len(edges[0]) - 1, len(edges[1]) - 1)
+    if values.shape != shape or variances.shape != shape:
+        raise ValueError(f"{where}: histogram shape {values.shape} does not match its axes")
+    total = float(values.sum())
+    if total > 0 and not math.isclose(total, 1.0, rel_tol=1e-9):
+        raise ValueError(f"{where}: template values sum to {total}, expected 1")
+    h = hist.Hist(
+        hist.axis.Variable(edges[0], name="E", label="E [GeV]", underflow=False, overflow=False),
+        hist.axis.Variable(edges[1], name="pt", label="p_T [GeV]", underflow=False, overflow=False),
+        storage=hist.storage.Weight(),
+    )
+    h.view(flow=False)["value"] = values
+    h.view(flow=False)["variance"] = variances
+    meta = {
+        k: v
+        for k, v in rec.items()
+        if k not in ("model", "mass", "experiment", "sigma_pb", "sigma_err_pb")
+    }
+    meta[_CHECKSUM_ATTR] = checksum
+    meta["source_file"] = str(path)
+    return Template(
+        hist=h,
+        model=str(rec["model"]),
+        mass=float(rec["mass"]),
+        experiment=str(rec["experiment"]),
+        sigma_pb=float(rec["sigma_pb"]),
+        sigma_err_pb=float(rec["sigma_err_pb"]),
+        metadata=meta,
+    )
+
+
+def _open(path: Path) -> h5py.File:
+    if not path.is_file():
+        raise OSError(f"template file {path} does not exist")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable HDF5 template file ({exc})") from exc
+
+
+class TemplateFile:
+    """Lazy reader of one template file: the index on open, each template on first use.
+
+    Parameters
+    ----------
+    path : path-like
+        The HDF5 file.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    index : dict[str, numpy.ndarray]
+        Sorted grid masses (GeV) per model id.
+    experiment_json : str
+        The root ``experiment`` attribute.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._cache: dict[tuple[str, str], Template] = {}
+        self._keys: dict[str, dict[float, str]] = {}
+        with _open(self.path) as f:
+            _check_root(f, self.path)
+            ej = f.attrs.get("experiment", "")
+            self.experiment_json = ej.decode() if isinstance(ej, bytes) else str(ej)
+            for model, grp in f["templates"].items():
+                self._keys[model] = {float(k): k for k in grp}
+        self.index: dict[str, np.ndarray] = {
+            m: np.array(sorted(keys)) for m, keys in self._keys.items()
+        }
+
+    def get(self, model: str, mass: float) -> Template:
+        """The template at a grid mass [GeV] (exact key match; cached)."""
+        keys = self._keys.get(model, {})
+        key = keys.get(float(mass_key(mass)))
+        if key is None:
+            raise KeyError(f"{self.path}: no template for model={model} mass={mass} GeV")
+        ck = (model, key)
+        if ck not in self._cache:
+            with _open(self.path) as f:
+                t = _read_group(f["templates"][model][key], self.path)
+            if t.model != model or not math.isclose(t.mass, float(key), rel_tol=1e-6):
+                raise ValueError(
+                    f"{self.path}:/templates/{model}/{key}: record says model={t.model} "
+                    f"mass={t.mass}, inconsistent with its location"
+                )
+            self._cache[ck] = t
+        return self._cache[ck]
+
+    def all(self) -> list[Template]:
+        """Every template in the file (verified), ordered by model then mass."""
+        out: list[Template] = []
+        with _open(self.path) as f:
+            for model in sorted(self._keys):
+                for m in self.index[model]:
+                    key = self._keys[model][float(m)]
+                    if (model, key) not in self._cache:
+                        self._cache[(model, key)] = _read_group(
+                            f["templates"][model][key], self.path
+                        )
+                    out.append(self._cache[(model, key)])
+        return out
+
+
+def read_templates(path: str | os.PathLike[str]) -> list[Template]:
+    """Read and verify every template of a file (ordered by model, then mass)."""
+    return TemplateFile(path).all()
