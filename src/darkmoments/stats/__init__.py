@@ -1,0 +1,46 @@
+"""Statistics for darkmoments: pyhf likelihoods, limits, discovery, mass fits, degeneracy and
+model-discrimination toys, all built on binned (E, p_T) signal templates.
+
+Core functions take :class:`~darkmoments.templates.Template` objects or
+:class:`~darkmoments.stats.shapes.ShapeGrid` objects (dependency injection); the
+``*_for`` helpers and the CLI load the shipped templates.
+"""
+
+from __future__ import annotations
+
+from .discovery import Discovery, discovery_significance, pyhf_discovery
+from .fast import ProfileResult, deviance_fixed, deviance_grid, profile_mass
+from .fits import MassFit, asimov, fit_mass
+from .limits import (
+    UpperLimit,
+    coupling_limit,
+    poisson_upper_limit,
+    reach_rows,
+    upper_limit,
+)
+from .shapes import ShapeGrid, parse_observables, project_template
+from .workspace import build_spec, make_model, write_json_atomic
+
+__all__ = [
+    "Discovery",
+    "MassFit",
+    "ProfileResult",
+    "ShapeGrid",
+    "UpperLimit",
+    "asimov",
+    "build_spec",
+    "coupling_limit",
+    "deviance_fixed",
+    "deviance_grid",
+    "discovery_significance",
+    "fit_mass",
+    "make_model",
+    "parse_observables",
+    "poisson_upper_limit",
+    "profile_mass",
+    "project_template",
+    "pyhf_discovery",
+    "reach_rows",
+    "upper_limit",
+    "write_json_atomic",
+]

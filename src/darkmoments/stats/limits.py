@@ -1,0 +1,365 @@
+"""Exclusion limits: CLs upper limits on the signal events and the coupling.
+
+* ``exact``: the CLs counting experiment on the bin totals, CLs(s) = P(N <= n | s + b) /
+  P(N <= n | b), solved for CLs = 1 - CL.  P(N <= n | lam) = Q(n + 1, lam) (regularised upper
+  incomplete gamma), which also extends to non-integer (Asimov) n.  With b = 0 and n = 0 it
+  gives exp(-s) = 1 - CL, i.e. s = -ln(0.1) = 2.303 events at 90% CL (PHYSICS.md section 3).
+  Asymptotic formulae are wrong there, so this is the default without background.
+* ``asymptotic``: pyhf's qtilde CLs (Cowan, Cranmer, Gross, Vitells 2011, arXiv:1007.1727)
+  on the full binned likelihood, root-found in mu by Brent's method.  We do not call
+  ``pyhf.infer.intervals.upper_limits.upper_limit(level=...)``: in pyhf 0.7.6 its default
+  scan computes at 95% CL regardless of ``level`` (pyhf issue 2563).
+* ``toys``: the same with pyhf's toy-based calculator (for low counts with background).
+
+The coupling limit follows from N_sig proportional to g^2: g_up = sqrt(N_up / N_sig(g = 1)).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import brentq
+from scipy.special import gammaincc
+
+from ..models import get_model, y_parameter
+from .workspace import make_model
+
+__all__ = [
+    "METHODS",
+    "UpperLimit",
+    "cls_counting",
+    "cls_pyhf",
+    "coupling_limit",
+    "poisson_upper_limit",
+    "pyhf_backend",
+    "reach_rows",
+    "upper_limit",
+]
+
+#: Limit methods accepted by :func:`upper_limit`.
+METHODS: tuple[str, ...] = ("auto", "exact", "asymptotic", "toys")
+
+FloatArray = NDArray[np.float64]
+
+
+def _check_cl(cl: float) -> float:
+    if not (isinstance(cl, int | float) and 0 < cl < 1):
+        raise ValueError(f"confidence level must be in (0, 1), got {cl}")
+    return float(cl)
+
+
+def _poisson_cdf(n: float, lam: float) -> float:
+    """P(N <= n | lam) = Q(n + 1, lam), continuous in n (exact for integer n)."""
+    if lam <= 0:
+        return 1.0
+    return float(gammaincc(n + 1.0, lam))
+
+
+def cls_counting(s: float, n_obs: float, background: float) -> float:
+    """CLs of a counting experiment, P(N <= n | s + b) / P(N <= n | b).
+
+    Parameters
+    ----------
+    s : float
+        Signal events (>= 0).
+    n_obs : float
+        Observed events (>= 0; non-integer allowed for Asimov data).
+    background : float
+        Expected background events (>= 0).
+
+    Returns
+    -------
+    float
+        CLs in (0, 1].
+    """
+    if s < 0 or n_obs < 0 or background < 0:
+        raise ValueError(f"s, n_obs and background must be >= 0, got {s}, {n_obs}, {background}")
+    return _poisson_cdf(n_obs, s + background) / _poisson_cdf(n_obs, background)
+
+
+def poisson_upper_limit(n_obs: float = 0.0, background: float = 0.0, cl: float = 0.9) -> float:
+    """Exact CLs upper limit on the signal events of a counting experiment.
+
+    Parameters
+    ----------
+    n_obs : float
+        Observed events (>= 0).
+    background : float
+        Expected background events (>= 0).
+    cl : float
+        Confidence level, e.g. 0.9.
+
+    Returns
+    -------
+    float
+        s_up in events; -ln(1 - cl) for n_obs = 0 (any background: CLs removes it).
+
+    Raises
+    ------
+    ValueError
+        Negative inputs or cl outside (0, 1).
+    """
+    cl = _check_cl(cl)
+    if not (np.isfinite(n_obs) and n_obs >= 0):
+        raise ValueError(f"n_obs must be finite and >= 0 events, got {n_obs}")
+    if not (np.isfinite(background) and background >= 0):
+        raise ValueError(f"background must be finite and >= 0 events, got {background}")
+    alpha = 1.0 - cl
+    if n_obs == 0:
+        return -math.log(alpha)  # CLs = exp(-s) for every b
+    hi = max(10.0, 2.0 * (n_obs + 5.0 * math.sqrt(n_obs + 1.0)))
+    while cls_counting(hi, n_obs, background) > alpha:
+        hi *= 2.0
+    return float(brentq(lambda s: cls_counting(s, n_obs, background) - alpha, 0.0, hi, xtol=1e-12))
+
+
+@contextlib.contextmanager
+def pyhf_backend(optimizer: str = "scipy", **options: Any) -> Iterator[None]:
+    """Temporarily use pyhf's numpy backend with the given optimizer; restore afterwards.
+
+    Parameters
+    ----------
+    optimizer : str
+        ``"scipy"`` or ``"minuit"``.
+    **options
+        Passed to the optimizer constructor (e.g. ``tolerance``).
+    """
+    import pyhf
+
+    old = pyhf.get_backend()
+    if optimizer == "scipy":
+        opt = pyhf.optimize.scipy_optimizer(**options)
+    elif optimizer == "minuit":
+        opt = pyhf.optimize.minuit_optimizer(**options)
+    else:
+        raise ValueError(f"optimizer must be 'scipy' or 'minuit', got {optimizer!r}")
+    pyhf.set_backend("numpy", opt)
+    try:
+        yield
+    finally:
+        pyhf.set_backend(*old)
+
+
+def cls_pyhf(
+    spec: dict[str, Any],
+    mu: float,
+    *,
+    calctype: str = "asymptotics",
+    ntoys: int = 2000,
+    seed: int | None = None,
+) -> float:
+    """Observed CLs at signal strength ``mu`` from pyhf (qtilde test statistic).
+
+    Parameters
+    ----------
+    spec : dict
+        Workspace spec.
+    mu : float
+        Tested signal strength (>= 0).
+    calctype : str
+        ``"asymptotics"`` or ``"toybased"``.
+    ntoys : int
+        Toys per hypothesis for ``toybased``.
+    seed : int, optional
+        Seed for the toys (numpy's global state is set for the call and restored after).
+
+    Returns
+    -------
+    float
+    """
+    import pyhf
+
+    model, data = make_model(spec)
+    state = np.random.get_state()  # noqa: NPY002  (restored below)
+    try:
+        if seed is not None:
+            np.random.seed(seed)  # noqa: NPY002  (pyhf samples from numpy's global state)
+        with pyhf_backend("scipy"):
+            kw: dict[str, Any] = {"ntoys": int(ntoys), "track_progress": False}
+            cls = pyhf.infer.hypotest(
+                float(mu),
+                data,
+                model,
+                test_stat="qtilde",
+                calctype=calctype,
+                **(kw if calctype == "toybased" else {}),
+            )
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    return float(np.asarray(cls))
+
+
+@dataclass(frozen=True)
+class UpperLimit:
+    """An upper limit.
+
+    Attributes
+    ----------
+    mu : float
+        Upper limit on the signal strength (signal events / events at mu = 1).
+    events : float
+        Upper limit on the number of signal events.
+    cl : float
+        Confidence level.
+    method : str
+        ``exact``, ``asymptotic`` or ``toys``.
+    """
+
+    mu: float
+    events: float
+    cl: float
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return asdict(self)
+
+
+def _spec_totals(spec: dict[str, Any]) -> tuple[float, float, float]:
+    ch = spec["channels"][0]
+    sig = sum(sum(s["data"]) for s in ch["samples"] if s["name"] == "signal")
+    bkg = sum(sum(s["data"]) for s in ch["samples"] if s["name"] != "signal")
+    n_obs = float(sum(spec["observations"][0]["data"]))
+    return float(sig), float(bkg), n_obs
+
+
+def upper_limit(
+    spec: dict[str, Any],
+    *,
+    cl: float = 0.9,
+    method: str = "auto",
+    ntoys: int = 2000,
+    seed: int | None = None,
+    rtol: float = 1e-6,
+) -> UpperLimit:
+    """CLs upper limit on the signal strength and events of a workspace.
+
+    Parameters
+    ----------
+    spec : dict
+        Workspace spec from :func:`~darkmoments.stats.workspace.build_spec` (one signal
+        sample named ``signal`` with normfactor ``mu``).
+    cl : float
+        Confidence level (0.9 for the paper's projections).
+    method : str
+        ``"auto"`` (exact counting without background, asymptotic pyhf otherwise),
+        ``"exact"`` (counting on bin totals; ignores shape and systematics), ``"asymptotic"``
+        or ``"toys"`` (pyhf toy-based CLs; slow).
+    ntoys : int
+        Toys per hypothesis for ``"toys"``.
+    seed : int, optional
+        Seed for ``"toys"``.
+    rtol : float
+        Relative tolerance of the root finding in mu.
+
+    Returns
+    -------
+    UpperLimit
+    """
+    cl = _check_cl(cl)
+    if method not in METHODS:
+        raise ValueError(f"unknown limit method {method!r}; allowed: {', '.join(METHODS)}")
+    sig, bkg, n_obs = _spec_totals(spec)
+    if sig <= 0:
+        raise ValueError("workspace signal expects zero events; no limit can be set")
+    if method == "auto":
+        method = "exact" if bkg == 0 else "asymptotic"
+    if method == "exact":
+        s_up = poisson_upper_limit(n_obs, bkg, cl)
+        return UpperLimit(s_up / sig, s_up, cl, "exact")
+    alpha = 1.0 - cl
+    calctype = "asymptotics" if method == "asymptotic" else "toybased"
+
+    def f(mu: float) -> float:
+        return cls_pyhf(spec, mu, calctype=calctype, ntoys=ntoys, seed=seed) - alpha
+
+    # bracket around the counting estimate
+    guess = poisson_upper_limit(n_obs, bkg, cl) / sig
+    hi = guess
+    for _ in range(60):
+        if f(hi) < 0:
+            break
+        hi *= 2.0
+    else:
+        raise ValueError("could not bracket the upper limit (CLs never fell below 1 - cl)")
+    lo = hi / 2.0
+    for _ in range(60):
+        if f(lo) > 0:
+            break
+        lo /= 2.0
+    mu_up = float(brentq(f, lo, hi, rtol=rtol, xtol=1e-14))
+    return UpperLimit(mu_up, mu_up * sig, cl, "asymptotic" if calctype == "asymptotics" else "toys")
+
+
+def coupling_limit(n_up: float | FloatArray, n_signal_unit: float | FloatArray) -> FloatArray:
+    """Coupling upper limit from an event limit: g_up = sqrt(N_up / N_sig(g = 1)).
+
+    Parameters
+    ----------
+    n_up : float or array
+        Upper limit on the signal events (e.g. 2.303 at 90% CL without background).
+    n_signal_unit : float or array
+        Expected signal events at unit coupling (model units: 1, GeV^-1, GeV^-2).
+
+    Returns
+    -------
+    ndarray
+        g_up in the model's units.
+    """
+    nu = np.asarray(n_up, dtype=float)
+    n1 = np.asarray(n_signal_unit, dtype=float)
+    if np.any(~np.isfinite(nu)) or np.any(nu <= 0):
+        raise ValueError(f"event limit must be finite and > 0, got {n_up}")
+    if np.any(~np.isfinite(n1)) or np.any(n1 <= 0):
+        raise ValueError(
+            f"signal yield at unit coupling must be finite and > 0, got {n_signal_unit}"
+        )
+    return np.sqrt(nu / n1)
+
+
+def reach_rows(
+    model: str,
+    masses: Sequence[float] | FloatArray,
+    n_signal_unit: Sequence[float] | FloatArray,
+    *,
+    cl: float = 0.9,
+    n_obs: float = 0.0,
+    background: float = 0.0,
+) -> list[dict[str, float]]:
+    """Reach table rows for a counting analysis: coupling limit and y (eq. 3.3) per mass.
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    masses : array
+        A' masses in GeV.
+    n_signal_unit : array
+        Expected signal events at unit coupling per mass.
+    cl : float
+        Confidence level.
+    n_obs, background : float
+        Observed and expected background events (0, 0: the projected zero-background reach).
+
+    Returns
+    -------
+    list of dict
+        ``{"mass": GeV, "coupling": g_up (model units), "y": y(g_up)}``.
+    """
+    mid = get_model(model).id
+    ms = np.asarray(masses, dtype=float)
+    n1 = np.asarray(n_signal_unit, dtype=float)
+    if ms.shape != n1.shape:
+        raise ValueError(f"masses {ms.shape} and yields {n1.shape} must have the same shape")
+    n_up = poisson_upper_limit(n_obs, background, cl)
+    g = coupling_limit(n_up, n1)
+    return [
+        {"mass": float(m), "coupling": float(gi), "y": float(y_parameter(mid, float(gi)))}
+        for m, gi in zip(ms, g, strict=True)
+    ]
