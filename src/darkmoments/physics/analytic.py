@@ -80,6 +80,7 @@ Units: GeV for energies and masses, GeV^2 for t and U, pb for cross sections.
 
 from __future__ import annotations
 
+import itertools
 import math
 from functools import lru_cache
 from typing import Literal
@@ -185,7 +186,7 @@ def _gl(a: NDArray[np.float64], b: NDArray[np.float64], n: int, panels: int = 1)
     b = np.asarray(b, dtype=float)[..., None]
     xg, wg = _leggauss(n)
     edges = np.linspace(0.0, 1.0, panels + 1)
-    u = ((edges[:-1, None] + edges[1:, None]) / 2 + (edges[1:, None] - edges[:-1, None]) / 2 * xg)
+    u = (edges[:-1, None] + edges[1:, None]) / 2 + (edges[1:, None] - edges[:-1, None]) / 2 * xg
     wu = ((edges[1:, None] - edges[:-1, None]) / 2 * wg).ravel()
     u = u.ravel()
     nodes = a + (b - a) * u
@@ -264,8 +265,8 @@ def photon_flux_chi(
     ]
     pts = np.log(np.array(sorted({lo, hi, *[s for s in scales if lo < s < hi]})))
     total = 0.0
-    for a, b in zip(pts[:-1], pts[1:], strict=True):
-        panels = max(2, int(math.ceil((b - a) / 1.0)))
+    for a, b in itertools.pairwise(pts):
+        panels = max(2, math.ceil(b - a))
         u, w = _gl(np.array(a), np.array(b), 24, panels)
         t = np.exp(u)
         total += float(np.sum(w * (t - lo) / t * G2(t, Z, A, inelastic=inelastic)))
@@ -420,7 +421,7 @@ def _theta_integral(
     uhi = ww_U(x, th_hi, m, e0, ml)
     wlo, whi = np.log(ulo / U0), np.log(uhi / U0)
     span = np.max(whi - wlo, initial=0.0)
-    panels = max(1, min(8, int(math.ceil(span / 3.0))))
+    panels = max(1, min(8, math.ceil(span / 3.0)))
     w, wt = _gl(wlo, whi, n, panels)
     xb = x[..., None]
     U = U0[..., None] * np.exp(w)
