@@ -9,10 +9,15 @@ Units: GeV, pb, cm.
 from __future__ import annotations
 
 from ._version import __version__
+from .generator import CrossSection, Sample, cross_section, generate
 from .models import MODEL_IDS, MODELS, Model, get_model, y_parameter
 from .targets import TARGETS, Target, get_target
 
 __all__ = [
+    "CrossSection",
+    "Sample",
+    "cross_section",
+    "generate",
     "MODELS",
     "MODEL_IDS",
     "TARGETS",

@@ -28,7 +28,7 @@ from .constants import GEV2_TO_PB, M_E, M_MU
 from .models import Model, get_model
 from .physics.amplitudes import squared_amplitude
 from .physics.form_factors import G2
-from .physics.kinematics import PhaseSpacePoints, map_phase_space
+from .physics.kinematics import PhaseSpacePoints, map_phase_space, map_phase_space_lab
 from .targets import Target, get_target
 
 __all__ = [
@@ -176,19 +176,28 @@ class DarkBremProcess:
             (self.beam_energy - m) * (self.beam_energy + m)
         )
 
-    def phase_space(self, u: NDArray[np.float64]) -> PhaseSpacePoints:
-        """Map unit-cube points (N, 5) to lab-frame momenta (see kinematics module)."""
-        return map_phase_space(
-            u, self.beam_energy, self.lepton_mass, self.mass, self.target.nuclear_mass
-        )
+    def phase_space(self, u: NDArray[np.float64], mapping: str = "x-frame") -> PhaseSpacePoints:
+        """Map unit-cube points (N, 5) to lab-frame momenta.
 
-    def weight(self, u: NDArray[np.float64]) -> tuple[NDArray[np.float64], PhaseSpacePoints]:
+        ``mapping="x-frame"`` is the production map (:func:`map_phase_space`);
+        ``mapping="lab"`` the independent A'-first map (:func:`map_phase_space_lab`).
+        """
+        args = (u, self.beam_energy, self.lepton_mass, self.mass, self.target.nuclear_mass)
+        if mapping == "x-frame":
+            return map_phase_space(*args)
+        if mapping == "lab":
+            return map_phase_space_lab(*args)
+        raise ValueError(f"unknown phase-space mapping {mapping!r}; allowed: 'x-frame', 'lab'")
+
+    def weight(
+        self, u: NDArray[np.float64], mapping: str = "x-frame"
+    ) -> tuple[NDArray[np.float64], PhaseSpacePoints]:
         """d sigma / d^5u in pb at unit coupling, and the phase-space points.
 
         The mean of the returned weights over uniform ``u`` is the total cross section in pb
-        (g_f = 1 in the model's units).
+        (g_f = 1 in the model's units), for either ``mapping``.
         """
-        ps = self.phase_space(u)
+        ps = self.phase_space(u, mapping)
         g2 = G2(ps.t, self.target.Z, self.target.A, inelastic=self.inelastic)
         msq = squared_amplitude(
             self.model.id,
@@ -272,6 +281,7 @@ def cross_section(
     rtol: float = 0.01,
     max_evaluations: int = 20_000_000,
     inelastic: bool = True,
+    method: str = "map",
 ) -> CrossSection:
     """Total cross section of l N -> l N A' in pb, with its MC uncertainty.
 
@@ -297,6 +307,11 @@ def cross_section(
         Upper bound on integrand evaluations after adaptation.
     inelastic : bool
         Include the inelastic nuclear form factor.
+    method : str
+        ``"map"`` (default): the production phase-space map with its adapted VEGAS map and
+        plain importance sampling, as used by :func:`generate`.  ``"lab"``: an independent
+        cross-check, the A'-first phase-space map integrated by ``vegas.Integrator`` (its
+        own adaptation and stratified sampling); slower.
 
     Returns
     -------
@@ -310,6 +325,10 @@ def cross_section(
     if not (0 < rtol < 1):
         raise ValueError(f"rtol must be in (0, 1), got {rtol}")
     rng = np.random.default_rng(seed)
+    if method == "lab":
+        return _cross_section_lab(process, rng, rtol, max_evaluations, c2)
+    if method != "map":
+        raise ValueError(f"unknown method {method!r}; allowed: 'map', 'lab'")
     integ = _adapt(process, rng)
     acc = _Accumulator()
     batch = 100_000
@@ -319,6 +338,35 @@ def cross_section(
         if acc.n >= 200_000 and acc.error <= rtol * acc.mean:
             break
     return CrossSection(acc.mean * c2, acc.error * c2, acc.n)
+
+
+def _cross_section_lab(
+    process: DarkBremProcess,
+    rng: np.random.Generator,
+    rtol: float,
+    max_evaluations: int,
+    c2: float,
+) -> CrossSection:
+    """sigma from the independent A'-first map with vegas.Integrator (cross-check path)."""
+
+    @vegas.lbatchintegrand
+    def f(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        return process.weight(np.asarray(x), "lab")[0]
+
+    neval = 200_000
+    integ = vegas.Integrator([[0.0, 1.0]] * _NDIM, ran_array_generator=rng.random)
+    integ(f, nitn=8, neval=neval)  # adaptation, discarded
+    used = 0
+    results = []
+    while used < max_evaluations:
+        r = integ(f, nitn=5, neval=neval, adapt=False)
+        results.append(r)
+        used += 5 * neval
+        mean = sum(x.mean / x.sdev**2 for x in results) / sum(1 / x.sdev**2 for x in results)
+        sdev = sum(1 / x.sdev**2 for x in results) ** -0.5
+        if sdev <= rtol * mean:
+            break
+    return CrossSection(float(mean) * c2, float(sdev) * c2, used)
 
 
 class _Accumulator:

@@ -36,6 +36,7 @@ __all__ = [
     "boost",
     "kallen_sqrt",
     "map_phase_space",
+    "map_phase_space_lab",
     "minkowski_dot",
     "threshold_ok",
 ]
@@ -228,4 +229,122 @@ def map_phase_space(
     p2s[:, 1:] = -ks[:, 1:]
     k = boost(ks, beta)
     p2 = boost(p2s, beta)
+    return PhaseSpacePoints(p1=p1, P1=P1, p2=p2, P2=P2, k=k, t=t, w=w, d1=d1, jacobian=jac)
+
+
+def map_phase_space_lab(
+    u: NDArray[np.float64],
+    beam_energy: float,
+    m_l: float,
+    m_ap: float,
+    m_nucleus: float,
+) -> PhaseSpacePoints:
+    r"""An independent map of the unit 5-cube onto the same phase space, A' first.
+
+    Used to cross-check :func:`map_phase_space` (a different factorisation, different
+    Jacobian).  The A' is generated in the lab and Y = p1 + P1 - k decays to l N:
+
+    .. math::
+
+        d\Phi_3 = \frac{d^3k}{(2\pi)^3 2E_k}\, d\Phi_2(M_Y^2; m_l, M),
+
+    * u0 -> E0 - E_k, logarithmic between m_l and E0 - m_A' (the x -> 1 endpoint);
+    * u1 -> D1 = 2 p1.k - m_A'^2 (fixes the A' polar angle), logarithmic;
+    * u2 -> phi_k, uniform;
+    * u3 -> t, logarithmic between t_min and t_max of the Y -> l N decay (the angle of the
+      nucleus to the target direction in the Y rest frame);
+    * u4 -> the azimuth of that decay, uniform.
+
+    Points outside the physical region (M_Y < m_l + M) get a zero Jacobian.  Same arguments
+    and return value as :func:`map_phase_space`.
+    """
+    u = np.asarray(u, dtype=float)
+    n = u.shape[0]
+    E0, m, mA, M = float(beam_energy), float(m_l), float(m_ap), float(m_nucleus)
+    pz = np.sqrt((E0 - m) * (E0 + m))
+
+    # A' energy: y = E0 - E_k
+    y_min, y_max = m, E0 - mA
+    ly = np.log(y_max / y_min)
+    y = y_min * np.exp(ly * u[:, 0])
+    ek = E0 - y
+    kmag = np.sqrt(np.clip((ek - mA) * (ek + mA), 0.0, None))
+    jac = y * ly
+
+    # A' polar angle through D1 = 2 (E0 Ek - pz |k| cos) - mA^2
+    ee, pp = E0 * ek, pz * kmag
+    d_max = 2.0 * (ee + pp) - mA * mA
+    d_min = 2.0 * (m * m * ek**2 + mA * mA * E0**2 - m * m * mA * mA) / (ee + pp) - mA * mA
+    d_min = np.maximum(d_min, d_max * 1e-15)
+    ld = np.log(d_max / d_min)
+    d1 = d_min * np.exp(ld * u[:, 1])
+    cos_k = np.clip((2.0 * ee - mA * mA - d1) / (2.0 * pp), -1.0, 1.0)
+    sin_k = np.sqrt((1.0 - cos_k) * (1.0 + cos_k))
+    phi_k = _TWO_PI * u[:, 2]
+    # d^3k / ((2 pi)^3 2 E_k) = |k| dE dcos dphi / (2 (2 pi)^3), dcos = dD1 / (2 pz |k|)
+    jac = jac * kmag / (2.0 * (2.0 * np.pi) ** 3) * d1 * ld / (2.0 * pp) * _TWO_PI
+    k = np.empty((n, 4))
+    k[:, 0] = ek
+    k[:, 1] = kmag * sin_k * np.cos(phi_k)
+    k[:, 2] = kmag * sin_k * np.sin(phi_k)
+    k[:, 3] = kmag * cos_k
+
+    # Y = p1 + P1 - k, M_Y^2 = m^2 + M^2 + 2 M (E0 - E_k) - D1
+    my2 = m * m + M * M + 2.0 * M * y - d1
+    physical = my2 > (m + M) ** 2
+    my2 = np.where(physical, my2, (m + M) ** 2 * (1.0 + 1e-12))
+    my = np.sqrt(my2)
+    Y = np.empty((n, 4))
+    Y[:, 0] = E0 + M - ek
+    Y[:, 1:] = -k[:, 1:]
+    Y[:, 3] += pz
+    beta = Y[:, 1:] / Y[:, 0:1]
+
+    # Y rest frame: the target P1* and the outgoing nucleus
+    e_p1 = M * (M + y) / my
+    p_p1 = np.sqrt(np.clip((e_p1 - M) * (e_p1 + M), 0.0, None))
+    e_n = (my2 + M * M - m * m) / (2.0 * my)
+    p_n = kallen_sqrt(my2, M, m) / (2.0 * my)
+    t_max = 2.0 * (e_p1 * e_n + p_p1 * p_n) - 2.0 * M * M
+    t_min = (M * d1) ** 2 / (my2 * t_max)  # 4 M^2 (E_P1* - E_N*)^2 / t_max
+    lt = np.log(t_max / t_min)
+    t = t_min * np.exp(lt * u[:, 3])
+    one_minus_cos = np.clip((t - t_min) / (2.0 * p_p1 * p_n), 0.0, 2.0)
+    cos_n = 1.0 - one_minus_cos
+    sin_n = np.sqrt(one_minus_cos * (2.0 - one_minus_cos))
+    phi_n = _TWO_PI * u[:, 4]
+    # dPhi_2 = |p*| dcos dphi / (16 pi^2 M_Y), dcos = dt / (2 |P1*| |p*|)
+    jac = jac * p_n / (16.0 * np.pi**2 * my) * t * lt / (2.0 * p_p1 * p_n) * _TWO_PI
+    jac = np.where(physical, jac, 0.0)
+
+    P1 = np.zeros((n, 4))
+    P1[:, 0] = M
+    P1s = boost(P1, -beta)
+    zhat = P1s[:, 1:] / np.linalg.norm(P1s[:, 1:], axis=1)[:, None]
+    ref = np.cross(zhat, np.array([0.0, 0.0, 1.0]))
+    ref_norm = np.linalg.norm(ref, axis=1)
+    bad = ref_norm < 1e-300
+    if np.any(bad):
+        ref[bad] = np.cross(zhat[bad], np.array([1.0, 0.0, 0.0]))
+        ref_norm[bad] = np.linalg.norm(ref[bad], axis=1)
+    e1 = ref / ref_norm[:, None]
+    e2 = np.cross(zhat, e1)
+    ndir = (
+        (sin_n * np.cos(phi_n))[:, None] * e1
+        + (sin_n * np.sin(phi_n))[:, None] * e2
+        + cos_n[:, None] * zhat
+    )
+    P2s = np.empty((n, 4))
+    P2s[:, 0] = e_n
+    P2s[:, 1:] = p_n[:, None] * ndir
+    p2s = np.empty((n, 4))
+    p2s[:, 0] = my - e_n
+    p2s[:, 1:] = -P2s[:, 1:]
+    P2 = boost(P2s, beta)
+    p2 = boost(p2s, beta)
+    p1 = np.zeros((n, 4))
+    p1[:, 0] = E0
+    p1[:, 3] = pz
+    pk = p2 + k
+    w = pk[:, 0] ** 2 - np.sum(pk[:, 1:] ** 2, axis=1) - m * m
     return PhaseSpacePoints(p1=p1, P1=P1, p2=p2, P2=P2, k=k, t=t, w=w, d1=d1, jacobian=jac)
