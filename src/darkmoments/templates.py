@@ -205,6 +205,8 @@ def fill_template_hist(
         var = np.zeros_like(Wb)
     h.view()["value"] = frac
     h.view()["variance"] = np.clip(var, 0.0, None)
+    if np.all(sel):  # exact: avoids a 1 - 1e-15 from summing in another order
+        return h, 1.0, 0.0
     eps = Ws / W
     eps_var = ((1.0 - eps) ** 2 * Vs + eps**2 * (V - Vs)) / W**2
     return h, eps, math.sqrt(max(eps_var, 0.0))
@@ -321,7 +323,10 @@ def build_template(
         raise ValueError(f"n_events must be an integer >= 1, got {n_events!r}")
     if not (isinstance(mass, int | float | np.floating) and math.isfinite(mass) and mass > 0):
         raise ValueError(f"mass must be a finite number > 0 GeV, got {mass!r}")
-    sample = darkmoments.generate(  # type: ignore[attr-defined]
+    generate = getattr(darkmoments, "generate", None)
+    if generate is None:  # the package namespace may not re-export it yet
+        from .generator import generate
+    sample = generate(
         get_model(model).id,
         float(mass),
         exp.beam_energy,
