@@ -1,0 +1,193 @@
+"""Workspaces, exclusion limits and discovery significances."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyhf
+import pytest
+from scipy import stats
+
+from darkmoments.stats import (
+    build_spec,
+    coupling_limit,
+    discovery_significance,
+    poisson_upper_limit,
+    reach_rows,
+    upper_limit,
+    write_json_atomic,
+)
+from darkmoments.stats.discovery import pyhf_discovery
+from darkmoments.stats.limits import cls_counting, cls_pyhf
+from darkmoments.stats.synthetic import synthetic_template
+
+LN10 = math.log(10.0)
+
+
+@pytest.fixture(scope="module")
+def tpl():
+    return synthetic_template("km", 0.2, bins=(6, 4))
+
+
+def test_zero_background_zero_observed_is_ln10(tpl) -> None:
+    assert abs(poisson_upper_limit(0, 0, 0.9) - 2.302585) < 1e-3
+    np.testing.assert_allclose(poisson_upper_limit(0, 0, 0.9), LN10, rtol=1e-12)
+    np.testing.assert_allclose(poisson_upper_limit(0, 0, 0.95), math.log(20.0), rtol=1e-12)
+    for n_sig in (1.0, 7.5, 300.0):
+        ul = upper_limit(build_spec(tpl, n_sig, observables="E,pt"), cl=0.9)
+        assert ul.method == "exact"
+        np.testing.assert_allclose(ul.events, LN10, rtol=1e-9)
+        # mu limit scales as 1 / yield, the coupling limit as 1 / sqrt(yield)
+        np.testing.assert_allclose(ul.mu, LN10 / n_sig, rtol=1e-9)
+        np.testing.assert_allclose(coupling_limit(ul.events, n_sig), math.sqrt(LN10 / n_sig))
+
+
+def test_counting_cls_against_poisson_sums() -> None:
+    """CLs from the incomplete gamma equals explicit Poisson sums; the limit solves CLs = 0.1."""
+    for n, b in ((0, 0.0), (1, 0.5), (3, 2.2), (10, 7.0)):
+        s_up = poisson_upper_limit(n, b, 0.9)
+        direct = stats.poisson.cdf(n, s_up + b) / stats.poisson.cdf(n, b)
+        np.testing.assert_allclose(direct, 0.1, rtol=1e-9)
+        np.testing.assert_allclose(cls_counting(s_up, n, b), 0.1, rtol=1e-9)
+    # more observed events -> weaker limit; more background at fixed n -> stronger limit
+    assert poisson_upper_limit(3, 1.0) > poisson_upper_limit(2, 1.0)
+    assert poisson_upper_limit(3, 2.0) < poisson_upper_limit(3, 1.0)
+    # n = 1, b = 0: (1 + s) exp(-s) = 0.1  -> 3.8897 (the classic value)
+    np.testing.assert_allclose(poisson_upper_limit(1, 0.0), 3.88972, rtol=1e-5)
+
+
+def test_reach_rows_scaling() -> None:
+    masses = np.array([0.01, 0.1, 1.0])
+    n1 = np.array([1e6, 1e4, 25.0])
+    rows = reach_rows("md", masses, n1)
+    for row, n in zip(rows, n1, strict=True):
+        np.testing.assert_allclose(row["coupling"], math.sqrt(LN10 / n), rtol=1e-12)
+        # y = g^2 alpha_D (1/3)^4 Lambda^2 for md (n = 1, eq. 3.3)
+        np.testing.assert_allclose(row["y"], row["coupling"] ** 2 * 0.5 / 81 * 1e6, rtol=1e-12)
+    with pytest.raises(ValueError, match="finite and > 0"):
+        reach_rows("km", masses, np.array([1.0, 0.0, 2.0]))
+    with pytest.raises(ValueError, match="unknown model"):
+        reach_rows("xx", masses, n1)
+
+
+def test_workspace_validates_and_bad_input(tpl) -> None:
+    spec = build_spec(tpl, 10.0, background=5.0, background_uncertainty=0.2)
+    ws = pyhf.Workspace(spec)  # schema validation
+    model = ws.model()
+    assert model.config.poi_name == "mu"
+    assert len(spec["channels"][0]["samples"]) == 2
+    np.testing.assert_allclose(sum(spec["channels"][0]["samples"][0]["data"]), 10.0, rtol=1e-9)
+    for obs, nb in (("E", 6), ("pt", 4)):
+        s = build_spec(tpl, 1.0, observables=obs, background=np.ones(nb))
+        pyhf.Workspace(s)
+        assert len(s["observations"][0]["data"]) == nb
+    with pytest.raises(ValueError, match="n_signal"):
+        build_spec(tpl, 0.0)
+    with pytest.raises(ValueError, match="n_signal"):
+        build_spec(tpl, float("nan"))
+    with pytest.raises(ValueError, match="background template has 3 bins"):
+        build_spec(tpl, 1.0, background=np.ones(3))
+    with pytest.raises(ValueError, match="without a background"):
+        build_spec(tpl, 1.0, background_uncertainty=0.1)
+    # empty bin (zero signal, no background) with observed events
+    probs = tpl.hist.values().copy()
+    h = tpl.hist.copy()
+    h.view()["value"][0, 0] = 0.0
+    h.view()["value"] /= h.values().sum()
+    t0 = type(tpl)(h, tpl.model, tpl.mass, tpl.experiment, tpl.sigma_pb, tpl.sigma_err_pb, {})
+    obs = np.zeros(probs.size)
+    obs[0] = 2.0
+    with pytest.raises(ValueError, match=r"zero expected signal and background"):
+        build_spec(t0, 5.0, observed=obs)
+    # the empty bin is simply dropped if nothing is observed there
+    assert len(build_spec(t0, 5.0)["observations"][0]["data"]) == probs.size - 1
+
+
+def test_write_json_atomic(tmp_path: Path) -> None:
+    out = write_json_atomic({"a": 1}, tmp_path / "sub" / "x.json")
+    assert json.loads(out.read_text()) == {"a": 1}
+    with pytest.raises(ValueError):
+        write_json_atomic({"a": float("nan")}, tmp_path / "y.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]  # no half-written files
+
+
+def test_asymptotic_limit_agrees_with_pyhf_cli(tpl, tmp_path: Path) -> None:
+    """The exported workspace gives CLs = 1 - CL at our limit in pyhf's own CLI."""
+    spec = build_spec(tpl, 20.0, observables="E", background=200.0, background_uncertainty=0.05)
+    ul = upper_limit(spec, cl=0.9, method="asymptotic", rtol=1e-8)
+    assert ul.method == "asymptotic"
+    path = write_json_atomic(spec, tmp_path / "ws.json")
+    res = subprocess.run(
+        [str(Path(sys.executable).parent / "pyhf"), "cls", str(path), "--test-poi", f"{ul.mu!r}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cls_cli = json.loads(res.stdout)["CLs_obs"]
+    np.testing.assert_allclose(cls_cli, 0.1, rtol=1e-4)
+    # ... and a counting cross-check: with 200 background events and a shape-less flat
+    # search the asymptotic result is close to the exact counting limit on the totals
+    flat = build_spec(tpl, 20.0, observables="E", background=200.0, staterror=False)
+    ul_flat_exact = upper_limit(flat, method="exact")
+    assert 0.3 < ul.events / ul_flat_exact.events < 1.05
+
+
+def test_asymptotic_matches_exact_for_large_counting(tpl) -> None:
+    """One-bin-like limit: at large b the asymptotic CLs limit approaches the exact one."""
+    t1 = synthetic_template("km", 0.2, bins=(1, 1))
+    spec = build_spec(t1, 10.0, observables="E", background=400.0, staterror=False)
+    a = upper_limit(spec, method="asymptotic", rtol=1e-8)
+    e = upper_limit(spec, method="exact")
+    np.testing.assert_allclose(a.events, e.events, rtol=0.03)
+    np.testing.assert_allclose(cls_pyhf(spec, a.mu), 0.1, rtol=1e-5)
+
+
+def test_discovery_exact_against_poisson_and_asimov() -> None:
+    d = discovery_significance(10.0, 3.0, n_obs=10)
+    np.testing.assert_allclose(d.p0, stats.poisson.sf(9, 3.0), rtol=1e-10)
+    np.testing.assert_allclose(d.z, stats.norm.isf(stats.poisson.sf(9, 3.0)), rtol=1e-10)
+    # expected (median) significance uses the median of Poisson(s + b)
+    d_med = discovery_significance(10.0, 3.0)
+    assert d_med.n_obs == stats.poisson.median(13.0)
+    # large counts: exact and Asimov agree (within the discreteness, ~ 1/sqrt(b))
+    big_e = discovery_significance(150.0, 900.0, method="exact")
+    big_a = discovery_significance(150.0, 900.0, method="asimov")
+    np.testing.assert_allclose(big_e.z, big_a.z, rtol=0.03)
+    # Asimov formula against its small-s limit s / sqrt(b)
+    np.testing.assert_allclose(discovery_significance(1.0, 1e6, method="asimov").z, 1e-3, rtol=1e-3)
+
+
+def test_discovery_toys_seeded_and_consistent() -> None:
+    a = discovery_significance(8.0, 2.0, method="toys", n_toys=4000, seed=3)
+    b = discovery_significance(8.0, 2.0, method="toys", n_toys=4000, seed=3)
+    assert a == b
+    exact = discovery_significance(8.0, 2.0, method="exact")
+    # the median of the toy Z is the Z of the median count (monotone map): equal up to the
+    # sampling error of the median count (+-1 event here)
+    lo = discovery_significance(8.0, 2.0, n_obs=exact.n_obs - 1).z
+    hi = discovery_significance(8.0, 2.0, n_obs=exact.n_obs + 1).z
+    assert lo <= a.z <= hi
+
+
+def test_discovery_bad_input() -> None:
+    with pytest.raises(ValueError, match="zero background"):
+        discovery_significance(5.0, 0.0)
+    with pytest.raises(ValueError, match="signal events"):
+        discovery_significance(-1.0, 1.0)
+    with pytest.raises(ValueError, match="unknown method"):
+        discovery_significance(1.0, 1.0, method="magic")
+
+
+def test_pyhf_discovery_shape(tpl) -> None:
+    t1 = synthetic_template("km", 0.2, bins=(1, 1))
+    obs = [460.0]
+    spec = build_spec(t1, 60.0, observables="E", background=400.0, staterror=False, observed=obs)
+    d = pyhf_discovery(spec)
+    # one bin, no systematics: q0 = 2 [n ln(n/b) - (n - b)], Z = sqrt(q0)
+    q0 = 2 * (460 * math.log(460 / 400) - 60)
+    np.testing.assert_allclose(d.z, math.sqrt(q0), rtol=1e-4)
