@@ -1,0 +1,460 @@
+"""Event-sample files: Parquet, CSV and Les Houches Event files (LHEF 3.0, plain or gzip).
+
+One event of ``l(p1) N(P1) -> l(p2) N(P2) A'(k)`` is one row of a :class:`pandas.DataFrame`
+with the columns of :data:`EVENT_COLUMNS` (GeV, lab frame = target rest frame, beam along
++z; ``weight`` in pb per event, so that the sum of the weights is the cross section).
+
+Formats, chosen from the file suffix by :func:`write_events`:
+
+``.parquet``
+    The columns as float64; the metadata dict is stored as JSON under the key
+    ``darkmoments`` of the Parquet (Arrow) schema key-value metadata.
+``.csv``
+    Leading comment lines ``# key: <JSON value>`` hold the metadata, then a header line and
+    one line per event with round-trip (repr) precision.  Read it with
+    ``pandas.read_csv(path, comment="#")`` (or :func:`read_events` for the metadata too).
+``.lhe`` / ``.lhe.gz``
+    Les Houches Event File version 3.0 (Boos et al., hep-ph/0109068 and Alwall et al.,
+    hep-ph/0609017; LHEF 3.0: Andersen et al., arXiv:1405.1067).  ``<header>`` holds the
+    metadata as JSON inside ``<darkmoments>``.  ``<init>``: beam 1 is the lepton (PDG 11 for
+    e-, 13 for mu-) with energy E0, beam 2 the fixed-target nucleus with energy equal to its
+    mass (at rest) and the PDG nuclear code ``10LZZZAAAI`` = ``100ZZZAAA0`` (W-184:
+    1000741840, A rounded to an integer); no PDFs (PDFGUP = PDFSUP = 0); IDWTUP = 3 for
+    unweighted samples (all XWGTUP equal) and 4 for weighted ones; XSECUP, XERRUP in pb;
+    XMAXUP the largest event weight.  Each ``<event>``: NUP = 5, XWGTUP = the event weight
+    in pb, SCALUP = m_A', AQEDUP = alpha(0), AQCDUP = 0; then the incoming lepton and nucleus
+    (status -1) and the outgoing lepton, nucleus and A' (status 1, mothers 1 2), colour 0,
+    four-momenta and masses in GeV, lifetime 0 and spin 9 (unknown).  The A' has PDG id 622,
+    the code used for the dark photon by LDMX's dark-brem simulation (ldmx-sw, SimCore
+    ``G4APrime``) and its MadGraph models.
+
+Every write is atomic: the data go to a temporary file in the target directory which is
+then moved into place with :func:`os.replace`; on any error the temporary file is removed
+and an existing target file is left untouched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from ..constants import ALPHA_EM
+
+__all__ = [
+    "APRIME_PDG_ID",
+    "EVENT_COLUMNS",
+    "LEPTON_PDG_IDS",
+    "REQUIRED_METADATA",
+    "SUFFIXES",
+    "nucleus_pdg_id",
+    "read_events",
+    "write_events",
+]
+
+#: Columns of an event DataFrame, in file order (GeV; weight in pb per event).
+EVENT_COLUMNS: tuple[str, ...] = (
+    "lepton_E",
+    "lepton_px",
+    "lepton_py",
+    "lepton_pz",
+    "dark_photon_E",
+    "dark_photon_px",
+    "dark_photon_py",
+    "dark_photon_pz",
+    "nucleus_E",
+    "nucleus_px",
+    "nucleus_py",
+    "nucleus_pz",
+    "lepton_pt",
+    "nucleus_pt",
+    "weight",
+)
+#: Metadata keys every sample must carry.
+REQUIRED_METADATA: tuple[str, ...] = (
+    "model",
+    "mass",
+    "beam_energy",
+    "lepton",
+    "lepton_mass",
+    "target",
+    "Z",
+    "A",
+    "nuclear_mass",
+    "coupling",
+    "sigma_pb",
+    "sigma_err_pb",
+    "n_events",
+    "seed",
+    "weighted",
+    "generator_version",
+)
+#: Supported file suffixes.
+SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".lhe", ".lhe.gz")
+#: PDG Monte Carlo numbering scheme (PDG 2024, "Monte Carlo particle numbering scheme").
+LEPTON_PDG_IDS: dict[str, int] = {"e": 11, "mu": 13}
+#: Dark-photon id of LDMX's dark-brem simulation (ldmx-sw SimCore G4APrime).
+APRIME_PDG_ID: int = 622
+_PARQUET_KEY = b"darkmoments"
+
+
+def nucleus_pdg_id(Z: int, A: float) -> int:
+    """PDG nuclear code 10LZZZAAAI = 1000000000 + 10000 Z + 10 A (L = I = 0).
+
+    Parameters
+    ----------
+    Z : int
+        Atomic number (1..999).
+    A : float
+        Mass number or atomic weight (rounded to the nearest integer, 1..999).
+
+    Returns
+    -------
+    int
+        e.g. 1000741840 for tungsten (Z = 74, A = 183.84 -> 184).
+    """
+    z = int(Z)
+    a = round(float(A))
+    if not 1 <= z <= 999 or not 1 <= a <= 999 or z > a:
+        raise ValueError(f"nuclear code needs 1 <= Z <= A <= 999, got Z = {Z}, A = {A}")
+    return 1_000_000_000 + 10_000 * z + 10 * a
+
+
+# --------------------------------------------------------------------------- validation
+def _format_of(path: Path) -> str:
+    name = path.name.lower()
+    for suf in (".lhe.gz", ".parquet", ".csv", ".lhe"):
+        if name.endswith(suf):
+            return suf
+    raise ValueError(
+        f"unsupported event-file suffix in {str(path)!r}; allowed: {', '.join(SUFFIXES)}"
+    )
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"metadata value of type {type(o).__name__} is not JSON serialisable")
+
+
+def _clean_metadata(metadata: Any) -> dict[str, Any]:
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+    missing = [k for k in REQUIRED_METADATA if k not in metadata]
+    if missing:
+        raise ValueError(f"metadata lacks required keys {missing}; required: {REQUIRED_METADATA}")
+    try:
+        text = json.dumps(metadata, default=_json_default, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"metadata must not contain NaN or infinity: {exc}") from exc
+    out: dict[str, Any] = json.loads(text)
+    return out
+
+
+def _check_events(events: Any) -> pd.DataFrame:
+    if not isinstance(events, pd.DataFrame):
+        raise TypeError(f"events must be a pandas DataFrame, got {type(events).__name__}")
+    missing = [c for c in EVENT_COLUMNS if c not in events.columns]
+    if missing:
+        raise ValueError(f"events lack columns {missing}; required: {list(EVENT_COLUMNS)}")
+    for c in EVENT_COLUMNS:
+        if not pd.api.types.is_numeric_dtype(events[c]):
+            raise ValueError(f"column {c!r} must be numeric, got dtype {events[c].dtype}")
+        bad = int((~np.isfinite(events[c].to_numpy(dtype=float))).sum())
+        if bad:
+            raise ValueError(f"column {c!r} has {bad} NaN/infinite values")
+    return events
+
+
+def _check_target_dir(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ValueError(f"output path {str(path)!r} is a directory, expected a file")
+    if not parent.exists():
+        raise FileNotFoundError(f"output directory {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise NotADirectoryError(f"output directory {str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"output directory {str(parent)!r} is not writable")
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path``; clean up on error."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------- writers
+def _ordered(events: pd.DataFrame) -> pd.DataFrame:
+    extra = [c for c in events.columns if c not in EVENT_COLUMNS]
+    return events.loc[:, [*EVENT_COLUMNS, *extra]].reset_index(drop=True)
+
+
+def _write_parquet(events: pd.DataFrame, meta: dict[str, Any], tmp: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(_ordered(events), preserve_index=False)
+    schema_meta = dict(table.schema.metadata or {})
+    schema_meta[_PARQUET_KEY] = json.dumps(meta).encode()
+    pq.write_table(table.replace_schema_metadata(schema_meta), tmp)
+
+
+def _write_csv(events: pd.DataFrame, meta: dict[str, Any], tmp: str) -> None:
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write("# darkmoments event sample; read with pandas.read_csv(path, comment='#')\n")
+        for k, v in meta.items():
+            key = str(k).replace("\n", " ").replace(":", "_")
+            fh.write(f"# {key}: {json.dumps(v)}\n")
+        _ordered(events).to_csv(fh, index=False)
+
+
+def _lhe_chunks(events: pd.DataFrame, meta: dict[str, Any]) -> Iterable[str]:
+    lepton = str(meta["lepton"])
+    if lepton not in LEPTON_PDG_IDS:
+        raise ValueError(f"metadata lepton must be one of {sorted(LEPTON_PDG_IDS)}, got {lepton!r}")
+    lid = LEPTON_PDG_IDS[lepton]
+    nid = nucleus_pdg_id(int(meta["Z"]), float(meta["A"]))
+    e0 = float(meta["beam_energy"])
+    ml = float(meta["lepton_mass"])
+    mn = float(meta["nuclear_mass"])
+    ma = float(meta["mass"])
+    for key, val in (("beam_energy", e0), ("lepton_mass", ml), ("nuclear_mass", mn), ("mass", ma)):
+        if not math.isfinite(val) or val <= 0:
+            raise ValueError(f"metadata {key} must be a finite number > 0, got {val}")
+    if e0 <= ml:
+        raise ValueError(f"beam_energy {e0} GeV must exceed lepton_mass {ml} GeV")
+    w = events["weight"].to_numpy(dtype=float)
+    weighted = bool(meta["weighted"])
+    idwtup = 4 if weighted else 3
+    xmax = float(np.max(np.abs(w))) if w.size else 0.0
+    pz0 = math.sqrt((e0 - ml) * (e0 + ml))
+    header = json.dumps(meta, indent=1).replace("<", "&lt;").replace(">", "&gt;")
+    yield '<LesHouchesEvents version="3.0">\n'
+    yield f"<header>\n<darkmoments>\n{header}\n</darkmoments>\n</header>\n"
+    yield "<init>\n"
+    yield f"{lid:d} {nid:d} {e0:.16e} {mn:.16e} 0 0 0 0 {idwtup:d} 1\n"
+    yield (f"{float(meta['sigma_pb']):.16e} {float(meta['sigma_err_pb']):.16e} {xmax:.16e} 1\n")
+    yield "</init>\n"
+
+    fmt = "{:>11d} {:>2d} {:d} {:d} 0 0 {:.16e} {:.16e} {:.16e} {:.16e} {:.16e} 0 9\n"
+    lep = events[["lepton_px", "lepton_py", "lepton_pz", "lepton_E"]].to_numpy(dtype=float)
+    nuc = events[["nucleus_px", "nucleus_py", "nucleus_pz", "nucleus_E"]].to_numpy(dtype=float)
+    dph = events[["dark_photon_px", "dark_photon_py", "dark_photon_pz", "dark_photon_E"]]
+    dph_a = dph.to_numpy(dtype=float)
+    in_lep = fmt.format(lid, -1, 0, 0, 0.0, 0.0, pz0, e0, ml)
+    in_nuc = fmt.format(nid, -1, 0, 0, 0.0, 0.0, 0.0, mn, mn)
+    buf: list[str] = []
+    for i in range(len(events)):
+        buf.append("<event>\n")
+        buf.append(f"5 1 {w[i]:.16e} {ma:.16e} {ALPHA_EM:.16e} 0.0000000000000000e+00\n")
+        buf.append(in_lep)
+        buf.append(in_nuc)
+        buf.append(fmt.format(lid, 1, 1, 2, *lep[i], ml))
+        buf.append(fmt.format(nid, 1, 1, 2, *nuc[i], mn))
+        buf.append(fmt.format(APRIME_PDG_ID, 1, 1, 2, *dph_a[i], ma))
+        buf.append("</event>\n")
+        if len(buf) > 8000:
+            yield "".join(buf)
+            buf = []
+    yield "".join(buf)
+    yield "</LesHouchesEvents>\n"
+
+
+def _write_lhe(events: pd.DataFrame, meta: dict[str, Any], tmp: str, gz: bool) -> None:
+    chunks = _lhe_chunks(events, meta)
+    fh: IO[str]
+    if gz:
+        with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=6) as fh:
+            for c in chunks:
+                fh.write(c)
+    else:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for c in chunks:
+                fh.write(c)
+
+
+def write_events(events: pd.DataFrame, path: str | os.PathLike[str], *, metadata: dict) -> Path:
+    """Write an event sample atomically; the format follows the suffix.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        One row per event with at least the columns of :data:`EVENT_COLUMNS` (GeV, lab
+        frame, beam along +z; ``weight`` in pb per event).  Extra columns are kept in Parquet
+        and CSV and ignored in LHE.
+    path : str or path-like
+        Output file ending in ``.parquet``, ``.csv``, ``.lhe`` or ``.lhe.gz``.
+    metadata : dict
+        JSON-serialisable; must hold the keys of :data:`REQUIRED_METADATA` (mass,
+        beam_energy, lepton_mass, nuclear_mass in GeV; sigma_pb, sigma_err_pb in pb; lepton
+        ``"e"`` or ``"mu"``; weighted a bool ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    ValueError
+        Unknown suffix (the message lists the allowed ones), missing columns or metadata
+        keys, NaN/infinite values, the path is a directory.
+    TypeError
+        ``events`` is not a DataFrame or ``metadata`` not a dict.
+    OSError
+        The directory does not exist or is not writable.  No partial file is left behind.
+    """
+    p = Path(os.fspath(path))
+    fmt = _format_of(p)
+    ev = _check_events(events)
+    meta = _clean_metadata(metadata)
+    _check_target_dir(p)
+    if fmt == ".parquet":
+        return _atomic_write(p, lambda tmp: _write_parquet(ev, meta, tmp))
+    if fmt == ".csv":
+        return _atomic_write(p, lambda tmp: _write_csv(ev, meta, tmp))
+    return _atomic_write(p, lambda tmp: _write_lhe(ev, meta, tmp, gz=fmt == ".lhe.gz"))
+
+
+# --------------------------------------------------------------------------- readers
+def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    meta: dict[str, Any] = {}
+    with open(p, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            body = line[1:].strip()
+            if ": " in body:
+                key, val = body.split(": ", 1)
+                try:
+                    meta[key] = json.loads(val)
+                except json.JSONDecodeError:
+                    meta[key] = val
+    return pd.read_csv(p, comment="#"), meta
+
+
+def _read_parquet(p: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(p)
+    raw = (table.schema.metadata or {}).get(_PARQUET_KEY)
+    meta = json.loads(raw) if raw else {}
+    return table.to_pandas(), meta
+
+
+def _read_lhe(p: Path, gz: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
+    opener = gzip.open(p, "rt", encoding="utf-8") if gz else open(p, encoding="utf-8")
+    with opener as fh:
+        text = fh.read()
+    meta: dict[str, Any] = {}
+    a, b = text.find("<darkmoments>"), text.find("</darkmoments>")
+    if a >= 0 and b > a:
+        raw = text[a + len("<darkmoments>") : b].replace("&lt;", "<").replace("&gt;", ">")
+        meta = json.loads(raw)
+    weights: list[float] = []
+    rows: list[str] = []
+    pos = 0
+    while True:
+        s = text.find("<event>", pos)
+        if s < 0:
+            break
+        e = text.find("</event>", s)
+        if e < 0:
+            raise ValueError(f"truncated LHE file {str(p)!r}: unterminated <event>")
+        lines = [ln for ln in text[s + 7 : e].strip().splitlines() if ln.strip()]
+        n = int(lines[0].split()[0])
+        weights.append(float(lines[0].split()[2]))
+        parts = lines[1 : 1 + n]
+        out = [ln for ln in parts if ln.split()[1] == "1"]
+        if len(out) != 3:
+            raise ValueError(
+                f"LHE event in {str(p)!r} has {len(out)} final-state particles, "
+                "expected 3 (lepton, nucleus, A')"
+            )
+        rows.extend(out)
+        pos = e + 8
+    if rows:
+        arr = np.loadtxt(io.StringIO("\n".join(rows)), ndmin=2).reshape(len(weights), 3, -1)
+    else:
+        arr = np.zeros((0, 3, 13))
+    ids = arr[:, :, 0].astype(np.int64)
+    lepton_slot = np.isin(np.abs(ids), list(LEPTON_PDG_IDS.values()))
+    aprime_slot = ids == APRIME_PDG_ID
+    nucleus_slot = ~(lepton_slot | aprime_slot)
+    if not (np.all(lepton_slot.sum(1) == 1) and np.all(aprime_slot.sum(1) == 1)):
+        raise ValueError(f"LHE file {str(p)!r} does not hold l N -> l N A' events")
+
+    def pick(mask: np.ndarray) -> np.ndarray:  # (n, 4): px py pz E
+        return arr[mask][:, 6:10]
+
+    lep, nuc, dph = pick(lepton_slot), pick(nucleus_slot), pick(aprime_slot)
+    data = {
+        "lepton_E": lep[:, 3], "lepton_px": lep[:, 0], "lepton_py": lep[:, 1],
+        "lepton_pz": lep[:, 2],
+        "dark_photon_E": dph[:, 3], "dark_photon_px": dph[:, 0], "dark_photon_py": dph[:, 1],
+        "dark_photon_pz": dph[:, 2],
+        "nucleus_E": nuc[:, 3], "nucleus_px": nuc[:, 0], "nucleus_py": nuc[:, 1],
+        "nucleus_pz": nuc[:, 2],
+        "lepton_pt": np.hypot(lep[:, 0], lep[:, 1]),
+        "nucleus_pt": np.hypot(nuc[:, 0], nuc[:, 1]),
+        "weight": np.asarray(weights, dtype=float),
+    }  # fmt: skip
+    return pd.DataFrame(data, columns=list(EVENT_COLUMNS)), meta
+
+
+def read_events(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read an event file written by :func:`write_events`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.parquet``, ``.csv``, ``.lhe`` or ``.lhe.gz`` file.
+
+    Returns
+    -------
+    (events, metadata) : tuple
+        The DataFrame (columns :data:`EVENT_COLUMNS`, GeV and pb per event; for LHE the
+        p_T columns are recomputed from px, py) and the metadata dict.
+
+    Raises
+    ------
+    ValueError
+        Unknown suffix or a malformed file.
+    OSError
+        The file cannot be read.
+    """
+    p = Path(os.fspath(path))
+    fmt = _format_of(p)
+    if not p.is_file():
+        raise FileNotFoundError(f"event file {str(p)!r} does not exist")
+    if fmt == ".parquet":
+        return _read_parquet(p)
+    if fmt == ".csv":
+        return _read_csv(p)
+    return _read_lhe(p, gz=fmt == ".lhe.gz")
