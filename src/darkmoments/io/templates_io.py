@@ -212,8 +212,9 @@ def _check_root(f: h5py.File, path: Path) -> None:
         raise ValueError(f"{path}: not a darkmoments template file (format tag {tag!r})")
     ver = f.attrs.get("format_version")
     if ver is None or int(ver) != FORMAT_VERSION:
+        shown = "missing" if ver is None else int(ver)
         raise ValueError(
-            f"{path}: template format version {ver!r}; this darkmoments reads version "
+            f"{path}: template format version {shown}; this darkmoments reads version "
             f"{FORMAT_VERSION} only (rebuild with `darkmoments templates build`)"
         )
     if "templates" not in f:
