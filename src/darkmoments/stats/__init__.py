@@ -8,6 +8,7 @@ Core functions take :class:`~darkmoments.templates.Template` objects or
 
 from __future__ import annotations
 
+from .degeneracy import DegeneracySurface, degeneracy_surface
 from .discovery import Discovery, discovery_significance, pyhf_discovery
 from .fast import ProfileResult, deviance_fixed, deviance_grid, profile_mass
 from .fits import MassFit, asimov, fit_mass
@@ -18,11 +19,20 @@ from .limits import (
     reach_rows,
     upper_limit,
 )
-from .shapes import ShapeGrid, parse_observables, project_template
+from .shapes import ShapeGrid, load_grid, parse_observables, project_template
+from .toys import (
+    DiscriminationResult,
+    DiscriminationSetup,
+    discrimination_statistic,
+    run_discrimination,
+)
 from .workspace import build_spec, make_model, write_json_atomic
 
 __all__ = [
+    "DegeneracySurface",
     "Discovery",
+    "DiscriminationResult",
+    "DiscriminationSetup",
     "MassFit",
     "ProfileResult",
     "ShapeGrid",
@@ -30,10 +40,13 @@ __all__ = [
     "asimov",
     "build_spec",
     "coupling_limit",
+    "degeneracy_surface",
     "deviance_fixed",
     "deviance_grid",
     "discovery_significance",
+    "discrimination_statistic",
     "fit_mass",
+    "load_grid",
     "make_model",
     "parse_observables",
     "poisson_upper_limit",
@@ -41,6 +54,7 @@ __all__ = [
     "project_template",
     "pyhf_discovery",
     "reach_rows",
+    "run_discrimination",
     "upper_limit",
     "write_json_atomic",
 ]
