@@ -22,6 +22,9 @@ MC variances are multinomial: var_b = p_b (1 - p_b) / n_mc.
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
 
 import hist
 import numpy as np
@@ -30,7 +33,7 @@ from scipy import stats as _st
 from ..models import get_model
 from ..templates import Template
 
-__all__ = ["synthetic_grid_templates", "synthetic_template"]
+__all__ = ["synthetic_grid_templates", "synthetic_template", "write_synthetic_templates"]
 
 _FACTORS: dict[str, tuple[float, float, float]] = {
     # model: (f_E, f_pt, cross-section scale in pb at m = 0.1 GeV and unit coupling)
@@ -51,6 +54,8 @@ def synthetic_template(
     pt_max: float = 1.5,
     n_mc: float = 1.0e5,
     experiment: str = "synthetic",
+    e_edges: np.ndarray | None = None,
+    pt_edges: np.ndarray | None = None,
 ) -> Template:
     """A synthetic, smooth template for one (model, mass); see the module docstring.
 
@@ -70,6 +75,9 @@ def synthetic_template(
         Equivalent MC statistics for the multinomial bin variances (> 0).
     experiment : str
         Experiment label stored on the template.
+    e_edges, pt_edges : array, optional
+        Explicit bin edges in GeV (override ``bins``/``pt_max``; e.g. an experiment's
+        binning).
 
     Returns
     -------
@@ -93,15 +101,15 @@ def synthetic_template(
     a = 6.0 * mean_z
     b = 6.0 - a
     theta = 0.08 * f_pt * math.sqrt(mass / 0.1)
-    e_edges = np.linspace(0.0, beam_energy, n_e + 1)
-    pt_edges = np.linspace(0.0, pt_max, n_pt + 1)
-    pe = np.diff(_st.beta.cdf(e_edges / beam_energy, a, b))
-    ppt = np.diff(_st.gamma.cdf(pt_edges, 2.0, scale=theta))
+    ee = np.linspace(0.0, beam_energy, n_e + 1) if e_edges is None else np.asarray(e_edges)
+    pe_edges = np.linspace(0.0, pt_max, n_pt + 1) if pt_edges is None else np.asarray(pt_edges)
+    pe = np.diff(_st.beta.cdf(np.clip(ee / beam_energy, 0.0, 1.0), a, b))
+    ppt = np.diff(_st.gamma.cdf(pe_edges, 2.0, scale=theta))
     p = np.outer(pe, ppt)
     p = p / p.sum()
     h = hist.Hist(
-        hist.axis.Regular(n_e, 0.0, beam_energy, name="E", label="E [GeV]"),
-        hist.axis.Regular(n_pt, 0.0, pt_max, name="pt", label="p_T [GeV]"),
+        hist.axis.Variable(ee, name="E", label="E [GeV]", underflow=False, overflow=False),
+        hist.axis.Variable(pe_edges, name="pt", label="p_T [GeV]", underflow=False, overflow=False),
         storage=hist.storage.Weight(),
     )
     view = h.view()
@@ -147,3 +155,68 @@ def synthetic_grid_templates(
     """
     ms = np.geomspace(0.05, 2.0, 12) if masses is None else np.asarray(masses, dtype=float)
     return [synthetic_template(model, float(m), **kwargs) for m in ms]  # type: ignore[arg-type]
+
+
+def write_synthetic_templates(
+    directory: str | os.PathLike[str],
+    experiment: str = "ldmx-phase2",
+    models: Sequence[str] = ("km", "md", "ed", "cr", "am"),
+    masses: Sequence[float] | np.ndarray | None = None,
+) -> Path:
+    """Write a synthetic template file ``<directory>/<experiment>.h5`` in the shipped format.
+
+    For tests of the loading path and the CLI (point ``DARKMOMENTS_TEMPLATES`` or the
+    commands' ``--templates`` option at ``directory``).  The templates carry the experiment's
+    binning, beam, lepton, target and cuts so that :func:`darkmoments.templates.load`
+    accepts them, and ``metadata["synthetic"] = True``.
+
+    Parameters
+    ----------
+    directory : path
+        Output directory (created).
+    experiment : str
+        Experiment name.
+    models : sequence of str
+        Model ids.
+    masses : array, optional
+        A' masses in GeV (default: 10 log-spaced masses from 0.01 to 2 GeV).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    from ..experiments import get_experiment
+    from ..io import templates_io
+
+    exp = get_experiment(experiment)
+    assert exp.binning is not None
+    ms = np.geomspace(0.01, 2.0, 10) if masses is None else np.asarray(masses, dtype=float)
+    ts = []
+    for model in models:
+        for m in ms:
+            t = synthetic_template(
+                model,
+                float(m),
+                beam_energy=exp.beam_energy,
+                experiment=exp.name,
+                e_edges=np.asarray(exp.binning.e_edges),
+                pt_edges=np.asarray(exp.binning.pt_edges),
+            )
+            t.metadata.update(
+                lepton=exp.lepton,
+                target=exp.target.symbol,
+                coupling=1.0,
+                n_events=100000,
+                seed=0,
+                generator_version="synthetic",
+                selection_efficiency_err=0.0,
+                binning=exp.binning.to_dict(),
+                cuts=exp.cuts.to_dict(),
+            )
+            ts.append(t)
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{exp.name}.h5"
+    templates_io.write_templates(path, ts)
+    return path
