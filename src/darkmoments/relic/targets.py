@@ -1,0 +1,486 @@
+"""Relic density Omega h^2 and the relic-target coupling for the five models.
+
+:func:`omega_h2` evaluates Omega h^2 for given couplings; :func:`target` finds the coupling g_f
+with Omega h^2 = 0.120 (paper eq. 3.1) and reports it also as y (eq. 3.3).  Both are vectorised
+over m_A' (one Boltzmann solve per mass, all masses integrated together).
+
+Speed: sigma(chi chi* -> SM) = g_f^2 N(s) / D(s; Gamma), where N(s) (thresholds, R-ratio, angular
+integrals) does not depend on the coupling and only the A' width in D does.  N is evaluated once
+per mass on the fixed Gondolo-Gelmini nodes; each root-finding step only recomputes D and the
+O(N_steps) implicit Boltzmann recursion.  The root finder is a secant method in
+(ln g^2, ln Omega h^2), started from the exact g^2 scaling Omega ~ 1/g^2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+
+from ..constants import E_CHARGE, LAMBDA_F_DEFAULT, M_E
+from ..models import MODEL_IDS, get_model, y_parameter
+from .annihilation import HADRON_MODES, LEPTON_MASSES, angular_factor
+from .boltzmann import omega_from_yield, solve_yield
+from .cosmology import OMEGA_DM_H2
+from .rratio import r_ratio
+from .thermal import gg_nodes
+from .widths import width_chi, width_fermion
+
+__all__ = [
+    "M_AP_MAX",
+    "M_AP_MIN",
+    "RelicTarget",
+    "omega_h2",
+    "scan",
+    "target",
+]
+
+#: Smallest allowed m_A' in GeV: 2 m_e (A' -> e+e- must be open).
+M_AP_MIN: float = 2 * M_E
+#: Largest allowed m_A' in GeV (the g_* table and R-ratio parametrisation are used up to here).
+M_AP_MAX: float = 1000.0
+
+_N_X = 90  # x points on which <sigma v> is tabulated (log-spaced)
+
+
+def _check_masses(m_ap: ArrayLike) -> NDArray[np.float64]:
+    m = np.asarray(m_ap, dtype=float)
+    if m.ndim > 1:
+        raise ValueError(f"m_ap must be a number or 1-D array of GeV masses, got shape {m.shape}")
+    bad = ~np.isfinite(m) | (m <= M_AP_MIN) | (m > M_AP_MAX)
+    if np.any(bad):
+        raise ValueError(
+            f"m_A' must be in (2 m_e = {M_AP_MIN:.6g}, {M_AP_MAX:g}] GeV, got {m[bad].tolist()}"
+        )
+    return m
+
+
+def _check_params(mass_ratio: float, alpha_d: float, hadrons: str, leptons: Sequence[str]) -> None:
+    if not (isinstance(mass_ratio, int | float) and math.isfinite(mass_ratio)) or mass_ratio <= 2:
+        raise ValueError(
+            f"mass_ratio = m_A'/m_chi must be a finite number > 2 (A' -> chi chi* open), "
+            f"got {mass_ratio}"
+        )
+    if not (isinstance(alpha_d, int | float) and 0 < alpha_d < 4 * math.pi):
+        raise ValueError(f"alpha_d must be in (0, 4 pi), got {alpha_d}")
+    if hadrons not in HADRON_MODES:
+        raise ValueError(f"hadrons must be one of {HADRON_MODES}, got {hadrons!r}")
+    if isinstance(leptons, str):
+        raise TypeError(f"leptons must be a sequence such as ('e', 'mu'), got {leptons!r}")
+    bad = [lep for lep in leptons if lep not in LEPTON_MASSES]
+    if bad or len(leptons) == 0:
+        raise ValueError(
+            f"leptons must be a non-empty subset of {tuple(LEPTON_MASSES)}, got {leptons}"
+        )
+
+
+def _hadrons_on(mid: str, hadrons: str) -> bool:
+    if hadrons == "rratio" and mid != "km":
+        raise ValueError(f"hadrons='rratio' is only valid for km, got model {mid!r}; use 'proxy'")
+    return hadrons in ("rratio", "proxy") or (hadrons == "auto" and mid == "km")
+
+
+class _Batch:
+    """Coupling-independent pieces of <sigma v>(x) for a batch of masses of one model."""
+
+    def __init__(
+        self,
+        mid: str,
+        m_ap: NDArray,
+        g_guess: NDArray,
+        mass_ratio: float,
+        alpha_d: float,
+        leptons: Sequence[str],
+        hadrons: bool,
+        paper: bool,
+        x_start: float,
+        x_end: float,
+    ) -> None:
+        self.mid, self.m_ap, self.alpha_d = mid, m_ap, alpha_d
+        self.leptons, self.hadrons, self.paper = tuple(leptons), hadrons, paper
+        self.m_chi = m_ap / mass_ratio
+        self.x = np.geomspace(x_start, x_end, _N_X)
+        gam = self.width(g_guess)
+        s, wts = gg_nodes(self.m_chi[:, None], self.x[None, :], m_ap[:, None], gam[:, None])
+        self.s = s
+        mc = self.m_chi[:, None, None]
+        beta_chi = np.sqrt(np.clip(1 - 4 * mc**2 / s, 0.0, None))
+        num = np.zeros_like(s)
+        for lep in self.leptons:
+            mf = LEPTON_MASSES[lep]
+            beta_f = np.sqrt(np.clip(1 - 4 * mf**2 / s, 0.0, None))
+            num += beta_f * np.clip(angular_factor(mid, s, mf, paper_normalisation=paper), 0, None)
+        if hadrons:
+            num += r_ratio(np.sqrt(s)) * angular_factor(mid, s, 0.0, paper_normalisation=paper)
+        g_d2 = 4 * np.pi * alpha_d
+        # sigma = g_D^2 e^2 g^2 beta_f beta_chi F / (32 pi D); weights fold in the GG kernel
+        self.kn = wts * g_d2 * E_CHARGE**2 * beta_chi * num / (32 * np.pi)
+
+    def width(self, g: NDArray) -> NDArray:
+        """Total A' width in GeV for couplings g (one per mass)."""
+        gam = width_chi(self.m_ap, self.m_chi, self.alpha_d)
+        for lep in self.leptons:
+            gam = gam + width_fermion(
+                self.mid, self.m_ap, LEPTON_MASSES[lep], g, paper_normalisation=self.paper
+            )
+        if self.hadrons:
+            gam = gam + r_ratio(self.m_ap) * width_fermion(
+                self.mid, self.m_ap, 0.0, g, paper_normalisation=self.paper
+            )
+        return gam
+
+    def sigma_v(self, g: NDArray) -> NDArray:
+        """<sigma v>(x) in GeV^-2 on the table grid, shape (batch, n_x)."""
+        m2 = (self.m_ap**2)[:, None, None]
+        gam = self.width(g)[:, None, None]
+        den = (self.s - m2) ** 2 + m2 * gam**2
+        return (g**2)[:, None] * np.sum(self.kn / den, axis=-1)
+
+    def omega(self, g: NDArray, n_steps: int, method: str) -> NDArray:
+        """Omega h^2 for couplings g (one per mass)."""
+        table = np.log(np.maximum(self.sigma_v(g), 1e-300))
+        lx = np.log(self.x)
+
+        def sv(xs: NDArray) -> NDArray:
+            lxs = np.log(xs)
+            return np.exp(np.stack([np.interp(lxs, lx, row) for row in table]))
+
+        y = solve_yield(
+            self.m_chi, sv, x_start=self.x[0], x_end=self.x[-1], n_steps=n_steps, method=method
+        )
+        return omega_from_yield(self.m_chi, y)
+
+
+def _check_coupling(coupling: ArrayLike, shape: tuple[int, ...]) -> NDArray:
+    g = np.asarray(coupling, dtype=float)
+    if np.any(~np.isfinite(g)) or np.any(g <= 0):
+        raise ValueError(f"coupling g_f must be finite and > 0, got {coupling!r}")
+    return np.broadcast_to(g, shape).astype(float)
+
+
+def omega_h2(
+    model: str,
+    m_ap: ArrayLike,
+    coupling: ArrayLike,
+    *,
+    mass_ratio: float = 3.0,
+    alpha_d: float = 0.5,
+    leptons: Sequence[str] = ("e", "mu", "tau"),
+    hadrons: str = "auto",
+    paper_normalisation: bool = False,
+    x_start: float = 1.0,
+    x_end: float = 1000.0,
+    n_steps: int = 2000,
+    method: str = "implicit",
+) -> float | NDArray[np.float64]:
+    """Relic abundance Omega h^2 of complex scalar chi (chi + chi*) from eq. 3.2.
+
+    Parameters
+    ----------
+    model : str
+        Model id (km md ed cr am) or any alias accepted by :func:`darkmoments.get_model`.
+    m_ap : float or 1-D array
+        Dark-photon mass in GeV, in (2 m_e, 1000].
+    coupling : float or array
+        g_f in the model's units (km: 1, md/ed: GeV^-1, cr/am: GeV^-2); > 0; broadcast with m_ap.
+    mass_ratio : float
+        m_A'/m_chi (paper: 3), > 2.
+    alpha_d : float
+        Dark fine-structure constant (paper: 0.5).
+    leptons : sequence of str
+        Lepton final states (each counted when open).
+    hadrons : {"auto", "none", "rratio", "proxy"}
+        Hadronic final states: ``auto`` = R-ratio for km, none for the other models; ``proxy``
+        applies the R-ratio formula to any model (paper footnote 4; a proxy only).
+    paper_normalisation : bool
+        Use the printed A.4-A.7 and A.11 instead of the trace-checked amplitudes.
+    x_start, x_end : float
+        Boltzmann integration range in x = m_chi/T.
+    n_steps : int
+        Implicit steps in ln x.
+    method : {"implicit", "radau"}
+        Boltzmann solver (see :mod:`darkmoments.relic.boltzmann`).
+
+    Returns
+    -------
+    float or ndarray
+        Omega h^2 (dimensionless).
+    """
+    mid = get_model(model).id
+    _check_params(mass_ratio, alpha_d, hadrons, leptons)
+    m = _check_masses(m_ap)
+    mm, gg = np.broadcast_arrays(np.atleast_1d(m), np.atleast_1d(np.asarray(coupling, float)))
+    g = _check_coupling(gg, mm.shape)
+    batch = _Batch(
+        mid,
+        mm.astype(float),
+        g,
+        mass_ratio,
+        alpha_d,
+        leptons,
+        _hadrons_on(mid, hadrons),
+        paper_normalisation,
+        x_start,
+        x_end,
+    )
+    out = batch.omega(g, n_steps, method)
+    if np.ndim(m) == 0 and np.ndim(coupling) == 0:
+        return float(out[0])
+    return out
+
+
+@dataclass(frozen=True)
+class RelicTarget:
+    """Result of :func:`target` (arrays over the requested masses, or floats for one mass).
+
+    Attributes
+    ----------
+    model : str
+        Model id.
+    m_ap : float or ndarray
+        A' mass in GeV.
+    m_chi : float or ndarray
+        Dark-matter mass in GeV.
+    coupling : float or ndarray
+        Relic-target g_f in the model's units (1, GeV^-1, GeV^-2).
+    y : float or ndarray
+        y of eq. 3.3 (dimensionless).
+    omega_h2 : float or ndarray
+        Omega h^2 reached at ``coupling`` (equals the target to ``rtol``).
+    coupling_unit : str
+        Units of ``coupling``.
+    settings : dict
+        mass_ratio, alpha_d, cutoff, leptons, hadrons, paper_normalisation, omega_target.
+    """
+
+    model: str
+    m_ap: float | NDArray[np.float64]
+    m_chi: float | NDArray[np.float64]
+    coupling: float | NDArray[np.float64]
+    y: float | NDArray[np.float64]
+    omega_h2: float | NDArray[np.float64]
+    coupling_unit: str
+    settings: dict[str, object]
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-Python dictionary (lists for arrays), suitable for JSON."""
+
+        def conv(v: object) -> object:
+            return v.tolist() if isinstance(v, np.ndarray) else v
+
+        return {
+            k: conv(getattr(self, k))
+            for k in (
+                "model",
+                "m_ap",
+                "m_chi",
+                "coupling",
+                "coupling_unit",
+                "y",
+                "omega_h2",
+                "settings",
+            )
+        }
+
+
+def target(
+    model: str,
+    m_ap: ArrayLike,
+    *,
+    mass_ratio: float = 3.0,
+    alpha_d: float = 0.5,
+    cutoff: float = LAMBDA_F_DEFAULT,
+    omega_target: float = OMEGA_DM_H2,
+    leptons: Sequence[str] = ("e", "mu", "tau"),
+    hadrons: str = "auto",
+    paper_normalisation: bool = False,
+    rtol: float = 1e-4,
+    max_iter: int = 30,
+    n_steps: int = 2000,
+) -> RelicTarget:
+    """Relic-target coupling: g_f(m_A') with Omega h^2 = ``omega_target``.
+
+    Parameters
+    ----------
+    model : str
+        Model id (km md ed cr am).
+    m_ap : float or 1-D array
+        Dark-photon mass(es) in GeV, in (2 m_e, 1000].
+    mass_ratio : float
+        m_A'/m_chi (paper: 3), > 2.
+    alpha_d : float
+        Dark fine-structure constant (paper: 0.5).
+    cutoff : float
+        Lambda_f in GeV, enters only y (paper: 1000 GeV).
+    omega_target : float
+        Required Omega h^2 (Planck 2018: 0.120).
+    leptons, hadrons, paper_normalisation
+        As in :func:`omega_h2`.
+    rtol : float
+        Relative tolerance on Omega h^2.
+    max_iter : int
+        Maximum secant iterations.
+    n_steps : int
+        Implicit Boltzmann steps in ln x.
+
+    Returns
+    -------
+    RelicTarget
+        Coupling in the model's units, y (eq. 3.3), the Omega h^2 reached and the settings.
+
+    Raises
+    ------
+    ValueError
+        Bad masses, ratio <= 2, alpha_d or hadrons option; or no convergence.
+    """
+    mod = get_model(model)
+    _check_params(mass_ratio, alpha_d, hadrons, leptons)
+    if not (math.isfinite(omega_target) and omega_target > 0):
+        raise ValueError(f"omega_target must be finite and > 0, got {omega_target}")
+    if not (0 < rtol < 0.1):
+        raise ValueError(f"rtol must be in (0, 0.1), got {rtol}")
+    if not math.isfinite(cutoff) or cutoff <= 0:
+        raise ValueError(f"cutoff Lambda_f must be finite and > 0 GeV, got {cutoff}")
+    m = _check_masses(m_ap)
+    mm = np.atleast_1d(m).astype(float)
+    had = _hadrons_on(mod.id, hadrons)
+    # starting guess: y = 1e-10 km-like scaling, converted to g_f
+    m_chi = mm / mass_ratio
+    y0 = 1e-10 * (m_chi / 0.03) ** 2
+    g = np.sqrt(y0 / (alpha_d * mass_ratio ** (-4))) * mm ** (-mod.dimension)
+    batch = _Batch(
+        mod.id, mm, g, mass_ratio, alpha_d, leptons, had, paper_normalisation, 1.0, 1000.0
+    )
+    ln_t = math.log(omega_target)
+    lg2 = np.log(g**2)
+    lom = np.log(batch.omega(g, n_steps, "implicit"))
+    slope = -np.ones_like(lg2)
+    for _ in range(max_iter):
+        err = lom - ln_t
+        if np.all(np.abs(err) < rtol):
+            break
+        step = np.where(np.abs(err) < rtol, 0.0, -err / slope)
+        step = np.clip(step, -10.0, 10.0)
+        lg2_new = lg2 + step
+        lom_new = np.log(batch.omega(np.exp(0.5 * lg2_new), n_steps, "implicit"))
+        moved = step != 0
+        new_slope = np.where(moved, (lom_new - lom) / np.where(moved, step, 1.0), slope)
+        slope = np.where((new_slope < -0.05) & np.isfinite(new_slope), new_slope, slope)
+        lg2, lom = np.where(moved, lg2_new, lg2), np.where(moved, lom_new, lom)
+    else:
+        raise ValueError(
+            f"relic target did not converge within {max_iter} iterations for "
+            f"m_A' = {mm[np.abs(lom - ln_t) >= rtol].tolist()} GeV"
+        )
+    coup = np.exp(0.5 * lg2)
+    y = y_parameter(mod, coup, alpha_d=alpha_d, mass_ratio=mass_ratio, cutoff=cutoff)
+    om = np.exp(lom)
+    settings: dict[str, object] = {
+        "mass_ratio": mass_ratio,
+        "alpha_d": alpha_d,
+        "cutoff": cutoff,
+        "omega_target": omega_target,
+        "leptons": list(leptons),
+        "hadrons": hadrons,
+        "paper_normalisation": paper_normalisation,
+    }
+    scalar = np.ndim(m) == 0
+
+    def out(a: NDArray) -> float | NDArray:
+        return float(a[0]) if scalar else a
+
+    return RelicTarget(
+        mod.id,
+        out(mm),
+        out(m_chi),
+        out(coup),
+        out(np.asarray(y)),
+        out(om),
+        mod.coupling_unit,
+        settings,
+    )
+
+
+def _models(models: str | Iterable[str]) -> list[str]:
+    if isinstance(models, str):
+        return list(MODEL_IDS) if models == "all" else [get_model(models).id]
+    return [get_model(m).id for m in models]
+
+
+def scan(
+    models: str | Iterable[str] = "all",
+    m_ap: ArrayLike | None = None,
+    *,
+    n_masses: int = 50,
+    m_min: float = 0.003,
+    m_max: float = 3.0,
+    proxy_band: bool = True,
+    progress: bool = False,
+    **kwargs: object,
+) -> pd.DataFrame:
+    """Relic targets for several models over a mass grid, as a table.
+
+    Parameters
+    ----------
+    models : str or iterable of str
+        ``"all"``, one model id, or several.
+    m_ap : 1-D array, optional
+        Masses in GeV; default ``n_masses`` log-spaced points in [m_min, m_max] GeV
+        (paper range 3 MeV - 3 GeV).
+    n_masses : int
+        Number of masses if ``m_ap`` is not given (>= 2).
+    m_min, m_max : float
+        Mass range in GeV.
+    proxy_band : bool
+        Also compute, for models other than km, the target with the hadronic proxy
+        (``hadrons="proxy"``), the other edge of the paper's shaded band.
+    progress : bool
+        Show a tqdm progress bar over models.
+    **kwargs
+        Passed to :func:`target` (mass_ratio, alpha_d, cutoff, leptons, paper_normalisation ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns model, m_ap_gev, m_chi_gev, coupling, coupling_unit, y, omega_h2 and
+        y_hadron_proxy (NaN for km and when ``proxy_band`` is False).
+    """
+    from tqdm.auto import tqdm
+
+    if m_ap is None:
+        if not isinstance(n_masses, int) or n_masses < 2:
+            raise ValueError(f"n_masses must be an integer >= 2, got {n_masses!r}")
+        if not (M_AP_MIN < m_min < m_max <= M_AP_MAX):
+            raise ValueError(
+                f"need {M_AP_MIN:.6g} < m_min < m_max <= {M_AP_MAX:g} GeV, "
+                f"got m_min={m_min}, m_max={m_max}"
+            )
+        masses = np.geomspace(m_min, m_max, n_masses)
+    else:
+        masses = np.atleast_1d(_check_masses(m_ap))
+    kwargs.pop("hadrons", None)
+    frames = []
+    for mid in tqdm(_models(models), desc="relic targets", disable=not progress):
+        res = target(mid, masses, **kwargs)  # type: ignore[arg-type]
+        proxy = np.full(masses.shape, np.nan)
+        if proxy_band and mid != "km":
+            proxy = np.asarray(target(mid, masses, hadrons="proxy", **kwargs).y)  # type: ignore[arg-type]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": mid,
+                    "m_ap_gev": masses,
+                    "m_chi_gev": res.m_chi,
+                    "coupling": res.coupling,
+                    "coupling_unit": res.coupling_unit,
+                    "y": res.y,
+                    "omega_h2": res.omega_h2,
+                    "y_hadron_proxy": proxy,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
