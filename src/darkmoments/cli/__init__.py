@@ -49,6 +49,7 @@ def main() -> None:
 def _register() -> None:
     # Each module adds its commands to ``main``; keep one import per line.
     from . import generate as _generate  # noqa: F401  (xsec, generate)
+    from . import relic as _relic  # noqa: F401  (relic)
     from . import templates as _templates  # noqa: F401  (templates build|list, yield)
 
 

@@ -1,0 +1,101 @@
+"""Atomic writers and the relic-target figure (draws results, computes no physics)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ..models import get_model
+
+__all__ = ["plot_targets", "write_csv_atomic"]
+
+
+def _atomic_path(path: Path) -> tuple[int, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+
+
+def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``table`` as CSV through a temporary file in the same directory and os.replace.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Table to write (masses in GeV, couplings in the model's units).
+    path : path-like
+        Destination.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    dest = Path(path)
+    fd, tmp = _atomic_path(dest)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            table.to_csv(fh, index=False, float_format="%.8g")
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def plot_targets(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Log-log plot of the relic targets y versus m_A' (paper figure 1 style), written atomically.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`darkmoments.relic.scan` (columns model, m_ap_gev, y, y_hadron_proxy).
+    path : path-like
+        Image file (format from the suffix, e.g. ``.png`` or ``.pdf``).
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    dest = Path(path)
+    with plt.style.context(mplhep.style.ROOT):
+        fig, ax = plt.subplots(figsize=(8, 6))
+        for mid, grp in table.groupby("model", sort=False):
+            model = get_model(str(mid))
+            grp = grp.sort_values("m_ap_gev")
+            ax.plot(grp["m_ap_gev"], grp["y"], color=model.color, lw=2, label=model.letter)
+            if "y_hadron_proxy" in grp and grp["y_hadron_proxy"].notna().any():
+                ax.fill_between(
+                    grp["m_ap_gev"],
+                    grp["y"],
+                    grp["y_hadron_proxy"],
+                    color=model.color,
+                    alpha=0.2,
+                    lw=0,
+                )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$m_{A'}$ [GeV]")
+        ax.set_ylabel(r"$y = g_f^2\,\alpha_D\,(m_\chi/m_{A'})^4\,\Lambda_f^{2n}$")
+        ax.legend(title="relic targets", loc="best")
+        fig.tight_layout()
+        fd, tmp = _atomic_path(dest)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=dest.suffix.lstrip(".") or "png")
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        finally:
+            plt.close(fig)
+    return dest
