@@ -14,11 +14,11 @@ __all__ = [
     "E_CHARGE",
     "GEV2_TO_PB",
     "LAMBDA_F_DEFAULT",
+    "MU_P",
     "M_E",
     "M_MU",
     "M_P",
     "M_TAU",
-    "MU_P",
     "PB_TO_CM2",
 ]
 

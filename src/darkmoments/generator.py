@@ -172,8 +172,10 @@ class DarkBremProcess:
     def flux(self) -> float:
         """Flux factor 4 sqrt((p1.P1)^2 - m^2 M^2) = 4 M |p_beam| in GeV^2."""
         m = self.lepton_mass
-        return 4.0 * self.target.nuclear_mass * math.sqrt(
-            (self.beam_energy - m) * (self.beam_energy + m)
+        return (
+            4.0
+            * self.target.nuclear_mass
+            * math.sqrt((self.beam_energy - m) * (self.beam_energy + m))
         )
 
     def phase_space(self, u: NDArray[np.float64], mapping: str = "x-frame") -> PhaseSpacePoints:

@@ -73,11 +73,26 @@ MODEL_IDS: tuple[str, ...] = tuple(MODELS)
 
 _ALIASES: dict[str, str] = {}
 for _m in MODELS.values():
-    for _alias in (_m.id, _m.letter, _m.name, _m.name.replace("-", "_"), _m.name.replace("-", " "),
-                   _m.name.replace("-", "")):
+    for _alias in (
+        _m.id,
+        _m.letter,
+        _m.name,
+        _m.name.replace("-", "_"),
+        _m.name.replace("-", " "),
+        _m.name.replace("-", ""),
+    ):
         _ALIASES[_alias.lower()] = _m.id
-_ALIASES.update({"anapole-moment": "am", "anapole_moment": "am", "dark-photon": "km",
-                 "kinetic": "km", "magnetic": "md", "electric": "ed", "dipole-m": "md"})
+_ALIASES.update(
+    {
+        "anapole-moment": "am",
+        "anapole_moment": "am",
+        "dark-photon": "km",
+        "kinetic": "km",
+        "magnetic": "md",
+        "electric": "ed",
+        "dipole-m": "md",
+    }
+)
 
 
 def get_model(model: str | Model) -> Model:

@@ -24,8 +24,8 @@ Dirac trace with explicit gamma matrices (Dirac representation), vectorised over
 O_lambda the bracket above with gamma^mu J_mu and epsilon_lambda contracted, bar O =
 gamma^0 O^dagger gamma^0.  The A' polarisation sum -g + k k/m_A'^2 is carried out with
 explicit vectors (:func:`polarisations`) whose longitudinal one has its k/m_A' part removed,
-allowed by the Ward identity and free of the (E/m_A')^2 round-off of the textbook form.  The nucleus is
-treated as a heavy spinless particle (PHYSICS.md: the spin-1/2 difference is negligible at
+allowed by the Ward identity and free of the (E/m_A')^2 round-off of the textbook form.
+The nucleus is treated as a heavy spinless particle (PHYSICS.md: the spin-1/2 difference is negligible at
 M ~ 171 GeV).  Units: momenta in GeV; |M|^2 is dimensionless for km and carries g's units
 squared (GeV^-2n) times GeV^2n otherwise, so sigma comes out in GeV^-2 for g in model units.
 """
@@ -39,11 +39,11 @@ from ..models import get_model
 
 __all__ = [
     "GAMMA",
-    "contracted_vertex",
-    "polarisations",
     "GAMMA5",
     "METRIC",
+    "contracted_vertex",
     "lepton_trace",
+    "polarisations",
     "slash",
     "squared_amplitude",
     "vertex",
@@ -61,8 +61,7 @@ _PAULI = (
 )
 #: Dirac matrices gamma^mu (upper index) in the Dirac representation, shape (4, 4, 4).
 GAMMA = np.array(
-    [np.block([[_I2, _Z2], [_Z2, -_I2]])]
-    + [np.block([[_Z2, s], [-s, _Z2]]) for s in _PAULI]
+    [np.block([[_I2, _Z2], [_Z2, -_I2]])] + [np.block([[_Z2, s], [-s, _Z2]]) for s in _PAULI]
 )
 #: gamma^5 = i gamma^0 gamma^1 gamma^2 gamma^3.
 GAMMA5 = 1j * GAMMA[0] @ GAMMA[1] @ GAMMA[2] @ GAMMA[3]
@@ -156,11 +155,20 @@ def contracted_vertex(
     """epsilon_alpha Gamma^alpha(k) for polarisation vectors ``eps`` (N, 4): shape (N, 4, 4).
 
     km: eps-slash; md: (i/2)(eps-slash kslash - kslash eps-slash); ed: md gamma^5;
-    cr: m_A'^2 eps-slash - (eps.k) kslash; am: cr gamma^5.
+    cr: m_A'^2 eps-slash; am: (m_A'^2 eps-slash - (eps.k) kslash) gamma^5.
+
+    For cr the (eps.k) kslash term is dropped: it vanishes for the physical polarisations
+    (eps.k = 0) and, for the shifted longitudinal vector of :func:`polarisations`, it
+    multiplies the kinetic-mixing amplitude with eps = k, which is zero by current
+    conservation (Ward identity, tested).  This makes cr = m_A'^4 km hold to round-off at
+    every phase-space point.  For am the axial current is not conserved (m_l terms), so the
+    term is kept.
     """
     se = slash(eps)
     if mid == "km":
         return se
+    if mid == "cr":
+        return m_ap * m_ap * se
     ks = slash(k)
     if mid in ("md", "ed"):
         v = 0.5j * (se @ ks - ks @ se)
@@ -239,6 +247,7 @@ def lepton_trace(
 
 #: gamma^0 M gamma^0 = M * _G0_SIGNS elementwise (Dirac representation).
 _G0_SIGNS = np.outer(np.diag(GAMMA[0]).real, np.diag(GAMMA[0]).real)
+
 
 def squared_amplitude(
     model: str,

@@ -20,8 +20,8 @@ Conventions (all stated because the paper leaves A and B of eqs. 4.1/4.2 open):
   Z^2 (elastic) and Z (inelastic), so ``chi`` contains Z^2: this is BEST's chi, not chi/Z^2.
   Limits: BEST section II (the x- and theta-independent choice used for their eq. 9 and by
   the LDMX/Geant4 dark-brem WW model): ``tmin = (m_A'^2 / (2 E0))^2``, ``tmax = m_A'^2``.
-* **Kinetic mixing, eq. 4.1**, with BEST's absolute normalisation (BEST eq. 8/A12 form,
-  ``A = 8 alpha^3 eps^2 E0^2 beta chi``, Z^2 inside chi):
+* **Kinetic mixing, eq. 4.1**, with BEST's absolute normalisation (BEST section II, the
+  double-differential WW formula, ``A = 8 alpha^3 eps^2 E0^2 beta chi``, Z^2 inside chi):
 
   .. math::
 
@@ -33,8 +33,11 @@ Conventions (all stated because the paper leaves A and B of eqs. 4.1/4.2 open):
   Check of the normalisation (a unit test does it numerically): in the small-angle limit
   ``d cos(theta) = theta d theta = dU / (2 E0^2 x)`` and with m_l -> 0 the theta integral
   gives ``d sigma/dx = 4 alpha^3 eps^2 beta chi x (1 - x + x^2/3) / (m_A'^2 (1 - x))``,
-  i.e. BEST eq. 9, ``(8 Z^2 alpha^3 eps^2 beta / m^2)(chi/Z^2) x (1 + x^2/(3(1-x))) / 2``
-  up to BEST's writing, and the total ``sigma ~ (4/3) alpha^3 eps^2 chi / m^2 ln(...)``.
+  BEST's single-differential result (their eq. 9 shape, ``1 + x^2/(3(1-x))``) and exactly
+  the integrand of the LDMX Geant4 WW model (ldmx-sw ``G4eDarkBremsstrahlungModel``:
+  ``sigma = 4 alpha^3 eps^2 chi int dx beta (1 - x + x^2/3)/(m^2 (1-x)/x + m_e^2 x)``, same
+  tmin, tmax); the total is ``sigma ~ (4/3) alpha^3 eps^2 chi / m^2 ln(...)``.  (The BEST
+  equation numbers quoted here were not re-checked against the BEST text; the formula was.)
 
 * **Magnetic dipole: derivation of the analogue of eq. 4.2.**  The WW factorisation is
   ``d sigma / dx dcos(theta) = K(x) |M_{gamma l -> A' l}|^2 / s~^2`` with a flux factor K that

@@ -57,19 +57,39 @@ def kallen_sqrt(s: NDArray[np.float64] | float, m1: float, m2: float) -> NDArray
     return np.sqrt(np.clip(a, 0.0, None) * np.clip(b, 0.0, None))
 
 
-def boost(p: NDArray[np.float64], beta: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Boost four-vectors ``p`` (N, 4) by velocity ``beta`` (N, 3): a particle at rest ends up
-    moving with velocity ``beta``.  Use ``-beta`` to go to the rest frame of a system moving
-    with ``beta``."""
-    b2 = np.sum(beta * beta, axis=-1)
-    gamma = 1.0 / np.sqrt(1.0 - b2)
-    bp = np.sum(beta * p[..., 1:], axis=-1)
-    # (gamma - 1)/b^2 written as gamma^2/(gamma + 1) avoids 0/0 at beta -> 0
-    g2 = gamma * gamma / (gamma + 1.0)
+def boost(
+    p: NDArray[np.float64], frame: NDArray[np.float64], mass: NDArray[np.float64] | float
+) -> NDArray[np.float64]:
+    """Boost four-vectors ``p`` (N, 4) out of the rest frame of a system of four-momentum
+    ``frame`` (N, 4) and mass ``mass`` (GeV): a vector at rest ends up moving with the system.
+
+    The boost is parametrised by gamma = E/M and eta = gamma beta = p/M, exact for any
+    rapidity (no 1 - beta^2 cancellation).  To go *into* the rest frame pass the frame with
+    its three-momentum reversed: ``boost(p, frame * [1, -1, -1, -1], mass)``.
+    """
+    mass = np.asarray(mass, dtype=float)
+    gamma = frame[..., 0] / mass
+    eta = frame[..., 1:] / mass[..., None] if mass.ndim else frame[..., 1:] / mass
+    ep = np.sum(eta * p[..., 1:], axis=-1)
     out = np.empty_like(p)
-    out[..., 0] = gamma * (p[..., 0] + bp)
-    out[..., 1:] = p[..., 1:] + (g2 * bp + gamma * p[..., 0])[..., None] * beta
+    out[..., 0] = gamma * p[..., 0] + ep
+    out[..., 1:] = p[..., 1:] + (ep / (gamma + 1.0) + p[..., 0])[..., None] * eta
     return out
+
+
+_FLIP = np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def _orthonormal_to(v: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Unit vectors along v with their component along the unit vectors n removed.
+
+    Gram-Schmidt applied twice: when v is nearly parallel to n a single pass leaves an
+    overlap of eps_machine / sin(angle), which would put decay products off shell.
+    """
+    for _ in range(2):
+        v = v - np.sum(v * n, axis=-1)[..., None] * n
+        v = v / np.linalg.norm(v, axis=-1)[..., None]
+    return v
 
 
 def threshold_ok(beam_energy: float, m_l: float, m_ap: float, m_nucleus: float) -> bool:
@@ -180,14 +200,13 @@ def map_phase_space(
     X[:, 0] = E0 - T
     X[:, 1:] = -P2[:, 1:]
     X[:, 3] += pz
-    beta = X[:, 1:] / X[:, 0:1]
 
     # --- X rest frame: axis along the incoming lepton
     e1s = (mx2 + m * m + t) / (2.0 * mx)  # E1* = p1.X / M_X
     p1s_mag = np.sqrt(np.clip((e1s - m) * (e1s + m), 0.0, None))
-    p1s = boost(p1, -beta)
+    p1s = boost(p1, X * _FLIP, mx)
     nhat = p1s[:, 1:] / np.linalg.norm(p1s[:, 1:], axis=1)[:, None]
-    ref = -beta  # direction of the target in the X frame
+    ref = -X[:, 1:]  # direction of the target in the X frame
     ref = ref - np.sum(ref * nhat, axis=1)[:, None] * nhat
     ref_norm = np.linalg.norm(ref, axis=1)
     bad = ref_norm < 1e-300
@@ -195,7 +214,7 @@ def map_phase_space(
         alt = np.cross(nhat[bad], np.array([1.0, 0.0, 0.0]))
         ref[bad] = alt
         ref_norm[bad] = np.linalg.norm(alt, axis=1)
-    e1 = ref / ref_norm[:, None]
+    e1 = _orthonormal_to(ref / ref_norm[:, None], nhat)
     e2 = np.cross(nhat, e1)
 
     eks = (mx2 + mA * mA - m * m) / (2.0 * mx)
@@ -207,14 +226,17 @@ def map_phase_space(
     d_max = 2.0 * (ee + pp) - mA * mA
     # E1 Ek - p1 k rationalised: (m^2 Ek^2 + mA^2 E1^2 - m^2 mA^2) / (E1 Ek + p1 k)
     d_min = 2.0 * (m * m * eks**2 + mA * mA * e1s**2 - m * m * mA * mA) / (ee + pp) - mA * mA
-    d_min = np.maximum(d_min, d_max * 1e-15)
+    d_min = np.clip(d_min, d_max * 1e-15, d_max)
     ld = np.log(d_max / d_min)
     d1 = d_min * np.exp(ld * u[:, 2])
-    cos_s = np.clip((2.0 * ee - mA * mA - d1) / (2.0 * pp), -1.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # pp = 0 only at M_X threshold
+        cos_s = np.where(pp > 0, (2.0 * ee - mA * mA - d1) / (2.0 * pp), 1.0)
+    cos_s = np.clip(cos_s, -1.0, 1.0)
     sin_s = np.sqrt((1.0 - cos_s) * (1.0 + cos_s))
-    jac = jac * d1 * ld / (2.0 * pp)  # dcos(theta*)
+    # dcos(theta*) = dD1 / (2 |p1*||k*|); with dPhi_2(X) = |k*| dcos dphi* / (16 pi^2 M_X)
+    # the |k*| cancels (finite at the threshold, where ld = 0)
+    jac = jac * d1 * ld / (2.0 * p1s_mag) / (16.0 * np.pi**2 * mx) * _TWO_PI
     phi_s = _TWO_PI * u[:, 3]
-    jac = jac * ks_mag / (16.0 * np.pi**2 * mx) * _TWO_PI  # dPhi_2(X) with dphi*
 
     kdir = (
         (sin_s * np.cos(phi_s))[:, None] * e1
@@ -227,8 +249,8 @@ def map_phase_space(
     p2s = np.empty((n, 4))
     p2s[:, 0] = mx - eks
     p2s[:, 1:] = -ks[:, 1:]
-    k = boost(ks, beta)
-    p2 = boost(p2s, beta)
+    k = boost(ks, X, mx)
+    p2 = boost(p2s, X, mx)
     return PhaseSpacePoints(p1=p1, P1=P1, p2=p2, P2=P2, k=k, t=t, w=w, d1=d1, jacobian=jac)
 
 
@@ -275,7 +297,7 @@ def map_phase_space_lab(
     ee, pp = E0 * ek, pz * kmag
     d_max = 2.0 * (ee + pp) - mA * mA
     d_min = 2.0 * (m * m * ek**2 + mA * mA * E0**2 - m * m * mA * mA) / (ee + pp) - mA * mA
-    d_min = np.maximum(d_min, d_max * 1e-15)
+    d_min = np.clip(d_min, d_max * 1e-15, d_max)
     ld = np.log(d_max / d_min)
     d1 = d_min * np.exp(ld * u[:, 1])
     cos_k = np.clip((2.0 * ee - mA * mA - d1) / (2.0 * pp), -1.0, 1.0)
@@ -298,7 +320,6 @@ def map_phase_space_lab(
     Y[:, 0] = E0 + M - ek
     Y[:, 1:] = -k[:, 1:]
     Y[:, 3] += pz
-    beta = Y[:, 1:] / Y[:, 0:1]
 
     # Y rest frame: the target P1* and the outgoing nucleus
     e_p1 = M * (M + y) / my
@@ -309,17 +330,20 @@ def map_phase_space_lab(
     t_min = (M * d1) ** 2 / (my2 * t_max)  # 4 M^2 (E_P1* - E_N*)^2 / t_max
     lt = np.log(t_max / t_min)
     t = t_min * np.exp(lt * u[:, 3])
-    one_minus_cos = np.clip((t - t_min) / (2.0 * p_p1 * p_n), 0.0, 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        one_minus_cos = np.where(
+            p_p1 * p_n > 0, np.clip((t - t_min) / (2.0 * p_p1 * p_n), 0.0, 2.0), 0.0
+        )
     cos_n = 1.0 - one_minus_cos
     sin_n = np.sqrt(one_minus_cos * (2.0 - one_minus_cos))
     phi_n = _TWO_PI * u[:, 4]
     # dPhi_2 = |p*| dcos dphi / (16 pi^2 M_Y), dcos = dt / (2 |P1*| |p*|)
-    jac = jac * p_n / (16.0 * np.pi**2 * my) * t * lt / (2.0 * p_p1 * p_n) * _TWO_PI
-    jac = np.where(physical, jac, 0.0)
+    jac = jac / (16.0 * np.pi**2 * my) * t * lt / (2.0 * p_p1) * _TWO_PI
+    jac = np.where(physical & np.isfinite(jac), jac, 0.0)
 
     P1 = np.zeros((n, 4))
     P1[:, 0] = M
-    P1s = boost(P1, -beta)
+    P1s = boost(P1, Y * _FLIP, my)
     zhat = P1s[:, 1:] / np.linalg.norm(P1s[:, 1:], axis=1)[:, None]
     ref = np.cross(zhat, np.array([0.0, 0.0, 1.0]))
     ref_norm = np.linalg.norm(ref, axis=1)
@@ -327,7 +351,7 @@ def map_phase_space_lab(
     if np.any(bad):
         ref[bad] = np.cross(zhat[bad], np.array([1.0, 0.0, 0.0]))
         ref_norm[bad] = np.linalg.norm(ref[bad], axis=1)
-    e1 = ref / ref_norm[:, None]
+    e1 = _orthonormal_to(ref / ref_norm[:, None], zhat)
     e2 = np.cross(zhat, e1)
     ndir = (
         (sin_n * np.cos(phi_n))[:, None] * e1
@@ -340,8 +364,8 @@ def map_phase_space_lab(
     p2s = np.empty((n, 4))
     p2s[:, 0] = my - e_n
     p2s[:, 1:] = -P2s[:, 1:]
-    P2 = boost(P2s, beta)
-    p2 = boost(p2s, beta)
+    P2 = boost(P2s, Y, my)
+    p2 = boost(p2s, Y, my)
     p1 = np.zeros((n, 4))
     p1[:, 0] = E0
     p1[:, 3] = pz
