@@ -116,12 +116,14 @@ def test_interpolation_exact_for_shapes_linear_in_log_mass() -> None:
     lo = _exact_template(0.05, mix, 4.0)
     hi = _exact_template(0.2, mix, 4.0 * (0.05 / 0.2) ** 2)
     for m in (0.05, 0.07, 0.1, 0.19, 0.2):
-        t = templates.interpolate(lo, hi, m)
+        t = templates.interpolate([lo, hi], m)
         assert np.allclose(t.hist.values(), mix(m), rtol=0, atol=1e-15)
         assert t.hist.values().sum() == pytest.approx(1.0, abs=1e-14)
         # sigma ~ m^-2 is a power law: log-log interpolation is exact
         assert t.sigma_pb == pytest.approx(4.0 * (0.05 / m) ** 2, rel=1e-12)
-        assert t.sigma_err_pb == pytest.approx(0.01 * t.sigma_pb, rel=1e-12)
+        w = math.log(m / 0.05) / math.log(0.2 / 0.05)
+        mc = 0.01 * math.hypot(1 - w, w)  # independent MC errors of the two templates
+        assert t.sigma_err_pb == pytest.approx(mc * t.sigma_pb, rel=1e-12)
         assert t.metadata["interpolated"] is True
         assert t.metadata["checksum"] == templates_io.template_checksum(t)
 
@@ -139,7 +141,7 @@ def test_interpolation_error_is_second_order_as_predicted() -> None:
         lo = _exact_template(lo_m, _lognormal_shape, 1.0)
         hi = _exact_template(hi_m, _lognormal_shape, 1.0)
         mid = math.sqrt(lo_m * hi_m)
-        got = templates.interpolate(lo, hi, mid).hist.values()
+        got = templates.interpolate([lo, hi], mid).hist.values()
         step = math.log(hi_m / lo_m)
         return float(np.abs(got - _lognormal_shape(mid)).sum()), step**2 / 2 * stats.norm.pdf(1)
 
@@ -150,17 +152,47 @@ def test_interpolation_error_is_second_order_as_predicted() -> None:
     assert predicted < 0.006  # the shipped grid: < 0.6 % of a smooth shape misplaced
 
 
+def test_cubic_interpolation_exact_for_cubic_dependence() -> None:
+    """Four nodes: shapes cubic in ln m and any power-law sigma are reproduced exactly."""
+    a, b = _lognormal_shape(0.01), _lognormal_shape(1.0)
+    nodes = [0.04, 0.05, 0.07, 0.1]
+
+    def shape(m: float) -> np.ndarray:
+        u = math.log(m / 0.04) / math.log(0.1 / 0.04)  # in [0, 1] on the nodes
+        c = 0.2 + 0.5 * u - 0.3 * u**2 + 0.4 * u**3  # in [0.2, 0.8]: a valid mixture
+        return (1 - c) * a + c * b
+
+    ts = [_exact_template(m, shape, 3.0 * (m / 0.04) ** 1.7) for m in nodes]
+    for m in (0.045, 0.06, 0.09):
+        t = templates.interpolate(ts, m)
+        assert np.allclose(t.hist.values(), shape(m), rtol=0, atol=1e-14)
+        assert t.sigma_pb == pytest.approx(3.0 * (m / 0.04) ** 1.7, rel=1e-12)
+        assert t.metadata["interpolation"] == "cubic in ln m"
+    w = templates.lagrange_weights(np.log(nodes), math.log(0.06))
+    assert w.sum() == pytest.approx(1.0, abs=1e-14)
+
+
+def test_cubic_beats_linear_on_shifted_shape() -> None:
+    grid = EXPERIMENTS["ldmx-phase2"].mass_grid.masses()
+    ts = [_exact_template(m, _lognormal_shape, 1.0) for m in grid[19:23]]
+    mid = math.sqrt(grid[20] * grid[21])
+    exact = _lognormal_shape(mid)
+    lin = np.abs(templates.interpolate(ts[1:3], mid).hist.values() - exact).sum()
+    cub = np.abs(templates.interpolate(ts, mid).hist.values() - exact).sum()
+    assert cub < lin / 10  # fourth order in the step instead of second
+
+
 def test_interpolation_variances() -> None:
     lo = _exact_template(0.05, _lognormal_shape, 1.0)
     hi = _exact_template(0.2, _lognormal_shape, 1.0)
-    t = templates.interpolate(lo, hi, 0.1)
+    t = templates.interpolate([lo, hi], 0.1)
     w = 0.5
     expect = (1 - w) ** 2 * lo.hist.variances() + w**2 * hi.hist.variances()
     assert np.allclose(t.hist.variances(), expect, rtol=1e-12)
     with pytest.raises(ValueError, match="outside"):
-        templates.interpolate(lo, hi, 0.3)
-    with pytest.raises(ValueError, match=r"lo.mass < hi.mass"):
-        templates.interpolate(hi, lo, 0.1)
+        templates.interpolate([lo, hi], 0.3)
+    with pytest.raises(ValueError, match="strictly increasing masses"):
+        templates.interpolate([hi, lo], 0.1)
 
 
 # --- load() on a synthetic directory ----------------------------------------------------
@@ -213,7 +245,7 @@ def test_load_grid_offgrid_and_range(tmp_path) -> None:
     t = templates.load("km", 0.1, directory=tmp_path)
     assert "interpolated" not in t.metadata and t.sigma_pb == pytest.approx(200.0)
     t2 = templates.load("magnetic-dipole", 0.3, exp, directory=tmp_path)
-    assert t2.model == "md" and t2.metadata["interpolated_from"] == [0.1, 1.0]
+    assert t2.model == "md" and t2.metadata["interpolated_from"] == [0.1, 1.0]  # edge: linear
     assert t2.sigma_pb == pytest.approx(2.0 / 0.3**2, rel=1e-12)
     assert t2.hist.values().sum() == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match=r"outside the template grid \[0.01, 1.0\] GeV"):
@@ -248,3 +280,13 @@ def test_catalogue(tmp_path) -> None:
         ("md", 3, 0.01, 1.0),
     ]
     assert templates.catalogue(tmp_path / "nothing") == []
+
+
+def test_load_uses_cubic_in_the_interior(tmp_path) -> None:
+    exp = EXPERIMENTS["ldmx-phase2"]
+    _write_grid(tmp_path, exp, [0.01, 0.03, 0.1, 0.3, 1.0], models=("km",))
+    t = templates.load("km", 0.05, exp, directory=tmp_path)
+    assert t.metadata["interpolated_from"] == [0.01, 0.03, 0.1, 0.3]
+    assert t.sigma_pb == pytest.approx(2.0 / 0.05**2, rel=1e-12)
+    t = templates.load("km", 0.02, exp, directory=tmp_path)  # first interval: linear
+    assert t.metadata["interpolated_from"] == [0.01, 0.03]
