@@ -37,7 +37,11 @@ Conventions (all stated because the paper leaves A and B of eqs. 4.1/4.2 open):
   the integrand of the LDMX Geant4 WW model (ldmx-sw ``G4eDarkBremsstrahlungModel``:
   ``sigma = 4 alpha^3 eps^2 chi int dx beta (1 - x + x^2/3)/(m^2 (1-x)/x + m_e^2 x)``, same
   tmin, tmax); the total is ``sigma ~ (4/3) alpha^3 eps^2 chi / m^2 ln(...)``.  (The BEST
-  equation numbers quoted here were not re-checked against the BEST text; the formula was.)
+  equation numbers quoted here were not re-checked against the BEST text; the normalisation
+  was checked against the ldmx-sw implementation above.)  Caveat: with the x-independent
+  tmin the WW spectrum keeps its 1/(1-x) growth up to 1 - x ~ max(m_l^2/m_A'^2, m_l/E0), so
+  it puts far more weight at soft recoil (E < 0.1 GeV: ~60% for km at 4 GeV, 100 MeV) than
+  the exact calculation, where tmin = (U/(2 E0 (1-x)))^2 grows as x -> 1.
 
 * **Magnetic dipole: derivation of the analogue of eq. 4.2.**  The WW factorisation is
   ``d sigma / dx dcos(theta) = K(x) |M_{gamma l -> A' l}|^2 / s~^2`` with a flux factor K that
