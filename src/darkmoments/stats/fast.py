@@ -35,9 +35,11 @@ from .shapes import ShapeGrid
 
 __all__ = [
     "P_FLOOR",
+    "PreparedCounts",
     "ProfileResult",
     "deviance_fixed",
     "deviance_grid",
+    "prepare_counts",
     "profile_mass",
     "xlogx",
 ]
@@ -58,13 +60,68 @@ def xlogx(x: FloatArray) -> FloatArray:
     return out
 
 
-def _check_counts(counts: FloatArray, n_bins: int) -> FloatArray:
+@dataclass(frozen=True)
+class PreparedCounts:
+    """Counts of many toys with their sparse (non-empty bin) representation, computed once.
+
+    Attributes
+    ----------
+    counts : ndarray, shape (n_toys, n_bins)
+        The counts.
+    order : ndarray of int, shape (n_toys, k)
+        Bin indices of each toy's non-empty bins first (k = max non-empty bins of a toy).
+    cnt : ndarray, shape (n_toys, k)
+        Counts at ``order`` (zero padding after the non-empty bins).
+    n : ndarray, shape (n_toys,)
+        Total counts.
+    sat : ndarray, shape (n_toys,)
+        sum_b n_b ln n_b.
+    """
+
+    counts: FloatArray
+    order: NDArray[np.intp]
+    cnt: FloatArray
+    n: FloatArray
+    sat: FloatArray
+
+    @property
+    def n_bins(self) -> int:
+        """Number of bins."""
+        return int(self.counts.shape[1])
+
+
+def prepare_counts(
+    counts: FloatArray | PreparedCounts, n_bins: int | None = None
+) -> PreparedCounts:
+    """Validate counts (shape (n_toys, n_bins), finite, >= 0) and index their non-empty bins."""
+    if isinstance(counts, PreparedCounts):
+        if n_bins is not None and counts.n_bins != n_bins:
+            raise ValueError(f"counts have {counts.n_bins} bins, expected {n_bins}")
+        return counts
     c = np.atleast_2d(np.asarray(counts, dtype=float))
-    if c.ndim != 2 or c.shape[1] != n_bins:
+    if c.ndim != 2 or (n_bins is not None and c.shape[1] != n_bins):
         raise ValueError(f"counts must have shape (n_toys, {n_bins}), got {np.shape(counts)}")
     if not np.all(np.isfinite(c)) or np.any(c < 0):
         raise ValueError("counts must be finite and >= 0")
-    return c
+    pos = c > 0
+    kmax = max(int(pos.sum(axis=1).max()) if c.size else 0, 1)
+    if kmax * 2 < c.shape[1]:
+        order = np.argsort(~pos, axis=1, kind="stable")[:, :kmax]
+    else:
+        order = np.broadcast_to(np.arange(c.shape[1]), c.shape).copy()
+    cnt = np.take_along_axis(c, order, axis=1)
+    return PreparedCounts(c, order, cnt, cnt.sum(axis=1), xlogx(cnt).sum(axis=1))
+
+
+def _cross(prep: PreparedCounts, logp: FloatArray) -> FloatArray:
+    """sum_b n_b ln p_b for every toy and every row of ``logp`` -> (n_toys, n_rows)."""
+    k = prep.cnt.shape[1]
+    if k * 4 < prep.n_bins:  # sparse: gather the toys' non-empty bins
+        out = np.empty((prep.cnt.shape[0], logp.shape[0]))
+        for j in range(logp.shape[0]):
+            out[:, j] = np.sum(prep.cnt * logp[j][prep.order], axis=1)
+        return out
+    return prep.counts @ logp.T
 
 
 def _floored(probs: FloatArray, p_floor: float) -> FloatArray:
@@ -74,7 +131,7 @@ def _floored(probs: FloatArray, p_floor: float) -> FloatArray:
 
 
 def deviance_grid(
-    counts: FloatArray,
+    counts: FloatArray | PreparedCounts,
     probs: FloatArray,
     rates: FloatArray | None = None,
     *,
@@ -100,11 +157,11 @@ def deviance_grid(
         D (dimensionless, -2 Delta ln L to the saturated model).
     """
     p = _floored(np.atleast_2d(np.asarray(probs, dtype=float)), p_floor)
-    c = _check_counts(counts, p.shape[1])
-    n = c.sum(axis=1)
+    prep = prepare_counts(counts, p.shape[1])
+    n = prep.n
     s = p.sum(axis=1)
-    sat = xlogx(c).sum(axis=1)
-    cross = c @ np.log(p).T  # (n_toys, n_m)
+    sat = prep.sat
+    cross = _cross(prep, np.log(p))  # (n_toys, n_m)
     if rates is None:
         with np.errstate(divide="ignore", invalid="ignore"):
             norm_term = xlogx(n)[:, None] - n[:, None] * np.log(s)[None, :]
@@ -120,7 +177,7 @@ def deviance_grid(
 
 
 def deviance_fixed(
-    counts: FloatArray,
+    counts: FloatArray | PreparedCounts,
     probs: FloatArray,
     rate: float | None = None,
     *,
@@ -204,42 +261,51 @@ def _newton_core(
                 val += np.where(n > 0, 2.0 * n * np.log(s), 0.0)
         return val
 
-    def derivs(w: FloatArray) -> tuple[FloatArray, FloatArray]:
-        pw = a + w[:, None] * d
-        ratio = d / pw
-        g = -2.0 * np.sum(cnt * ratio, axis=1)
-        h = 2.0 * np.sum(cnt * ratio * ratio, axis=1)
-        s = sa + w * ds
+    def derivs(w: FloatArray, i: NDArray[np.intp]) -> tuple[FloatArray, FloatArray]:
+        """First and second derivative of the objective at w for the toys i."""
+        di = d[i]
+        ci = cnt[i]
+        ratio = di / (a[i] + w[:, None] * di)
+        cr = ci * ratio
+        g = -2.0 * np.sum(cr, axis=1)
+        h = 2.0 * np.sum(cr * ratio, axis=1)
+        s = sa[i] + w * ds[i]
         if tied:
-            c = lrb - lra  # type: ignore[operator]
-            r = np.exp(lra + w * c)  # type: ignore[operator]
-            g += 2.0 * (r * c * s + r * ds) - 2.0 * n * c
-            h += 2.0 * (r * c * c * s + 2.0 * r * c * ds)
+            c = lrb[i] - lra[i]  # type: ignore[index]
+            r = np.exp(lra[i] + w * c)  # type: ignore[index]
+            g += 2.0 * (r * c * s + r * ds[i]) - 2.0 * n[i] * c
+            h += 2.0 * (r * c * c * s + 2.0 * r * c * ds[i])
         else:
-            g += 2.0 * n * ds / s
-            h -= 2.0 * n * ds * ds / (s * s)
+            g += 2.0 * n[i] * ds[i] / s
+            h -= 2.0 * n[i] * ds[i] * ds[i] / (s * s)
         return g, h
 
+    every = np.arange(n.size)
+    g_lo, _ = derivs(np.zeros(n.shape), every)
+    g_hi, _ = derivs(np.ones(n.shape), every)
+    interior = (g_lo < 0) & (g_hi > 0)
     lo = np.zeros(n.shape)
     hi = np.ones(n.shape)
-    g_lo, _ = derivs(lo)
-    g_hi, _ = derivs(hi)
-    w = np.full(n.shape, 0.5)
-    interior = (g_lo < 0) & (g_hi > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.clip(np.where(interior, g_lo / (g_lo - g_hi), 0.5), 1e-3, 1 - 1e-3)  # secant
+    active = np.flatnonzero(interior)
     for _ in range(iters):
-        g, h = derivs(w)
-        # shrink the bracket around the root of the derivative
-        hi = np.where(g > 0, w, hi)
-        lo = np.where(g <= 0, w, lo)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(h > 0, g / h, np.nan)
-        w_new = w - step
-        bad = ~np.isfinite(w_new) | (w_new <= lo) | (w_new >= hi)
-        w_new = np.where(bad, 0.5 * (lo + hi), w_new)
-        done = np.abs(w_new - w) < 1e-15
-        w = w_new
-        if np.all(done | ~interior):
+        if active.size == 0:
             break
+        wa = w[active]
+        g, h = derivs(wa, active)
+        # shrink the bracket around the root of the derivative
+        hi_a = np.where(g > 0, wa, hi[active])
+        lo_a = np.where(g <= 0, wa, lo[active])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w_new = wa - np.where(h > 0, g / h, np.nan)
+        bad = ~np.isfinite(w_new) | (w_new <= lo_a) | (w_new >= hi_a)
+        w_new = np.where(bad, 0.5 * (lo_a + hi_a), w_new)
+        done = (np.abs(w_new - wa) < 1e-13) | (hi_a - lo_a < 1e-13)
+        w[active] = w_new
+        lo[active] = lo_a
+        hi[active] = hi_a
+        active = active[~done]
     w = np.where(interior, w, np.where(g_lo >= 0, 0.0, 1.0))
     # guard: never worse than the segment ends (non-convex corner cases)
     f_w = objective(w)
@@ -252,7 +318,7 @@ def _newton_core(
 
 
 def profile_mass(
-    counts: FloatArray,
+    counts: FloatArray | PreparedCounts,
     grid: ShapeGrid,
     *,
     rates: FloatArray | None = None,
@@ -282,13 +348,13 @@ def profile_mass(
         Minimum deviance, best mass (GeV) and best normalisation (events) per toy.
     """
     p = _floored(grid.probs, p_floor)
-    c = _check_counts(counts, grid.n_bins)
-    d = deviance_grid(c, p, rates, p_floor=0.0)
+    prep = prepare_counts(counts, grid.n_bins)
+    d = deviance_grid(prep, p, rates, p_floor=0.0)
     k = np.argmin(d, axis=1)
-    t_idx = np.arange(c.shape[0])
+    t_idx = np.arange(prep.counts.shape[0])
     dmin = d[t_idx, k]
     mass = grid.masses[k].astype(float)
-    n = c.sum(axis=1)
+    n = prep.n
     s_all = p.sum(axis=1)
     if rates is None:
         norm = n / s_all[k]
@@ -299,11 +365,7 @@ def profile_mass(
         return ProfileResult(dmin, mass, norm)
 
     # sparse gather of the non-empty bins of each toy
-    nnz = (c > 0).sum(axis=1)
-    kmax = max(int(nnz.max()), 1)
-    order = np.argsort(c <= 0, axis=1, kind="stable")[:, :kmax]
-    cnt = np.take_along_axis(c, order, axis=1)
-    sat = xlogx(c).sum(axis=1)
+    order, cnt, sat = prep.order, prep.cnt, prep.sat
     u = np.log(grid.masses)
     lr_all = None if rates is None else np.log(np.asarray(rates, dtype=float))
     for shift in (-1, 0):  # segment left of the node (k-1, k) and right (k, k+1)

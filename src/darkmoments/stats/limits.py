@@ -38,6 +38,7 @@ __all__ = [
     "coupling_limit",
     "poisson_upper_limit",
     "pyhf_backend",
+    "reach_for",
     "reach_rows",
     "upper_limit",
 ]
@@ -363,3 +364,41 @@ def reach_rows(
         {"mass": float(m), "coupling": float(gi), "y": float(y_parameter(mid, float(gi)))}
         for m, gi in zip(ms, g, strict=True)
     ]
+
+
+def reach_for(
+    model: str,
+    experiment: str = "ldmx-phase2",
+    *,
+    cl: float = 0.9,
+    directory: str | None = None,
+) -> list[dict[str, float]]:
+    """Zero-background reach of an experiment for the template masses of a model.
+
+    N_sig(g = 1) from :func:`darkmoments.experiments.signal_yield` at every grid mass of the
+    templates (:func:`darkmoments.templates.masses`), event limit from
+    :func:`poisson_upper_limit` (2.303 events at 90% CL).
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    experiment : str
+        Experiment name or TOML path.
+    cl : float
+        Confidence level.
+    directory : str, optional
+        Template directory (default: shipped templates).
+
+    Returns
+    -------
+    list of dict
+        ``{"mass": GeV, "coupling": g_up (model units), "y": y}`` per template mass.
+    """
+    from .. import templates
+    from ..experiments import signal_yield
+
+    mid = get_model(model).id
+    ms = templates.masses(mid, experiment, directory=directory)
+    n1 = [signal_yield(mid, float(m), 1.0, experiment, directory=directory).n_signal for m in ms]
+    return reach_rows(mid, ms, np.asarray(n1), cl=cl)

@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .discovery import p_to_z
-from .fast import P_FLOOR, profile_mass
+from .fast import P_FLOOR, PreparedCounts, prepare_counts, profile_mass
 from .fits import asimov
 from .shapes import ShapeGrid
 
@@ -107,8 +107,11 @@ class DiscriminationSetup:
         return h.hexdigest()
 
 
-def discrimination_statistic(counts: FloatArray, setup: DiscriminationSetup) -> FloatArray:
+def discrimination_statistic(
+    counts: FloatArray | PreparedCounts, setup: DiscriminationSetup
+) -> FloatArray:
     """t = min D_alt - min D_true for each toy (rows of ``counts``), masses profiled."""
+    counts = prepare_counts(counts, setup.true_grid.n_bins)
     alt = profile_mass(counts, setup.alt_grid, rates=setup.rates_alt, refine=setup.refine)
     tru = profile_mass(counts, setup.true_grid, rates=setup.rates_true, refine=setup.refine)
     return alt.deviance - tru.deviance
