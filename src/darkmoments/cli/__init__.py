@@ -50,6 +50,7 @@ def _register() -> None:
     # Each module adds its commands to ``main``; keep one import per line.
     from . import generate as _generate  # noqa: F401  (xsec, generate)
     from . import relic as _relic  # noqa: F401  (relic)
+    from . import stats as _stats  # noqa: F401  (workspace reach discovery degeneracy ...)
     from . import templates as _templates  # noqa: F401  (templates build|list, yield)
 
 
