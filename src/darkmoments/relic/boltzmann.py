@@ -7,7 +7,7 @@ and
     dn/dt + 3 H n = -(1/2) <sigma v> (n^2 - n_eq^2),        n_eq = 2 m^3 K_2(x) / (2 pi^2 x),
 
 because dn_chi/dt = -<sigma v> n_chi n_chi* = -<sigma v> n^2 / 4 and n = 2 n_chi.  In Y = n/s,
-x = m/T (Gondolo and Gelmini, Nucl. Phys. B 360 (1991) 145, eq. 2.? with g_*^(1/2)):
+x = m/T (Gondolo and Gelmini, Nucl. Phys. B 360 (1991) 145, with their g_*^(1/2)):
 
     dY/dx = -(1/2) sqrt(pi/45) M_Pl m g_*^(1/2)(T) / x^2 <sigma v> (Y^2 - Y_eq^2),
     Y_eq = 45 g x^2 K_2(x) / (4 pi^4 g_*s(T)),  g = 2 (chi and chi*),
@@ -203,8 +203,9 @@ def freeze_out_yield(
 
         x_f = ln[(n+1) a A] - (n + 1/2) ln x_f,   Y_inf = (n+1) x_f^(n+1) / A,
 
-    where Y_eq = a x^(3/2) e^-x, a = 45 g sqrt(pi/2) / (4 pi^4 g_*s) (Kolb-Turner eqs. 5.43-5.45
-    with c(c+2) = n + 1; quoted accuracy of order 5 %).
+    where Y_eq = a x^(3/2) e^-x, a = 45 g sqrt(pi/2) / (4 pi^4 g_*s) (Kolb and Turner 1990,
+    section 5.2, with c(c+2) = n + 1; accuracy of order a few per cent for s-wave and
+    O(1/x_f) for p-wave).
 
     Parameters
     ----------

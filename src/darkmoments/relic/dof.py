@@ -196,8 +196,8 @@ class DofTable:
     g_eff, h_eff : ndarray
         g_* and g_*s on the grid.
     g_half : ndarray
-        g_*^(1/2) = h_eff / sqrt(g_eff) (1 + (1/3) dln h_eff / dln T) (Gondolo and Gelmini,
-        Nucl. Phys. B 360 (1991) 145, eq. 2.? after 3.9).
+        g_*^(1/2) = h_eff / sqrt(g_eff) (1 + (1/3) dln h_eff / dln T), the combination that
+        enters the Boltzmann equation in x (Gondolo and Gelmini, Nucl. Phys. B 360 (1991) 145).
     """
 
     log_t: NDArray[np.float64]

@@ -3,7 +3,7 @@
     <sigma v>(x) = 1 / (8 m^4 T K_2(x)^2)
                    * int_{4 m^2}^inf sigma(s) (s - 4 m^2) sqrt(s) K_1(sqrt(s)/T) ds
 
-(Gondolo and Gelmini, Nucl. Phys. B 360 (1991) 145, eq. 3.8), x = m/T, Maxwell-Boltzmann
+(Gondolo and Gelmini, Nucl. Phys. B 360 (1991) 145), x = m/T, Maxwell-Boltzmann
 statistics; <sigma v> is the thermal average of sigma v_Moller.
 
 Fixed quadrature.  With w = sqrt(s)/m = 2 + z/x, z = (sqrt(s) - 2m)/T >= 0 the kinetic energy in
