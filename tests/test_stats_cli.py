@@ -1,0 +1,265 @@
+"""The statistics CLI commands, on a synthetic template file in the shipped format.
+
+The synthetic file (``darkmoments.stats.synthetic.write_synthetic_templates``) carries the
+LDMX Phase II binning and metadata, so the commands run their real loading path
+(``darkmoments.templates.load`` / ``experiments.signal_yield``) through ``--templates DIR``.
+One test also runs on the shipped templates when they exist.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from darkmoments.cli import main
+from darkmoments.experiments import get_experiment
+from darkmoments.stats.synthetic import write_synthetic_templates
+
+LN10 = math.log(10.0)
+MASSES = np.geomspace(0.05, 2.0, 8)
+
+
+@pytest.fixture(scope="module")
+def tdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("templates")
+    write_synthetic_templates(d, "ldmx-phase2", ("km", "md", "cr"), MASSES)
+    return d
+
+
+def run(args: list[str]) -> tuple[int, str, str]:
+    res = CliRunner().invoke(main, args)
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_reach_json_is_zero_background_limit(tdir: Path) -> None:
+    code, out, _ = run(["reach", "--model", "km", "--json", "--templates", str(tdir)])
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["mass"] for r in rows] == pytest.approx(MASSES.tolist(), rel=1e-5)
+    from darkmoments import templates
+
+    eff = get_experiment("ldmx-phase2")
+    for r in rows:
+        t = templates.load("km", r["mass"], directory=tdir)
+        n1 = t.sigma_pb * eff.events_per_pb * eff.efficiency
+        assert set(r) == {"mass", "coupling", "y"}
+        np.testing.assert_allclose(r["coupling"], math.sqrt(LN10 / n1), rtol=1e-12)
+        np.testing.assert_allclose(r["y"], r["coupling"] ** 2 * 0.5 / 81.0, rtol=1e-12)
+
+
+def test_reach_all_writes_csv(tdir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "reach.csv"
+    sub = tmp_path / "t"
+    write_synthetic_templates(sub, "ldmx-phase2", ("km", "md", "ed", "cr", "am"), MASSES[:3])
+    code, _, _ = run(["reach", "--model", "all", "--out", str(out), "--templates", str(sub)])
+    assert code == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 15 and {r["model"] for r in rows} == {"km", "md", "ed", "cr", "am"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_workspace_cli_validates_and_matches_limit(tdir: Path, tmp_path: Path) -> None:
+    """Exported workspace runs in pyhf's CLI and gives CLs = 0.1 at darkmoments' limit."""
+    import pyhf
+
+    from darkmoments.stats import upper_limit
+
+    pyhf_exe = str(Path(sys.executable).parent / "pyhf")
+    base = [
+        "workspace",
+        "--model",
+        "km",
+        "--mass",
+        "0.3",
+        "--observables",
+        "E",
+        "--flat-background",
+        "500",
+        "--background-uncertainty",
+        "0.05",
+        "--coupling",
+        "1e-4",
+        "--templates",
+        str(tdir),
+    ]
+    # with the MC staterror (40 gamma parameters): schema-valid and runs in pyhf's CLI
+    full = tmp_path / "ws_full.json"
+    code, _, err = run([*base, "--out", str(full)])
+    assert code == 0, err
+    spec_full = json.loads(full.read_text())
+    pyhf.Workspace(spec_full)
+    mods = [m["type"] for m in spec_full["channels"][0]["samples"][0]["modifiers"]]
+    assert mods == ["normfactor", "staterror"]
+    res = subprocess.run([pyhf_exe, "cls", str(full)], capture_output=True, text=True, check=True)
+    assert 0 <= json.loads(res.stdout)["CLs_obs"] <= 1
+    # limit comparison (no staterror, to keep the root finding fast)
+    out = tmp_path / "ws.json"
+    code, _, err = run([*base, "--out", str(out), "--no-staterror"])
+    assert code == 0, err
+    spec = json.loads(out.read_text())
+    pyhf.Workspace(spec)
+    ul = upper_limit(spec, cl=0.9, method="asymptotic", rtol=1e-8)
+    res = subprocess.run(
+        [pyhf_exe, "cls", str(out), "--test-poi", repr(ul.mu)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    np.testing.assert_allclose(json.loads(res.stdout)["CLs_obs"], 0.1, rtol=1e-4)
+    # zero background: the workspace limit is exactly 2.303 events
+    out0 = tmp_path / "ws0.json"
+    code, _, _ = run(
+        [
+            "workspace",
+            "--model",
+            "md",
+            "--mass",
+            "1.0",
+            "--out",
+            str(out0),
+            "--templates",
+            str(tdir),
+        ]
+    )
+    assert code == 0
+    np.testing.assert_allclose(upper_limit(json.loads(out0.read_text())).events, LN10, rtol=1e-9)
+
+
+def test_discovery_cli(tdir: Path) -> None:
+    code, out, _ = run(
+        ["discovery", "--events", "10", "--background", "3", "--n-obs", "10", "--json"]
+    )
+    assert code == 0
+    d = json.loads(out)
+    from scipy import stats
+
+    np.testing.assert_allclose(d["p0"], stats.poisson.sf(9, 3.0), rtol=1e-10)
+    code, out, _ = run(
+        [
+            "discovery",
+            "--model",
+            "km",
+            "--mass",
+            "0.3",
+            "--coupling",
+            "0.01",
+            "--background",
+            "5",
+            "--json",
+            "--templates",
+            str(tdir),
+        ]
+    )
+    assert code == 0 and json.loads(out)["n_signal"] > 0
+
+
+def test_degeneracy_cli_figure_and_paper_example(tdir: Path, tmp_path: Path) -> None:
+    fig = tmp_path / "deg.png"
+    code, out, err = run(
+        [
+            "degeneracy",
+            "--true",
+            "km:1.0",
+            "--alt",
+            "md",
+            "--events",
+            "100",
+            "--out",
+            str(fig),
+            "--points",
+            "20",
+            "--json",
+            "--templates",
+            str(tdir),
+        ]
+    )
+    assert code == 0, err
+    res = json.loads(out)
+    fits = {f["observables"]: f for f in res["fits"]}
+    np.testing.assert_allclose(fits["pt"]["alt_mass"], 0.75, rtol=0.03)
+    assert fits["pt"]["delta_2lnL"] < 0.2 < 4.0 < fits["E,pt"]["delta_2lnL"]
+    np.testing.assert_allclose(fits["E,pt"]["true_fit_mass"], 1.0, rtol=1e-4)
+    assert fig.stat().st_size > 10000 and fig.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_discriminate_cli_json_resume(tdir: Path, tmp_path: Path) -> None:
+    base = [
+        "discriminate",
+        "--true",
+        "km:1.0",
+        "--alt",
+        "md",
+        "--events",
+        "50",
+        "--toys",
+        "400",
+        "--seed",
+        "7",
+        "--json",
+        "--workers",
+        "1",
+        "--chunk-size",
+        "100",
+        "--no-progress",
+        "--templates",
+        str(tdir),
+        "--observables",
+        "E",
+    ]
+    code, out, err = run([*base, "--out", str(tmp_path / "run")])
+    assert code == 0, err
+    first = json.loads(out)[0]
+    assert first["alt_model"] == "md" and first["n_toys"] == 400
+    assert 0 <= first["p_value"] <= 1 and first["n_5sigma"] > first["n_3sigma"] > 0
+    (tmp_path / "run" / "km_vs_md" / "chunk_00002.npz").unlink()
+    code, _, err = run([*base, "--out", str(tmp_path / "run")])
+    assert code == 2 and "resume" in err
+    code, out, _ = run([*base, "--out", str(tmp_path / "run"), "--resume"])
+    assert code == 0 and json.loads(out)[0] == first
+    code, out, _ = run(base)  # no streaming: same numbers
+    assert json.loads(out)[0] == first
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["discriminate", "--true", "xx:1.0", "--alt", "md", "--events", "5"], "unknown model"),
+        (["discriminate", "--true", "km:5.0", "--alt", "md", "--events", "5"], "outside"),
+        (["discriminate", "--true", "km:1.0", "--alt", "md", "--events", "0"], "events"),
+        (["discriminate", "--true", "km", "--alt", "md", "--events", "5"], "MODEL:MASS"),
+        (["degeneracy", "--true", "km:1.0", "--alt", "md", "--events", "-1"], "events"),
+        (["workspace", "--model", "km", "--mass", "9", "--out", "x.json"], "outside"),
+        (["workspace", "--model", "zz", "--mass", "1", "--out", "x.json"], "unknown model"),
+        (["discovery", "--events", "5", "--background", "0"], "background"),
+        (["reach", "--model", "km", "--cl", "1.5"], "--cl"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tdir: Path, args: list[str], needle: str) -> None:
+    code, _, err = run([*args, "--templates", str(tdir)] if args[0] != "discovery" else args)
+    assert code == 2
+    assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_shipped_templates_reach() -> None:
+    from darkmoments import templates
+
+    try:
+        templates.masses("km", "ldmx-phase2")
+    except (OSError, ValueError) as exc:
+        pytest.skip(f"shipped LDMX Phase II templates are missing: {exc}")
+    code, out, _ = run(["reach", "--model", "km", "--json"])
+    assert code == 0
+    rows = json.loads(out)
+    from darkmoments.experiments import signal_yield
+
+    r = rows[len(rows) // 2]
+    n1 = signal_yield("km", r["mass"], 1.0, "ldmx-phase2").n_signal
+    np.testing.assert_allclose(r["coupling"], math.sqrt(LN10 / n1), rtol=1e-9)
