@@ -383,14 +383,21 @@ _RESOURCES = ExitStack()
 def default_directory() -> Path:
     """Directory of the shipped templates.
 
-    ``$DARKMOMENTS_TEMPLATES`` if set, else the package resource ``darkmoments/_templates``
-    (the repository's ``templates/`` directory: a symlink in a source checkout, a copy in the
-    wheel), found with ``importlib.resources``.
+    In order: ``$DARKMOMENTS_TEMPLATES`` if set; the package resource
+    ``darkmoments/_templates`` found with ``importlib.resources`` (the wheel, where
+    pyproject's force-include maps the repository's ``templates/`` there); else, in a source
+    checkout or editable install (where that resource does not exist), the repository's
+    ``templates/`` directory next to ``src/``.
     """
     env = os.environ.get("DARKMOMENTS_TEMPLATES")
     if env:
         return Path(env)
     res = files("darkmoments") / "_templates"
+    if res.is_dir():
+        return Path(_RESOURCES.enter_context(as_file(res)))
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and (root / "templates").is_dir():
+        return root / "templates"
     return Path(_RESOURCES.enter_context(as_file(res)))
 
 
