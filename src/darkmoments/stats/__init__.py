@@ -16,6 +16,7 @@ from .limits import (
     UpperLimit,
     coupling_limit,
     poisson_upper_limit,
+    reach_for,
     reach_rows,
     upper_limit,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "profile_mass",
     "project_template",
     "pyhf_discovery",
+    "reach_for",
     "reach_rows",
     "run_discrimination",
     "upper_limit",

@@ -1,0 +1,96 @@
+"""Projected zero-background reach (paper section 4.2, figure 1 style) for all five models.
+
+For every template mass of each model: N_sig(g = 1) from the templates and the experiment,
+the 90% CL event limit (exactly -ln 0.1 = 2.303 events without background, PHYSICS.md
+section 3), the coupling limit g = sqrt(2.303 / N_sig(1)) and y (eq. 3.3).
+
+Outputs in ``--out``: ``reach.csv`` (model, mass [GeV], coupling, y), ``reach.png`` and
+``summary.json`` (the best y reach per model and where it is reached).
+
+Usage::
+
+    python studies/reach.py --out results/reach [--fast] [--experiment ldmx-phase2]
+        [--templates DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from darkmoments import MODEL_IDS
+from darkmoments.plotting import plot_reach, save_figure
+from darkmoments.stats import reach_for
+
+__all__ = ["main", "run"]
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run(
+    out: Path,
+    *,
+    fast: bool = False,
+    experiment: str = "ldmx-phase2",
+    templates: str | None = None,
+    cl: float = 0.9,
+) -> dict[str, Any]:
+    """Compute the reach table, write CSV, figure and summary into ``out``; return the summary.
+
+    ``fast`` restricts the study to the km and md models.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    models = ("km", "md") if fast else MODEL_IDS
+    rows: dict[str, list[dict[str, float]]] = {}
+    for model in tqdm(models, desc="reach", unit="model"):
+        rows[model] = reach_for(model, experiment, cl=cl, directory=templates)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["model", "mass_GeV", "coupling", "y"])
+    for model, rr in rows.items():
+        for r in rr:
+            w.writerow([model, repr(r["mass"]), repr(r["coupling"]), repr(r["y"])])
+    _atomic_text(out / "reach.csv", buf.getvalue())
+    save_figure(plot_reach(rows), out / "reach.png")
+    summary = {
+        "experiment": experiment,
+        "cl": cl,
+        "best": {m: min(rr, key=lambda r: r["y"]) for m, rr in rows.items()},
+    }
+    _atomic_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("results/reach"))
+    ap.add_argument("--fast", action="store_true", help="km and md only")
+    ap.add_argument("--experiment", default="ldmx-phase2")
+    ap.add_argument("--templates", default=None, help="template directory")
+    ap.add_argument("--cl", type=float, default=0.9)
+    a = ap.parse_args(argv)
+    s = run(a.out, fast=a.fast, experiment=a.experiment, templates=a.templates, cl=a.cl)
+    for model, best in s["best"].items():
+        print(f"{model}: best y = {best['y']:.3e} at m = {best['mass']:.4g} GeV")
+
+
+if __name__ == "__main__":
+    main()
