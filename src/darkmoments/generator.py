@@ -447,18 +447,22 @@ def unweighting_threshold(w: NDArray[np.float64], max_excess: float) -> float:
     """
     if not 0.0 <= max_excess < 1.0:
         raise ValueError(f"max_excess must be in [0, 1), got {max_excess}")
-    ws = np.sort(w)[::-1]
+    ws = np.sort(np.asarray(w, dtype=float))[::-1]
     total = float(ws.sum())
     if total <= 0:
         raise RuntimeError("all pilot weights vanish: the integrand is zero everywhere")
     if max_excess == 0.0:
         return float(ws[0])
-    # excess(w_j) for threshold at the j-th largest weight = sum_{i<j} w_i - j w_j
+    # excess(thr) = sum_{w_i > thr} (w_i - thr) is piecewise linear and decreasing; with the
+    # j largest weights above thr it equals csum[j-1] - j thr.  Solve excess = target on the
+    # segment ws[j] <= thr <= ws[j-1].
+    target = max_excess * total
     csum = np.cumsum(ws)
-    j = np.arange(ws.size)
-    excess = (csum - ws) - j * ws
-    ok = np.flatnonzero(excess <= max_excess * total)
-    return float(ws[ok[-1]])
+    j = np.arange(1, ws.size + 1)
+    thr = (csum - target) / j
+    lower = np.append(ws[1:], 0.0)
+    ok = np.flatnonzero((thr >= lower) & (thr <= ws))
+    return float(thr[ok[0]]) if ok.size else float(ws[0])
 
 
 def _event_block(ps: PhaseSpacePoints, idx: NDArray[np.intp]) -> NDArray[np.float64]:
