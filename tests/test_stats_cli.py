@@ -263,3 +263,40 @@ def test_shipped_templates_reach() -> None:
     r = rows[len(rows) // 2]
     n1 = signal_yield("km", r["mass"], 1.0, "ldmx-phase2").n_signal
     np.testing.assert_allclose(r["coupling"], math.sqrt(LN10 / n1), rtol=1e-9)
+
+
+def test_discriminate_relic_tied(tdir: Path) -> None:
+    from darkmoments import templates
+
+    m = float(templates.masses("km", directory=tdir)[4])  # a grid node: no interpolation
+    base = [
+        "discriminate",
+        "--true",
+        f"km:{m!r}",
+        "--alt",
+        "md",
+        "--toys",
+        "200",
+        "--json",
+        "--workers",
+        "1",
+        "--no-progress",
+        "--templates",
+        str(tdir),
+        "--observables",
+        "E",
+    ]
+    code, out, err = run([*base, "--relic", "--coupling-factor", "30"])
+    assert code == 0, err
+    (r,) = json.loads(out)
+    from darkmoments.relic import target
+
+    g = target("km", m).coupling
+    from darkmoments.stats import load_grid
+
+    n1 = load_grid("km", "ldmx-phase2", "E", directory=str(tdir)).rate(m)
+    # relic targets solved for a mass array vs a scalar agree to the solver's rtol (1e-4)
+    np.testing.assert_allclose(r["n_events"], (30 * g) ** 2 * n1, rtol=1e-4)
+    assert r["n_3sigma"] is None
+    code, _, err = run([*base, "--relic", "--events", "5"])
+    assert code == 2 and "exactly one of --events N or --relic" in err

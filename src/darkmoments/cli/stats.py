@@ -378,7 +378,19 @@ def degeneracy_cmd(
 @click.option(
     "--alt", "alt_models", required=True, help="Alternative model id(s), comma separated, or 'all'."
 )
-@click.option("--events", type=float, required=True, help="Expected signal events.")
+@click.option(
+    "--events", type=float, default=None, help="Expected signal events (normalisation free)."
+)
+@click.option(
+    "--relic", is_flag=True, help="Instead of --events: tie each model's rate to its relic target."
+)
+@click.option(
+    "--coupling-factor",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="With --relic: couplings = factor x relic-target coupling.",
+)
 @click.option(
     "--toys", "n_toys", type=int, default=10000, show_default=True, help="Toys per hypothesis."
 )
@@ -410,7 +422,9 @@ def degeneracy_cmd(
 def discriminate_cmd(
     true_spec: str,
     alt_models: str,
-    events: float,
+    events: float | None,
+    relic: bool,
+    coupling_factor: float,
     n_toys: int,
     seed: int,
     observables: str,
@@ -427,10 +441,14 @@ def discriminate_cmd(
 ) -> None:
     """Model-discrimination toys: p-value and significance for rejecting each alternative."""
     from ..models import MODEL_IDS, get_model
-    from ..stats.toys import DiscriminationSetup, run_discrimination
+    from ..stats.toys import DiscriminationSetup, relic_setup, run_discrimination
 
     true_model, true_mass = parse_model_mass(true_spec)
-    positive_float("events", events)
+    if relic == (events is not None):
+        raise ValueError("give exactly one of --events N or --relic")
+    if events is not None:
+        positive_float("events", events)
+    positive_float("coupling-factor", coupling_factor)
     positive_int("toys", n_toys)
     positive_int("chunk-size", chunk_size)
     if seed < 0:
@@ -448,7 +466,10 @@ def discriminate_cmd(
     results = []
     for alt in alts:
         gt, ga = _grid_pair(true_model, alt, experiment, observables, _dir(templates_dir))
-        setup = DiscriminationSetup(gt, ga, true_mass, events)
+        if events is not None:
+            setup = DiscriminationSetup(gt, ga, true_mass, events)
+        else:
+            setup = relic_setup(gt, ga, true_mass, coupling_factor=coupling_factor)
         res = run_discrimination(
             setup,
             n_toys,

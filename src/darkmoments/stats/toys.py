@@ -48,6 +48,7 @@ __all__ = [
     "discrimination_statistic",
     "empirical_p_values",
     "reference_statistic_pyhf",
+    "relic_setup",
     "run_discrimination",
 ]
 
@@ -93,6 +94,24 @@ class DiscriminationSetup:
         self.true_grid.check_mass(self.true_mass)
         if (self.rates_true is None) != (self.rates_alt is None):
             raise ValueError("give both rates_true and rates_alt (tied rates) or neither")
+        if self.rates_true is not None:
+            rt = np.asarray(self.rates_true, dtype=float)
+            ra = np.asarray(self.rates_alt, dtype=float)
+            if rt.shape != self.true_grid.masses.shape or ra.shape != self.alt_grid.masses.shape:
+                raise ValueError("rates_true / rates_alt need one value per grid mass")
+            if not (
+                np.all(np.isfinite(rt))
+                and np.all(rt > 0)
+                and np.all(np.isfinite(ra))
+                and np.all(ra > 0)
+            ):
+                raise ValueError("tied rates must be finite and > 0 events")
+            expected = _power_law(self.true_grid.masses, rt, float(self.true_mass))
+            if not np.isclose(self.n_events, expected, rtol=1e-9):
+                raise ValueError(
+                    f"n_events = {self.n_events} differs from the tied true rate {expected} "
+                    f"at m = {self.true_mass} GeV"
+                )
 
     def fingerprint(self) -> str:
         """SHA-256 of everything that determines the toys (for safe ``--resume``)."""
@@ -105,6 +124,58 @@ class DiscriminationSetup:
             h.update(b"none" if r is None else np.ascontiguousarray(r).tobytes())
         h.update(repr((float(self.true_mass), float(self.n_events), self.refine)).encode())
         return h.hexdigest()
+
+
+def _power_law(masses: FloatArray, values: FloatArray, mass: float) -> float:
+    """Interpolate ``values`` linearly in (log m, log value), as ShapeGrid.rate does."""
+    return float(np.exp(np.interp(np.log(mass), np.log(masses), np.log(values))))
+
+
+def relic_setup(
+    true_grid: ShapeGrid,
+    alt_grid: ShapeGrid,
+    true_mass: float,
+    *,
+    coupling_factor: float = 1.0,
+    refine: bool = True,
+) -> DiscriminationSetup:
+    """A setup with the normalisations tied to the relic-target couplings of each model.
+
+    Under each hypothesis the expected signal at mass m is N(m) = (f g_relic(m))^2 N_1(m),
+    with g_relic from :func:`darkmoments.relic.target` (Omega h^2 = 0.120, paper section 3)
+    and N_1 the expected events at unit coupling (``grid.n1``); f = ``coupling_factor``
+    scales both couplings (1 = exactly on the relic targets).
+
+    Parameters
+    ----------
+    true_grid, alt_grid : ShapeGrid
+        Shapes with ``n1`` (e.g. from :func:`~darkmoments.stats.shapes.load_grid`).
+    true_mass : float
+        True A' mass in GeV.
+    coupling_factor : float
+        f > 0.
+    refine : bool
+        Continuous mass refinement.
+
+    Returns
+    -------
+    DiscriminationSetup
+    """
+    from ..relic import target
+
+    if not (np.isfinite(coupling_factor) and coupling_factor > 0):
+        raise ValueError(f"coupling_factor must be finite and > 0, got {coupling_factor}")
+    rates = []
+    for g in (true_grid, alt_grid):
+        if g.n1 is None:
+            raise ValueError(f"shape grid of model {g.model} has no event rates (n1)")
+        gr = np.asarray(target(g.model, g.masses).coupling, dtype=float)
+        rates.append((coupling_factor * gr) ** 2 * g.n1)
+    true_grid.check_mass(true_mass)
+    n_true = _power_law(true_grid.masses, rates[0], float(true_mass))
+    return DiscriminationSetup(
+        true_grid, alt_grid, float(true_mass), n_true, rates[0], rates[1], refine
+    )
 
 
 def discrimination_statistic(
