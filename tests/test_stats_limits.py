@@ -191,3 +191,21 @@ def test_pyhf_discovery_shape(tpl) -> None:
     # one bin, no systematics: q0 = 2 [n ln(n/b) - (n - b)], Z = sqrt(q0)
     q0 = 2 * (460 * math.log(460 / 400) - 60)
     np.testing.assert_allclose(d.z, math.sqrt(q0), rtol=1e-4)
+
+
+def test_pyhf_toys_cls_matches_exact_counting() -> None:
+    """One bin, b = 3, n = 3: pyhf's toy CLs at the exact counting limit is 0.1.
+
+    CLs+b and CLb are binomial estimates from 1000 toys each; the tolerance is 4 sigma of
+    the propagated binomial error.  numpy's global random state is left untouched.
+    """
+    t1 = synthetic_template("km", 0.2, bins=(1, 1))
+    spec = build_spec(t1, 1.0, observables="E", background=3.0, staterror=False, observed=[3.0])
+    exact = upper_limit(spec, method="exact")
+    np.testing.assert_allclose(cls_counting(exact.events, 3.0, 3.0), 0.1, rtol=1e-9)
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
+    cls = cls_pyhf(spec, exact.mu, calctype="toybased", ntoys=1000, seed=5)
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002
+    clb = stats.poisson.cdf(3, 3.0)
+    err = math.sqrt(0.1 * clb * (1 - 0.1 * clb) / 1000 + 0.01 * clb * (1 - clb) / 1000) / clb
+    assert abs(cls - 0.1) < 4 * err
