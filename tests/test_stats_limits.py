@@ -47,6 +47,13 @@ def test_zero_background_zero_observed_is_ln10(tpl) -> None:
         np.testing.assert_allclose(coupling_limit(ul.events, n_sig), math.sqrt(LN10 / n_sig))
 
 
+def test_auto_method_uses_exact_counting_at_low_background(tpl) -> None:
+    spec = build_spec(tpl, 10.0, background=5.0, observed=np.zeros(24))
+    ul = upper_limit(spec, cl=0.9)
+    assert ul.method == "exact"
+    np.testing.assert_allclose(ul.events, LN10, rtol=1e-9)  # n = 0: b drops out of CLs
+
+
 def test_counting_cls_against_poisson_sums() -> None:
     """CLs from the incomplete gamma equals explicit Poisson sums; the limit solves CLs = 0.1."""
     for n, b in ((0, 0.0), (1, 0.5), (3, 2.2), (10, 7.0)):

@@ -4,7 +4,8 @@
   P(N <= n | b), solved for CLs = 1 - CL.  P(N <= n | lam) = Q(n + 1, lam) (regularised upper
   incomplete gamma), which also extends to non-integer (Asimov) n.  With b = 0 and n = 0 it
   gives exp(-s) = 1 - CL, i.e. s = -ln(0.1) = 2.303 events at 90% CL (PHYSICS.md section 3).
-  Asymptotic formulae are wrong there, so this is the default without background.
+  Asymptotic formulae are wrong there, so this is the default without (or with little)
+  background.
 * ``asymptotic``: pyhf's qtilde CLs (Cowan, Cranmer, Gross, Vitells 2011, arXiv:1007.1727)
   on the full binned likelihood, root-found in mu by Brent's method.  We do not call
   ``pyhf.infer.intervals.upper_limits.upper_limit(level=...)``: in pyhf 0.7.6 its default
@@ -31,6 +32,7 @@ from ..models import get_model, y_parameter
 from .workspace import make_model
 
 __all__ = [
+    "LOW_COUNT_BACKGROUND",
     "METHODS",
     "UpperLimit",
     "cls_counting",
@@ -42,6 +44,11 @@ __all__ = [
     "reach_rows",
     "upper_limit",
 ]
+
+#: Below this expected background (events, summed over bins) ``method="auto"`` uses the exact
+#: counting CLs instead of the asymptotic formulae, which are unreliable at low counts
+#: (Cowan et al. 2011 show percent-level accuracy only for b of order 10 and above).
+LOW_COUNT_BACKGROUND: float = 10.0
 
 #: Limit methods accepted by :func:`upper_limit`.
 METHODS: tuple[str, ...] = ("auto", "exact", "asymptotic", "toys")
@@ -249,7 +256,9 @@ def upper_limit(
     cl : float
         Confidence level (0.9 for the paper's projections).
     method : str
-        ``"auto"`` (exact counting without background, asymptotic pyhf otherwise),
+        ``"auto"`` (exact counting CLs on the totals if the background is below
+        :data:`LOW_COUNT_BACKGROUND` events, in particular without background; asymptotic
+        pyhf on the binned likelihood otherwise),
         ``"exact"`` (counting on bin totals; ignores shape and systematics), ``"asymptotic"``
         or ``"toys"`` (pyhf toy-based CLs; slow).
     ntoys : int
@@ -270,7 +279,7 @@ def upper_limit(
     if sig <= 0:
         raise ValueError("workspace signal expects zero events; no limit can be set")
     if method == "auto":
-        method = "exact" if bkg == 0 else "asymptotic"
+        method = "exact" if bkg < LOW_COUNT_BACKGROUND else "asymptotic"
     if method == "exact":
         s_up = poisson_upper_limit(n_obs, bkg, cl)
         return UpperLimit(s_up / sig, s_up, cl, "exact")
