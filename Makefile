@@ -37,13 +37,15 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests studies benchmarks
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/run.py
 
 templates: $(STAMP)
 	$(VENV)/bin/darkmoments templates build --out templates
 
+# Full studies (minutes each); outputs in studies/results/<name>/.  FAST=1 for smoke runs.
 studies: $(STAMP)
-	for s in studies/*.py; do $(PY) $$s || exit 1; done
+	for s in studies/*.py; do n=$$(basename $$s .py); \
+	  $(PY) $$s --out studies/results/$$n $(if $(FAST),--fast,) || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
