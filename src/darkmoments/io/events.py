@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from ..constants import ALPHA_EM
+from ..generator import EVENT_COLUMNS
 
 __all__ = [
     "APRIME_PDG_ID",
@@ -61,24 +62,6 @@ __all__ = [
     "write_events",
 ]
 
-#: Columns of an event DataFrame, in file order (GeV; weight in pb per event).
-EVENT_COLUMNS: tuple[str, ...] = (
-    "lepton_E",
-    "lepton_px",
-    "lepton_py",
-    "lepton_pz",
-    "dark_photon_E",
-    "dark_photon_px",
-    "dark_photon_py",
-    "dark_photon_pz",
-    "nucleus_E",
-    "nucleus_px",
-    "nucleus_py",
-    "nucleus_pz",
-    "lepton_pt",
-    "nucleus_pt",
-    "weight",
-)
 #: Metadata keys every sample must carry.
 REQUIRED_METADATA: tuple[str, ...] = (
     "model",

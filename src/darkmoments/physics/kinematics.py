@@ -92,6 +92,48 @@ def _orthonormal_to(v: NDArray[np.float64], n: NDArray[np.float64]) -> NDArray[n
     return v
 
 
+def _decay_in_frame(
+    axis: NDArray[np.float64],
+    ref: NDArray[np.float64],
+    cos_t: NDArray[np.float64],
+    phi: NDArray[np.float64],
+    e_a: NDArray[np.float64],
+    p_mag: NDArray[np.float64],
+    frame: NDArray[np.float64],
+    frame_mass: NDArray[np.float64],
+    sin_t: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Two-body decay in the rest frame of ``frame``, boosted back to the lab.
+
+    Daughter a has energy ``e_a`` and momentum ``p_mag`` at polar angle ``cos_t`` to the unit
+    vectors ``axis`` and azimuth ``phi`` measured from the plane of ``ref``; daughter b takes
+    the rest (energy frame_mass - e_a, opposite momentum).  Returns (a, b) in the lab (GeV).
+    ``sin_t`` may be passed when it is known more precisely than sqrt(1 - cos_t^2).
+    """
+    ref = ref - np.sum(ref * axis, axis=1)[:, None] * axis
+    ref_norm = np.linalg.norm(ref, axis=1)
+    bad = ref_norm < 1e-300
+    if np.any(bad):  # ref along the axis: any perpendicular direction will do
+        ref[bad] = np.cross(axis[bad], np.array([1.0, 0.0, 0.0]))
+        ref_norm[bad] = np.linalg.norm(ref[bad], axis=1)
+    e1 = _orthonormal_to(ref / ref_norm[:, None], axis)
+    e2 = np.cross(axis, e1)
+    if sin_t is None:
+        sin_t = np.sqrt((1.0 - cos_t) * (1.0 + cos_t))
+    direction = (
+        (sin_t * np.cos(phi))[:, None] * e1
+        + (sin_t * np.sin(phi))[:, None] * e2
+        + cos_t[:, None] * axis
+    )
+    a = np.empty((axis.shape[0], 4))
+    a[:, 0] = e_a
+    a[:, 1:] = p_mag[:, None] * direction
+    b = np.empty_like(a)
+    b[:, 0] = frame_mass - e_a
+    b[:, 1:] = -a[:, 1:]
+    return boost(a, frame, frame_mass), boost(b, frame, frame_mass)
+
+
 def threshold_ok(beam_energy: float, m_l: float, m_ap: float, m_nucleus: float) -> bool:
     """True if l N -> l N A' is kinematically open: sqrt(s) > m_l + m_ap + M."""
     s = m_l**2 + m_nucleus**2 + 2.0 * beam_energy * m_nucleus
@@ -206,17 +248,6 @@ def map_phase_space(
     p1s_mag = np.sqrt(np.clip((e1s - m) * (e1s + m), 0.0, None))
     p1s = boost(p1, X * _FLIP, mx)
     nhat = p1s[:, 1:] / np.linalg.norm(p1s[:, 1:], axis=1)[:, None]
-    ref = -X[:, 1:]  # direction of the target in the X frame
-    ref = ref - np.sum(ref * nhat, axis=1)[:, None] * nhat
-    ref_norm = np.linalg.norm(ref, axis=1)
-    bad = ref_norm < 1e-300
-    if np.any(bad):  # X exactly along the beam: any perpendicular axis will do
-        alt = np.cross(nhat[bad], np.array([1.0, 0.0, 0.0]))
-        ref[bad] = alt
-        ref_norm[bad] = np.linalg.norm(alt, axis=1)
-    e1 = _orthonormal_to(ref / ref_norm[:, None], nhat)
-    e2 = np.cross(nhat, e1)
-
     eks = (mx2 + mA * mA - m * m) / (2.0 * mx)
     ks_mag = kallen_sqrt(mx2, m, mA) / (2.0 * mx)
 
@@ -232,25 +263,13 @@ def map_phase_space(
     with np.errstate(divide="ignore", invalid="ignore"):  # pp = 0 only at M_X threshold
         cos_s = np.where(pp > 0, (2.0 * ee - mA * mA - d1) / (2.0 * pp), 1.0)
     cos_s = np.clip(cos_s, -1.0, 1.0)
-    sin_s = np.sqrt((1.0 - cos_s) * (1.0 + cos_s))
     # dcos(theta*) = dD1 / (2 |p1*||k*|); with dPhi_2(X) = |k*| dcos dphi* / (16 pi^2 M_X)
     # the |k*| cancels (finite at the threshold, where ld = 0)
     jac = jac * d1 * ld / (2.0 * p1s_mag) / (16.0 * np.pi**2 * mx) * _TWO_PI
     phi_s = _TWO_PI * u[:, 3]
 
-    kdir = (
-        (sin_s * np.cos(phi_s))[:, None] * e1
-        + (sin_s * np.sin(phi_s))[:, None] * e2
-        + cos_s[:, None] * nhat
-    )
-    ks = np.empty((n, 4))
-    ks[:, 0] = eks
-    ks[:, 1:] = ks_mag[:, None] * kdir
-    p2s = np.empty((n, 4))
-    p2s[:, 0] = mx - eks
-    p2s[:, 1:] = -ks[:, 1:]
-    k = boost(ks, X, mx)
-    p2 = boost(p2s, X, mx)
+    # A' along theta* from the incoming lepton, azimuth from the target direction (-X)
+    k, p2 = _decay_in_frame(nhat, -X[:, 1:], cos_s, phi_s, eks, ks_mag, X, mx)
     return PhaseSpacePoints(p1=p1, P1=P1, p2=p2, P2=P2, k=k, t=t, w=w, d1=d1, jacobian=jac)
 
 
@@ -346,26 +365,7 @@ def map_phase_space_lab(
     P1s = boost(P1, Y * _FLIP, my)
     zhat = P1s[:, 1:] / np.linalg.norm(P1s[:, 1:], axis=1)[:, None]
     ref = np.cross(zhat, np.array([0.0, 0.0, 1.0]))
-    ref_norm = np.linalg.norm(ref, axis=1)
-    bad = ref_norm < 1e-300
-    if np.any(bad):
-        ref[bad] = np.cross(zhat[bad], np.array([1.0, 0.0, 0.0]))
-        ref_norm[bad] = np.linalg.norm(ref[bad], axis=1)
-    e1 = _orthonormal_to(ref / ref_norm[:, None], zhat)
-    e2 = np.cross(zhat, e1)
-    ndir = (
-        (sin_n * np.cos(phi_n))[:, None] * e1
-        + (sin_n * np.sin(phi_n))[:, None] * e2
-        + cos_n[:, None] * zhat
-    )
-    P2s = np.empty((n, 4))
-    P2s[:, 0] = e_n
-    P2s[:, 1:] = p_n[:, None] * ndir
-    p2s = np.empty((n, 4))
-    p2s[:, 0] = my - e_n
-    p2s[:, 1:] = -P2s[:, 1:]
-    P2 = boost(P2s, Y, my)
-    p2 = boost(p2s, Y, my)
+    P2, p2 = _decay_in_frame(zhat, ref, cos_n, phi_n, e_n, p_n, Y, my, sin_t=sin_n)
     p1 = np.zeros((n, 4))
     p1[:, 0] = E0
     p1[:, 3] = pz
