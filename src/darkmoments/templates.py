@@ -36,9 +36,9 @@ bins because the cubic has two negative weights, are set to 0 and the shape reno
 variances sum_i L_i^2 V_i (the MC variance of that estimate), ln sigma = sum_i L_i ln sigma_i
 (exact for any local power law sigma ~ m^k), the selection efficiency likewise.  Why cubic:
 against off-grid generated 1e5-event templates (4 GeV, kinetic mixing) linear interpolation
-misplaces sigma by up to 1.7 % at 1.2 GeV (cubic: 0.08 %) and leaves a shape chi2/ndf of
-1.02-1.11, cubic 1.01-1.09, with 1.01 between two seeds at the same mass; see
-docs/templates.md and tests/test_templates_build.py.
+misplaces sigma by up to 1.7 % at 1.2 GeV (cubic: ~0.1 %) and leaves a larger shape chi2/ndf
+(cubic 1.00-1.10 at ndf ~ 600-1100, vs 1.01 between two seeds at the same mass); numbers in
+docs/templates.md, checks in tests/test_templates.py and tests/test_templates_build.py.
 """
 
 from __future__ import annotations
