@@ -300,3 +300,24 @@ def test_discriminate_relic_tied(tdir: Path) -> None:
     assert r["n_3sigma"] is None
     code, _, err = run([*base, "--relic", "--events", "5"])
     assert code == 2 and "exactly one of --events N or --relic" in err
+
+
+def test_shipped_templates_self_fit_and_degeneracy() -> None:
+    """On the shipped templates: a model fitted to its own Asimov data returns the true mass
+    (on and off the grid), and adding E makes the md fit to km data worse than p_T alone."""
+    from darkmoments.stats import asimov, fit_mass, load_grid
+
+    try:
+        gk = {o: load_grid("km", "ldmx-phase2", o) for o in ("pt", "E,pt")}
+        gm = {o: load_grid("md", "ldmx-phase2", o) for o in ("pt", "E,pt")}
+    except (OSError, ValueError) as exc:
+        pytest.skip(f"shipped LDMX Phase II templates are missing: {exc}")
+    for m in (float(gk["E,pt"].masses[20]), 0.37, 1.0):
+        fit = fit_mass(asimov(gk["E,pt"], m, 100.0), gk["E,pt"])
+        np.testing.assert_allclose(fit.mass, m, rtol=1e-4)
+        assert fit.mass_low < m < fit.mass_high
+    q = {}
+    for o in ("pt", "E,pt"):
+        data = asimov(gk[o], 1.0, 100.0)
+        q[o] = fit_mass(data, gm[o], strict=False).deviance - fit_mass(data, gk[o]).deviance
+    assert 0 <= q["pt"] < q["E,pt"]

@@ -56,8 +56,12 @@ def asimov(grid: ShapeGrid, mass: float, n_events: float) -> FloatArray:
     return float(n_events) * p / p.sum()
 
 
-def check_data(counts: FloatArray, grid: ShapeGrid) -> FloatArray:
+def check_data(counts: FloatArray, grid: ShapeGrid, *, strict: bool = True) -> FloatArray:
     """Validate observed counts against a hypothesis grid.
+
+    With ``strict=False`` events in bins that the hypothesis never populates are accepted
+    (the probabilities are floored, see :data:`~darkmoments.stats.fast.P_FLOOR`): use this
+    for Asimov data built from another model's finite-statistics template.
 
     Raises
     ------
@@ -74,7 +78,7 @@ def check_data(counts: FloatArray, grid: ShapeGrid) -> FloatArray:
     if c.sum() <= 0:
         raise ValueError("data contain no events; a mass fit needs at least one event")
     empty = np.all(grid.probs <= 0, axis=0) & (c > 0)
-    if np.any(empty):
+    if strict and np.any(empty):
         idx = np.flatnonzero(empty)
         raise ValueError(
             f"bins {idx[:10].tolist()} have zero expected events for model {grid.model} at all "
@@ -178,6 +182,7 @@ def fit_mass(
     delta: float = 1.0,
     scan_points: int = 4,
     p_floor: float = P_FLOOR,
+    strict: bool = True,
 ) -> MassFit:
     """Fit the A' mass (continuous, via template interpolation) to binned data with iminuit.
 
@@ -196,6 +201,9 @@ def fit_mass(
         Starting-point scan density (points per grid segment) to avoid local minima.
     p_floor : float
         Floor on the probabilities.
+    strict : bool
+        Refuse data with events where the hypothesis expects zero at every mass (True), or
+        accept them with the floored probabilities (False; see :func:`check_data`).
 
     Returns
     -------
@@ -206,7 +214,7 @@ def fit_mass(
     ValueError
         Invalid data (see :func:`check_data`), non-positive ``delta`` or coupling.
     """
-    c = check_data(counts, grid)
+    c = check_data(counts, grid, strict=strict)
     if not (np.isfinite(delta) and delta > 0):
         raise ValueError(f"delta must be finite and > 0, got {delta}")
     if rate_coupling is not None and not (np.isfinite(rate_coupling) and rate_coupling > 0):

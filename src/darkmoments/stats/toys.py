@@ -73,6 +73,12 @@ class DiscriminationSetup:
         must equal the true rate at ``true_mass``.
     refine : bool
         Continuous mass refinement between grid nodes (True) or grid-node profiling.
+    p_floor : float
+        Floor on the template probabilities: an empty template bin stands for p below the
+        MC resolution, not p = 0.  An event in a bin that a hypothesis never populates costs
+        2 ln(1 / (N p_floor)) in its deviance, so with finite-statistics templates the tails
+        of t depend on this choice (the median, and hence the expected significance, much
+        less).  Default :data:`~darkmoments.stats.fast.P_FLOOR`.
     """
 
     true_grid: ShapeGrid
@@ -82,6 +88,7 @@ class DiscriminationSetup:
     rates_true: FloatArray | None = None
     rates_alt: FloatArray | None = None
     refine: bool = True
+    p_floor: float = P_FLOOR
 
     def __post_init__(self) -> None:
         if self.true_grid.n_bins != self.alt_grid.n_bins:
@@ -122,7 +129,9 @@ class DiscriminationSetup:
             h.update(np.ascontiguousarray(g.probs).tobytes())
         for r in (self.rates_true, self.rates_alt):
             h.update(b"none" if r is None else np.ascontiguousarray(r).tobytes())
-        h.update(repr((float(self.true_mass), float(self.n_events), self.refine)).encode())
+        h.update(
+            repr((float(self.true_mass), float(self.n_events), self.refine, self.p_floor)).encode()
+        )
         return h.hexdigest()
 
 
@@ -183,8 +192,9 @@ def discrimination_statistic(
 ) -> FloatArray:
     """t = min D_alt - min D_true for each toy (rows of ``counts``), masses profiled."""
     counts = prepare_counts(counts, setup.true_grid.n_bins)
-    alt = profile_mass(counts, setup.alt_grid, rates=setup.rates_alt, refine=setup.refine)
-    tru = profile_mass(counts, setup.true_grid, rates=setup.rates_true, refine=setup.refine)
+    kw = {"refine": setup.refine, "p_floor": setup.p_floor}
+    alt = profile_mass(counts, setup.alt_grid, rates=setup.rates_alt, **kw)
+    tru = profile_mass(counts, setup.true_grid, rates=setup.rates_true, **kw)
     return alt.deviance - tru.deviance
 
 
@@ -197,8 +207,9 @@ def alternative_point(setup: DiscriminationSetup) -> tuple[float, float, float]:
         Alternative mass (GeV), its expected events and the Asimov statistic t_A.
     """
     data = asimov(setup.true_grid, setup.true_mass, setup.n_events)[None, :]
-    alt = profile_mass(data, setup.alt_grid, rates=setup.rates_alt, refine=setup.refine)
-    tru = profile_mass(data, setup.true_grid, rates=setup.rates_true, refine=setup.refine)
+    kw = {"refine": setup.refine, "p_floor": setup.p_floor}
+    alt = profile_mass(data, setup.alt_grid, rates=setup.rates_alt, **kw)
+    tru = profile_mass(data, setup.true_grid, rates=setup.rates_true, **kw)
     return float(alt.mass[0]), float(alt.norm[0]), float(alt.deviance[0] - tru.deviance[0])
 
 
