@@ -165,8 +165,10 @@ def main(argv: list[str] | None = None) -> None:
         templates=a.templates,
     )
     for c in s["toy_checks"]:
+        rel = ">=" if c["z_is_bound"] else "="
         print(
-            f"{c['true_model']}@{c['true_mass']:.3g} vs {c['alt_model']}: Z(toys) = {c['z']:.2f}, "
+            f"{c['true_model']}@{c['true_mass']:.3g} vs {c['alt_model']}: "
+            f"Z(toys) {rel} {c['z']:.2f}, "
             f"Z(Asimov) = {c['z_asimov']:.2f}, N(5 sigma) = {c['n_5sigma']}"
         )
 
