@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +27,13 @@ import numpy as np
 from tqdm import tqdm
 
 from darkmoments import MODEL_IDS
+from darkmoments.io.atomic import write_text_atomic
 from darkmoments.plotting import plot_degeneracy, save_figure
 from darkmoments.stats import degeneracy_surface, load_grid
 
 __all__ = ["main", "run"]
 
 OBSERVABLES = ("E", "pt", "E,pt")
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run(
@@ -92,7 +80,7 @@ def run(
             s = degeneracy_surface(gk[o], gm[o], events, true_masses=np.array([1.0]), points=2)
             ex[o] = {"best_md_mass": float(s.best_alt_mass[0]), "q": float(s.best_alt_q[0])}
         summary["paper_example_km_1GeV_vs_md"] = ex
-    _atomic_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     return summary
 
 

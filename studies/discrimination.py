@@ -20,8 +20,6 @@ import argparse
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +28,12 @@ import numpy as np
 from tqdm import tqdm
 
 from darkmoments import MODEL_IDS, get_model
+from darkmoments.io.atomic import write_text_atomic
 from darkmoments.plotting import save_figure
 from darkmoments.stats import DiscriminationSetup, load_grid, run_discrimination
 from darkmoments.stats.toys import alternative_point
 
 __all__ = ["main", "run"]
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _median_or_none(values: list[float | None]) -> float | None:
@@ -105,7 +93,7 @@ def run(
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
-    _atomic_text(out / "discrimination.csv", buf.getvalue())
+    write_text_atomic(out / "discrimination.csv", buf.getvalue())
     for true in trues:
         fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
         for alt in (m for m in MODEL_IDS if m != true):
@@ -138,7 +126,7 @@ def run(
             if a != t
         },
     }
-    _atomic_text(out / "summary.json", json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1, allow_nan=False) + "\n")
     return summary
 
 

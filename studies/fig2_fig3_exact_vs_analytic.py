@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 import darkmoments as dm
+from darkmoments.io.atomic import atomic_path
 from darkmoments.physics import analytic
 
 __all__ = ["main", "run"]
@@ -49,14 +48,8 @@ NUC_EDGES = np.linspace(0.0, 0.5, 51)
 
 
 def _atomic_save(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def _analytic_fraction_above(model: str, threshold: float) -> float:

@@ -20,10 +20,7 @@ build API and makes the same figures from it (about a minute on one core).
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from darkmoments import get_model, templates
+from darkmoments.io.atomic import atomic_path, write_json_atomic
 from darkmoments.models import MODEL_IDS
 
 EXPERIMENT = "ldmx-phase1"
@@ -65,15 +63,11 @@ def chi2_ndf(a: templates.Template, b: templates.Template) -> tuple[float, int]:
 
 
 def _savefig(fig: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    plt.close(fig)
+        plt.close(fig)
 
 
 def figure4(
@@ -204,10 +198,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     summary = summarise(tpl, masses)
     summary["figures"] = [str(figure4(tpl, masses, out)), str(figure5(tpl, masses[-1], out))]
-    fd, tmp = tempfile.mkstemp(prefix=".summary.", suffix=".json", dir=out)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(summary, fh, indent=1)
-    os.replace(tmp, out / "summary.json")
+    write_json_atomic(summary, out / "summary.json", indent=1)
     for key, val in summary["chi2_ndf"].items():
         print(f"chi2/ndf {key:>16}: {val['chi2']:8.1f} / {val['ndf']:4d}")
     for m, r in summary["sigma_cr_over_m4_sigma_km"].items():

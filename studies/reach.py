@@ -19,29 +19,17 @@ import argparse
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from darkmoments import MODEL_IDS
+from darkmoments.io.atomic import write_text_atomic
 from darkmoments.plotting import plot_reach, save_figure
 from darkmoments.stats import reach_for
 
 __all__ = ["main", "run"]
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run(
@@ -67,14 +55,14 @@ def run(
     for model, rr in rows.items():
         for r in rr:
             w.writerow([model, repr(r["mass"]), repr(r["coupling"]), repr(r["y"])])
-    _atomic_text(out / "reach.csv", buf.getvalue())
+    write_text_atomic(out / "reach.csv", buf.getvalue())
     save_figure(plot_reach(rows), out / "reach.png")
     summary = {
         "experiment": experiment,
         "cl": cl,
         "best": {m: min(rr, key=lambda r: r["y"]) for m, rr in rows.items()},
     }
-    _atomic_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     return summary
 
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 import darkmoments as dm
+from darkmoments.io.atomic import atomic_path
 from darkmoments.physics import analytic
 
 __all__ = ["main", "run"]
@@ -46,14 +45,8 @@ BEAM_ENERGIES = (4.0, 8.0)
 
 
 def _atomic_save(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def run(out: Path, *, fast: bool = False, seed: int = 1, rtol: float = 0.01) -> pd.DataFrame:

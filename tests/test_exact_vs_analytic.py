@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -24,7 +26,7 @@ def _ww_bins(model, mass, beam, edges):
     xs = np.linspace(edges[0], edges[-1], 40_001)
     d = analytic.dsigma_dx(model, xs, mass, beam)
     out = []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         sel = (xs >= a) & (xs <= b)
         out.append(np.trapezoid(d[sel], xs[sel]))
     return np.array(out)

@@ -14,16 +14,16 @@ from .models import MODEL_IDS, MODELS, Model, get_model, y_parameter
 from .targets import TARGETS, Target, get_target
 
 __all__ = [
-    "CrossSection",
-    "Sample",
-    "cross_section",
-    "generate",
     "MODELS",
     "MODEL_IDS",
     "TARGETS",
+    "CrossSection",
     "Model",
+    "Sample",
     "Target",
     "__version__",
+    "cross_section",
+    "generate",
     "get_model",
     "get_target",
     "y_parameter",

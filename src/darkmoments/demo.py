@@ -19,16 +19,11 @@ import numpy as np
 import pandas as pd
 
 from . import cross_section, generate
+from .io.atomic import write_csv_atomic
 from .io.events import write_events
 from .models import MODEL_IDS, get_model
 
 __all__ = ["main"]
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"   {mid}: sigma = {xs.value_pb:.5g} +- {xs.error_pb:.2g} pb  (g in {m.coupling_unit})"
         )
-    _write_csv(pd.DataFrame(rows), out / "cross_sections.csv")
+    write_csv_atomic(pd.DataFrame(rows), out / "cross_sections.csv")
 
     print("2) 20,000 unweighted km events")
     sample = generate("km", 0.1, 8.0, 20_000, seed=args.seed)
@@ -78,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
     reach = {mid: reach_for(mid, "ldmx-phase2") for mid in MODEL_IDS}
     table = pd.DataFrame([{"model": mid, **r} for mid, rr in reach.items() for r in rr])
-    _write_csv(table, out / "reach_ldmx-phase2.csv")
+    write_csv_atomic(table, out / "reach_ldmx-phase2.csv")
     targets = relic.scan("all", n_masses=30, m_min=0.003, m_max=3.0, proxy_band=False)
-    _write_csv(targets, out / "relic_targets.csv")
+    write_csv_atomic(targets, out / "relic_targets.csv")
     for mid in MODEL_IDS:
         r = min(reach[mid], key=lambda r: abs(r["mass"] - 0.1))
         tg = targets[targets.model == mid]

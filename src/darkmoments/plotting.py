@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .stats.degeneracy import DegeneracySurface
     from .stats.toys import DiscriminationResult
+
+from .io.atomic import atomic_path
 
 __all__ = [
     "SIGMA_LEVELS",
@@ -81,15 +82,8 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 120) ->
     suffix = out.suffix.lower().lstrip(".")
     if suffix not in ("png", "pdf", "svg"):
         raise ValueError(f"figure file {str(out)!r} must end in .png, .pdf or .svg")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".{suffix}", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out, mkdir=True) as tmp:
         fig.savefig(tmp, dpi=dpi, format=suffix)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..io.atomic import write_text_atomic
 from ..stats.fast import P_FLOOR
 from . import main
 from ._common import echo_json, positive_float, positive_int
@@ -56,15 +56,7 @@ def _dir(p: Path | None) -> str | None:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text, mkdir=True)
 
 
 @main.command("workspace")

@@ -40,7 +40,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -50,6 +49,7 @@ import pandas as pd
 
 from ..constants import ALPHA_EM
 from ..generator import EVENT_COLUMNS
+from .atomic import atomic_path
 
 __all__ = [
     "APRIME_PDG_ID",
@@ -176,19 +176,8 @@ def _check_target_dir(path: Path) -> None:
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path``; clean up on error."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_path(path) as tmp:
+        write(str(tmp))
     return path
 
 

@@ -40,9 +40,7 @@ import hashlib
 import json
 import math
 import os
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +50,7 @@ import numpy as np
 import uhi.io.hdf5
 
 from .._version import __version__
+from .atomic import atomic_path
 
 if TYPE_CHECKING:
     from ..templates import Template
@@ -140,28 +139,6 @@ def template_checksum(t: Template) -> str:
     return _digest(_canonical_json(_record(t)), edges, t.hist.values(), var)
 
 
-@contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path in the directory of ``path``; on success ``os.replace`` it.
-
-    On any exception the temporary file is removed and ``path`` is left untouched.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _write_group(g: h5py.Group, t: Template) -> None:
     uhi.io.hdf5.write(g, t.hist, compression="gzip", compression_opts=6, min_compress_elements=64)
     rec = _record(t)
@@ -190,7 +167,7 @@ def write_templates(
         The written path.
     """
     seen: set[tuple[str, str]] = set()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, mkdir=True) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["darkmoments_format"] = FORMAT_TAG
             f.attrs["format_version"] = FORMAT_VERSION

@@ -26,8 +26,9 @@ gamma^0 O^dagger gamma^0.  The A' polarisation sum -g + k k/m_A'^2 is carried ou
 explicit vectors (:func:`polarisations`) whose longitudinal one has its k/m_A' part removed,
 allowed by the Ward identity and free of the (E/m_A')^2 round-off of the textbook form.
 The nucleus is treated as a heavy spinless particle (PHYSICS.md: the spin-1/2 difference
-is negligible at M ~ 171 GeV).  Units: momenta in GeV; |M|^2 is dimensionless for km and carries g's units
-squared (GeV^-2n) times GeV^2n otherwise, so sigma comes out in GeV^-2 for g in model units.
+is negligible at M ~ 171 GeV).  Units: momenta in GeV; |M|^2 is dimensionless for km and
+carries g's units squared (GeV^-2n) times GeV^2n otherwise, so sigma comes out in GeV^-2
+for g in model units.
 """
 
 from __future__ import annotations

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from ..io.atomic import atomic_path
+from ..io.atomic import write_csv_atomic as write_csv_atomic_
 from ..models import get_model
 
 __all__ = ["plot_targets", "write_csv_atomic"]
-
-
-def _atomic_path(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 
 def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -33,15 +29,7 @@ def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     pathlib.Path
         The written path.
     """
-    dest = Path(path)
-    fd, tmp = _atomic_path(dest)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            table.to_csv(fh, index=False, float_format="%.8g")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    dest = write_csv_atomic_(table, path, mkdir=True, float_format="%.8g")
     return dest
 
 
@@ -88,14 +76,9 @@ def plot_targets(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         ax.set_ylabel(r"$y = g_f^2\,\alpha_D\,(m_\chi/m_{A'})^4\,\Lambda_f^{2n}$")
         ax.legend(title="relic targets", loc="best")
         fig.tight_layout()
-        fd, tmp = _atomic_path(dest)
-        os.close(fd)
         try:
-            fig.savefig(tmp, format=dest.suffix.lstrip(".") or "png")
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            with atomic_path(dest, mkdir=True) as tmp:
+                fig.savefig(tmp, format=dest.suffix.lstrip(".") or "png")
         finally:
             plt.close(fig)
     return dest

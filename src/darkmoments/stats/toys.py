@@ -28,7 +28,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..io.atomic import atomic_path, write_text_atomic
 from .discovery import p_to_z
 from .fast import P_FLOOR, PreparedCounts, prepare_counts, profile_mass
 from .fits import asimov
@@ -299,25 +299,8 @@ class DiscriminationResult:
 
 
 def _atomic_savez(path: Path, arrays: dict[str, FloatArray]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
 
 
 def run_discrimination(
@@ -400,7 +383,7 @@ def run_discrimination(
                 raise ValueError(f"cannot resume {out}: settings differ in {diff}")
         else:
             out.mkdir(parents=True, exist_ok=True)
-            _atomic_text(mpath, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+            write_text_atomic(mpath, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         for i in range(n_chunks):
             f = out / f"chunk_{i:05d}.npz"
             if f.exists():

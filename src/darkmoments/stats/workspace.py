@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,8 @@ from .shapes import parse_observables, project_template
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..templates import Template
+
+from ..io.atomic import write_json_atomic as write_json_atomic_
 
 __all__ = [
     "CHANNEL",
@@ -231,15 +232,5 @@ def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
     Path
         The written path.
     """
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    out = write_json_atomic_(obj, path, mkdir=True, indent=1)
     return out
