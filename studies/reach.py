@@ -4,8 +4,10 @@ For every template mass of each model: N_sig(g = 1) from the templates and the e
 the 90% CL event limit (exactly -ln 0.1 = 2.303 events without background, PHYSICS.md
 section 3), the coupling limit g = sqrt(2.303 / N_sig(1)) and y (eq. 3.3).
 
-Outputs in ``--out``: ``reach.csv`` (model, mass [GeV], coupling, y), ``reach.png`` and
-``summary.json`` (the best y reach per model and where it is reached).
+Outputs in ``--out``: ``reach.csv`` (model, mass [GeV], coupling, y), ``reach.png`` (the
+reach dashed with the relic targets of :func:`darkmoments.relic.scan` solid, the paper's
+figure 1; ``--no-relic`` to leave them out) and ``summary.json`` (the best y reach per model
+and where it is reached).
 
 Usage::
 
@@ -39,6 +41,7 @@ def run(
     experiment: str = "ldmx-phase2",
     templates: str | None = None,
     cl: float = 0.9,
+    relic_overlay: bool = True,
 ) -> dict[str, Any]:
     """Compute the reach table, write CSV, figure and summary into ``out``; return the summary.
 
@@ -56,7 +59,17 @@ def run(
         for r in rr:
             w.writerow([model, repr(r["mass"]), repr(r["coupling"]), repr(r["y"])])
     write_text_atomic(out / "reach.csv", buf.getvalue())
-    save_figure(plot_reach(rows), out / "reach.png")
+    relic_curves = None
+    if relic_overlay:
+        from darkmoments import relic
+
+        table = relic.scan(list(models), n_masses=12 if fast else 40, proxy_band=False)
+        write_text_atomic(out / "relic_targets.csv", table.to_csv(index=False))
+        relic_curves = {
+            m: (g.m_ap_gev.to_numpy(), g.y.to_numpy()) for m, g in table.groupby("model")
+        }
+    fig = plot_reach(rows, relic=relic_curves, title=f"{experiment}, {cl:.0%} CL, zero background")
+    save_figure(fig, out / "reach.png")
     summary = {
         "experiment": experiment,
         "cl": cl,
@@ -74,8 +87,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--experiment", default="ldmx-phase2")
     ap.add_argument("--templates", default=None, help="template directory")
     ap.add_argument("--cl", type=float, default=0.9)
+    ap.add_argument("--no-relic", action="store_true", help="do not overlay relic targets")
     a = ap.parse_args(argv)
-    s = run(a.out, fast=a.fast, experiment=a.experiment, templates=a.templates, cl=a.cl)
+    s = run(
+        a.out,
+        fast=a.fast,
+        experiment=a.experiment,
+        templates=a.templates,
+        cl=a.cl,
+        relic_overlay=not a.no_relic,
+    )
     for model, best in s["best"].items():
         print(f"{model}: best y = {best['y']:.3e} at m = {best['mass']:.4g} GeV")
 

@@ -85,27 +85,12 @@ def main(argv: list[str] | None = None) -> int:
             f"  (g = {r['coupling']:.3g})  relic target y = {y_rel:.3g}"
         )
 
-    import matplotlib.pyplot as plt
+    from .plotting import plot_reach
 
-    fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
-    for mid in MODEL_IDS:
-        m = get_model(mid)
-        rr = reach[mid]
-        ax.plot(
-            [r["mass"] for r in rr],
-            [r["y"] for r in rr],
-            ls="--",
-            color=m.color,
-            label=f"{m.letter} reach",
-        )
-        tg = targets[targets.model == mid]
-        ax.plot(tg.m_ap_gev, tg.y, ls="-", color=m.color, label=f"{m.letter} relic")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"$m_{A'}$ [GeV]")
-    ax.set_ylabel(r"$y = g_f^2\,\alpha_D\,(m_\chi/m_{A'})^4\,\Lambda_f^{2n}$")
-    ax.set_title("LDMX Phase II (8 GeV, $10^{16}$ EOT), 90% CL, zero background", fontsize=11)
-    ax.legend(ncol=2, fontsize=9)
+    curves = {m: (g.m_ap_gev.to_numpy(), g.y.to_numpy()) for m, g in targets.groupby("model")}
+    fig = plot_reach(
+        reach, relic=curves, title="LDMX Phase II (8 GeV, $10^{16}$ EOT), 90% CL, zero background"
+    )
     fig_path = save_figure(fig, out / "reach_relic_ldmx-phase2.png")
     print(f"   figure -> {fig_path}")
     print(f"done in {time.perf_counter() - t0:.0f} s; outputs in {out}/")

@@ -187,13 +187,23 @@ def plot_discrimination(result: DiscriminationResult, *, bins: int = 60) -> Figu
 
 
 @_styled
-def plot_reach(rows: Mapping[str, Sequence[Mapping[str, float]]]) -> Figure:
-    """Projected reach: y (eq. 3.3) versus m_A' for each model.
+def plot_reach(
+    rows: Mapping[str, Sequence[Mapping[str, float]]],
+    *,
+    relic: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Projected reach: y (eq. 3.3) versus m_A' for each model (paper figure 1).
 
     Parameters
     ----------
     rows : mapping model id -> list of {"mass", "coupling", "y"}
-        E.g. from :func:`darkmoments.stats.limits.reach_rows`.
+        E.g. from :func:`darkmoments.stats.limits.reach_rows` (masses in GeV).
+    relic : mapping model id -> (masses [GeV], y), optional
+        Relic targets (e.g. from :func:`darkmoments.relic.scan`), drawn as solid curves; the
+        reach is then dashed, as in the paper's figure 1.
+    title : str, optional
+        Axes title.
 
     Returns
     -------
@@ -201,12 +211,25 @@ def plot_reach(rows: Mapping[str, Sequence[Mapping[str, float]]]) -> Figure:
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
+    reach_style = "--" if relic else "-"
     for model, rr in rows.items():
         m = get_model(model)
-        ax.plot([r["mass"] for r in rr], [r["y"] for r in rr], color=m.color, label=m.letter)
+        label = f"{m.letter} reach" if relic else m.letter
+        ax.plot(
+            [r["mass"] for r in rr],
+            [r["y"] for r in rr],
+            ls=reach_style,
+            color=m.color,
+            label=label,
+        )
+    for model, (masses, y) in (relic or {}).items():
+        m = get_model(model)
+        ax.plot(masses, y, ls="-", color=m.color, label=f"{m.letter} relic")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"$m_{A'}$ [GeV]")
-    ax.set_ylabel(r"$y$ (90% CL reach)")
-    ax.legend()
+    ax.set_ylabel(r"$y = g_f^2\,\alpha_D\,(m_\chi/m_{A'})^4\,\Lambda_f^{2n}$", fontsize=16)
+    if title:
+        ax.set_title(title, fontsize=11)
+    ax.legend(ncol=2 if relic else 1, fontsize=9)
     return fig
