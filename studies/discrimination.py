@@ -31,7 +31,11 @@ from darkmoments import MODEL_IDS, get_model
 from darkmoments.io.atomic import write_text_atomic
 from darkmoments.plotting import save_figure
 from darkmoments.stats import DiscriminationSetup, load_grid, run_discrimination
-from darkmoments.stats.toys import alternative_point
+from darkmoments.stats.toys import (
+    TEMPLATE_LIMIT_FACTOR,
+    alternative_point,
+    template_noise_floor,
+)
 
 __all__ = ["main", "run"]
 
@@ -69,6 +73,8 @@ def run(
             for mass in tqdm(masses, desc=f"{true} vs {alt}", unit="mass", leave=False):
                 setup = DiscriminationSetup(grids[true], grids[alt], float(mass), events)
                 alt_mass, _, t_a = alternative_point(setup)
+                floor = template_noise_floor(setup, alt_mass)
+                limited = t_a < TEMPLATE_LIMIT_FACTOR * floor
                 rows.append(
                     {
                         "true": true,
@@ -77,8 +83,10 @@ def run(
                         "alt_mass": alt_mass,
                         "t_asimov": t_a,
                         "z_asimov": float(np.sqrt(max(t_a, 0.0))),
-                        "n_3sigma": 9.0 * events / t_a if t_a > 0 else None,
-                        "n_5sigma": 25.0 * events / t_a if t_a > 0 else None,
+                        "t_template_floor": floor,
+                        "template_limited": limited,
+                        "n_3sigma": None if limited or t_a <= 0 else 9.0 * events / t_a,
+                        "n_5sigma": None if limited or t_a <= 0 else 25.0 * events / t_a,
                     }
                 )
     # toy check of the Asimov estimate at the median mass of each (fast: one) pair
@@ -96,20 +104,35 @@ def run(
     write_text_atomic(out / "discrimination.csv", buf.getvalue())
     for true in trues:
         fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
+        plotted = False
         for alt in (m for m in MODEL_IDS if m != true):
             rr = [r for r in rows if r["true"] == true and r["alt"] == alt and r["n_5sigma"]]
+            if not rr:  # never resolved above the template-statistics floor
+                continue
+            plotted = True
             ax.plot(
                 [r["mass"] for r in rr],
                 [r["n_5sigma"] for r in rr],
                 color=get_model(alt).color,
                 label=f"vs {get_model(alt).letter}",
             )
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        if plotted:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no alternative resolved above the\ntemplate-statistics floor",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
         ax.set_xlabel(r"true $m_{A'}$ [GeV]")
         ax.set_ylabel(r"signal events for $5\sigma$ (Asimov)")
         ax.set_title(f"true model {get_model(true).letter}, observables {observables}")
-        ax.legend()
+        if plotted:
+            ax.legend()
         save_figure(fig, out / f"n5sigma_{true}.png")
         plt.close(fig)
     summary = {
@@ -156,8 +179,12 @@ def main(argv: list[str] | None = None) -> None:
         rel = ">=" if c["z_is_bound"] else "="
         print(
             f"{c['true_model']}@{c['true_mass']:.3g} vs {c['alt_model']}: "
-            f"Z(toys) {rel} {c['z']:.2f}, "
-            f"Z(Asimov) = {c['z_asimov']:.2f}, N(5 sigma) = {c['n_5sigma']}"
+            f"Z(toys) {rel} {c['z']:.2f}, Z(Asimov) = {c['z_asimov']:.2f}, "
+            + (
+                "N(5 sigma): not resolved by the templates (template-limited)"
+                if c["template_limited"]
+                else f"N(5 sigma) = {c['n_5sigma']:.4g}"
+            )
         )
 
 

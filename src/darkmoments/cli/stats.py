@@ -509,3 +509,8 @@ def discriminate_cmd(
             f"N = {r.n_events:g}, p = {r.p_value:.3g}, Z {bound} {r.z:.3f} "
             f"(Asimov {r.z_asimov:.3f}); N(3 sigma) = {n3}, N(5 sigma) = {n5}"
         )
+        if r.template_limited:
+            click.echo(
+                f"  warning: t_A = {r.t_asimov:.3g} is below 3 x the template-statistics floor "
+                f"{r.t_template_floor:.3g}: the shapes are not resolved by the templates"
+            )

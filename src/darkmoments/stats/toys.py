@@ -50,6 +50,7 @@ __all__ = [
     "reference_statistic_pyhf",
     "relic_setup",
     "run_discrimination",
+    "template_noise_floor",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -213,6 +214,72 @@ def alternative_point(setup: DiscriminationSetup) -> tuple[float, float, float]:
     return float(alt.mass[0]), float(alt.norm[0]), float(alt.deviance[0] - tru.deviance[0])
 
 
+def template_noise_floor(
+    setup: DiscriminationSetup, alt_mass: float, *, n_resamples: int = 20, seed: int = 0
+) -> float:
+    r"""Asimov t that the templates' own MC noise produces when the two shapes are equal.
+
+    The true template p (at ``setup.true_mass``) is resampled twice, independently, with
+    the MC statistics of the true and of the alternative template (multinomial with the
+    effective event counts N_eff = sum p(1-p) / sum V); the Asimov t of one copy fitted by the
+    other (mass fixed, same ``p_floor``) is averaged over ``n_resamples`` pairs.  In the
+    large-count limit this is
+
+    .. math:: t_{floor} = N \sum_b (V_{true,b} + V_{alt,b}) / p_b ,
+
+    but bins with few MC entries (and those empty in one copy) are included exactly.  A t_A
+    that is not well above t_floor measures template statistics, not physics (e.g. km vs
+    cr, whose normalised distributions are identical): such results are flagged
+    ``template_limited``.
+
+    Parameters
+    ----------
+    setup : DiscriminationSetup
+        The problem (true shape at ``setup.true_mass``, ``setup.n_events`` events).
+    alt_mass : float
+        Mass of the alternative template in GeV (its Asimov best fit).
+    n_resamples : int
+        Resampled pairs to average.
+    seed : int
+        Seed of the resampling (the floor is deterministic).
+
+    Returns
+    -------
+    float
+        The expected t from template noise alone (dimensionless).
+    """
+    p = setup.true_grid.shape(setup.true_mass)
+    p = p / p.sum()
+    n_eff = []
+    for grid, m in ((setup.true_grid, setup.true_mass), (setup.alt_grid, alt_mass)):
+        v = grid.variance(m)
+        q = grid.shape(m)
+        n_eff.append(max(float(np.sum(q * (1 - q)) / max(float(np.sum(v)), 1e-300)), 1.0))
+    rng = np.random.default_rng(seed)
+    mass = np.array([setup.true_mass])
+    ts = []
+    for _ in range(n_resamples):
+        copies = [rng.multinomial(round(n), p) / round(n) for n in n_eff]
+        grids = [
+            ShapeGrid(g.model, mass, c[None], (c * (1 - c) / n)[None], None, g.observables)
+            for g, c, n in zip((setup.true_grid, setup.alt_grid), copies, n_eff, strict=True)
+        ]
+        pair = DiscriminationSetup(
+            grids[0],
+            grids[1],
+            setup.true_mass,
+            setup.n_events,
+            refine=False,
+            p_floor=setup.p_floor,
+        )
+        ts.append(alternative_point(pair)[2])
+    return float(np.mean(ts))
+
+
+#: t_A below this multiple of :func:`template_noise_floor` is flagged ``template_limited``.
+TEMPLATE_LIMIT_FACTOR: float = 3.0
+
+
 def _run_chunk(
     args: tuple[DiscriminationSetup, int, np.random.SeedSequence, float, float],
 ) -> dict[str, FloatArray]:
@@ -257,7 +324,8 @@ class DiscriminationResult:
     z_asimov : float
         sqrt(t_A).
     n_3sigma, n_5sigma : float or None
-        Events for Z_A = 3, 5 (free normalisation only).
+        Events for Z_A = 3, 5 (free normalisation only; meaningless when
+        ``template_limited``, which the CLI and the studies report).
     p_value : float
         Toy p-value of the alternative for the median true experiment.
     z : float
@@ -268,6 +336,11 @@ class DiscriminationResult:
         Toys per hypothesis.
     median_t_true : float
         Median of t under the true hypothesis.
+    t_template_floor : float
+        t_A expected from the templates' MC noise alone (:func:`template_noise_floor`).
+    template_limited : bool
+        t_A < 3 t_template_floor: the separation is not resolved by the templates' statistics
+        (Z, N(3 sigma), N(5 sigma) then reflect template noise, not physics).
     t_true, t_alt : ndarray
         The toy statistics.
     """
@@ -287,6 +360,8 @@ class DiscriminationResult:
     z_is_bound: bool
     n_toys: int
     median_t_true: float
+    t_template_floor: float
+    template_limited: bool
     t_true: FloatArray = field(repr=False)
     t_alt: FloatArray = field(repr=False)
 
@@ -410,13 +485,15 @@ def run_discrimination(
     t_true = np.concatenate([results[i]["t_true"] for i in range(n_chunks)])
     t_alt = np.concatenate([results[i]["t_alt"] for i in range(n_chunks)])
     med = float(np.median(t_true))
+    floor = template_noise_floor(setup, m_alt)
     p = float(empirical_p_values(np.array([med]), t_alt)[0])
     bound = p == 0.0
     z = float(p_to_z(max(p, 1.0 / t_alt.size)))
     z_a = math.sqrt(max(t_a, 0.0))
-    free = setup.rates_alt is None
-    n3 = 9.0 * setup.n_events / t_a if (free and t_a > 0) else None
-    n5 = 25.0 * setup.n_events / t_a if (free and t_a > 0) else None
+    limited = bool(t_a < TEMPLATE_LIMIT_FACTOR * floor)
+    usable = setup.rates_alt is None and t_a > 0
+    n3 = 9.0 * setup.n_events / t_a if usable else None
+    n5 = 25.0 * setup.n_events / t_a if usable else None
     return DiscriminationResult(
         true_model=setup.true_grid.model,
         alt_model=setup.alt_grid.model,
@@ -433,6 +510,8 @@ def run_discrimination(
         z_is_bound=bound,
         n_toys=n_toys,
         median_t_true=med,
+        t_template_floor=floor,
+        template_limited=limited,
         t_true=t_true,
         t_alt=t_alt,
     )
