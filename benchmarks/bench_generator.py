@@ -12,7 +12,6 @@ Run with ``make bench`` (all benchmarks) or ``python benchmarks/bench_generator.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 import tracemalloc
@@ -57,15 +56,9 @@ def run(fast: bool = False) -> list[dict]:
     return [_one(m, mass, n) for m in models for mass in masses]
 
 
-def _print(rows: list[dict]) -> None:
-    keys = list(rows[0])
-    width = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
-    print("  ".join(k.rjust(width[k]) for k in keys))
-    for r in rows:
-        print("  ".join(str(r[k]).rjust(width[k]) for k in keys))
+if __name__ == "__main__":  # same table as ``make bench``, this benchmark only
+    import sys
 
+    import run as runner  # benchmarks/run.py, next to this script
 
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fast", action="store_true")
-    _print(run(ap.parse_args().fast))
+    raise SystemExit(runner.main(["generator", *sys.argv[1:]]))

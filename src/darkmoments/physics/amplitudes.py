@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..models import get_model
+from .kinematics import minkowski_dot
 
 __all__ = [
     "GAMMA",
@@ -174,7 +175,7 @@ def contracted_vertex(
     if mid in ("md", "ed"):
         v = 0.5j * (se @ ks - ks @ se)
     else:
-        ek = eps[:, 0] * k[:, 0] - np.sum(eps[:, 1:] * k[:, 1:], axis=1)
+        ek = minkowski_dot(eps, k)
         v = m_ap * m_ap * se - ek[:, None, None] * ks
     return v @ GAMMA5 if mid in ("ed", "am") else v
 
@@ -219,11 +220,9 @@ def lepton_trace(
     """
     mid = get_model(model).id
     if den_in is None:
-        d = p1 - k
-        den_in = d[:, 0] ** 2 - np.sum(d[:, 1:] ** 2, axis=1) - m_l**2
+        den_in = minkowski_dot(p1 - k, p1 - k) - m_l**2
     if den_out is None:
-        d = p2 + k
-        den_out = d[:, 0] ** 2 - np.sum(d[:, 1:] ** 2, axis=1) - m_l**2
+        den_out = minkowski_dot(p2 + k, p2 + k) - m_l**2
     if eps is None:
         eps = polarisations(k, m_ap)
     eye = np.eye(4)
