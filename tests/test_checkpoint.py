@@ -57,9 +57,9 @@ def test_chunks_without_manifest_refused(tmp_path):
     d = tmp_path / "run"
     _npy(d, {"seed": 1}, resume=False)
     (d / "manifest.json").unlink()
-    with pytest.raises(StaleCheckpointError, match="no manifest.json"):
+    with pytest.raises(StaleCheckpointError, match=r"no manifest\.json"):
         _npy(d, {"seed": 1}, resume=False)
-    with pytest.raises(StaleCheckpointError, match="no manifest.json"):
+    with pytest.raises(StaleCheckpointError, match=r"no manifest\.json"):
         _npy(d, {"seed": 1}, resume=True)
 
 
@@ -68,10 +68,10 @@ def test_edited_or_truncated_chunk_refused(tmp_path):
     _npy(d, {"seed": 1}, resume=False)
     f = d / "chunk_002.npy"
     np.save(f, np.zeros(5))  # a valid file with other numbers
-    with pytest.raises(StaleCheckpointError, match="chunk_002.npy.*checksum"):
+    with pytest.raises(StaleCheckpointError, match=r"chunk_002\.npy.*checksum"):
         _npy(d, {"seed": 1}, resume=True)
     f.write_bytes(b"")  # truncated
-    with pytest.raises(StaleCheckpointError, match="chunk_002.npy"):
+    with pytest.raises(StaleCheckpointError, match=r"chunk_002\.npy"):
         _npy(d, {"seed": 1}, resume=True)
 
 
