@@ -357,7 +357,8 @@ def map_phase_space_lab(
     sin_n = np.sqrt(one_minus_cos * (2.0 - one_minus_cos))
     phi_n = _TWO_PI * u[:, 4]
     # dPhi_2 = |p*| dcos dphi / (16 pi^2 M_Y), dcos = dt / (2 |P1*| |p*|)
-    jac = jac / (16.0 * np.pi**2 * my) * t * lt / (2.0 * p_p1) * _TWO_PI
+    with np.errstate(divide="ignore", invalid="ignore"):  # p_p1 = 0 only off shell: jac 0
+        jac = jac / (16.0 * np.pi**2 * my) * t * lt / (2.0 * p_p1) * _TWO_PI
     jac = np.where(physical & np.isfinite(jac), jac, 0.0)
 
     P1 = np.zeros((n, 4))
