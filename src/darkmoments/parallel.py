@@ -16,18 +16,52 @@ Public interface
 
 Randomness never depends on the executor: callers pass explicit seeds in the items, so the
 same items give bit-identical results on every backend.
+
+Signals and worker lifetime (:class:`ProcessExecutor`)
+------------------------------------------------------
+* Workers never outlive the process that started them: each one polls its parent pid (every
+  0.2 s) and, on Linux, also asks the kernel to SIGKILL it when its parent dies
+  (``PR_SET_PDEATHSIG``, only when the pool was started from the main thread, whose death is
+  the process's).  This holds even if the parent is killed with SIGKILL.
+* Workers ignore SIGINT: a Ctrl-C in the terminal (sent to the whole process group) reaches
+  the parent, which stops the run; a worker interrupted inside a queue operation could
+  otherwise leave a lock held and hang the pool.
+* While a pool exists, SIGINT and SIGTERM to the parent (main thread) first terminate the
+  workers, then continue as before: SIGINT raises ``KeyboardInterrupt``, SIGTERM raises
+  ``SystemExit(143)`` (128 + 15) unless the application installed its own SIGTERM handler,
+  which is then called.  Either way ``with`` blocks and ``finally`` clauses run (atomic
+  writers remove their temporary files), and the exception ends the run.
+* :meth:`ProcessExecutor.close` never waits for running work: it cancels what is queued,
+  terminates the workers that do not exit at once, kills those still alive after
+  ``TERMINATE_TIMEOUT`` seconds, and returns within a few seconds.
+
+Dask needs the ``dask`` extra (``pip install 'darkmoments[dask]'``); without it
+:class:`DaskExecutor` raises :class:`~darkmoments.errors.MissingExtraError` naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import multiprocessing.context
+import os
+import signal
+import sys
+import threading
+import time
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
+from ._optional import require
+from .errors import InputError, InputTypeError
+
 __all__ = [
+    "TERMINATE_TIMEOUT",
     "DaskExecutor",
     "Executor",
     "ProcessExecutor",
@@ -37,6 +71,21 @@ __all__ = [
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: Seconds :meth:`ProcessExecutor.close` waits for workers to exit before killing them.
+TERMINATE_TIMEOUT: float = 2.0
+#: Seconds between a worker's checks that its parent is alive.
+_PARENT_POLL_S: float = 0.2
+#: Linux prctl option: signal sent to this process when its parent thread dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _check_workers(workers: Any) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise InputTypeError(f"workers must be an integer >= 1, got {workers!r}")
+    if workers < 1:
+        raise InputError(f"workers must be an integer >= 1, got {workers!r}")
+    return workers
 
 
 class Executor(ABC):
@@ -80,27 +129,137 @@ class SerialExecutor(Executor):
             yield i, fn(item)
 
 
+# --------------------------------------------------------------------------------------------
+# Worker processes that die with their parent
+
+
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned process that knows its parent's pid and the spawning thread.
+
+    The two attributes are set in the parent just before the child is launched and travel
+    with the pickled process object, so the child can read them in :func:`_worker_init`.
+    """
+
+    def start(self) -> None:
+        self._dm_parent_pid = os.getpid()
+        self._dm_main_thread = threading.current_thread() is threading.main_thread()
+        super().start()
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    """The ``spawn`` start method with :class:`_WorkerProcess`."""
+
+    Process = _WorkerProcess  # type: ignore[assignment]
+
+
+def _set_pdeathsig(sig: int) -> bool:
+    """Linux: have the kernel send ``sig`` to this process when its parent thread dies."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - no prctl
+        return False
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Worker thread: end the worker as soon as its parent is gone (reparented)."""
+    while True:
+        time.sleep(_PARENT_POLL_S)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
+def _worker_init() -> None:
+    """Initializer of every :class:`ProcessExecutor` worker (runs in the worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; see module docstring
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    proc = multiprocessing.current_process()
+    parent = getattr(proc, "_dm_parent_pid", None)
+    if parent is None:  # pragma: no cover - not started by _WorkerContext
+        return
+    if getattr(proc, "_dm_main_thread", False):
+        _set_pdeathsig(signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="darkmoments-parent-watch", daemon=True
+    ).start()
+
+
 class ProcessExecutor(Executor):
-    """Local worker processes (``spawn`` start method).
+    """Local worker processes (``spawn`` start method) that never outlive the caller.
 
     Parameters
     ----------
     workers : int
         Number of processes (>= 1).
+
+    Notes
+    -----
+    See the module docstring for signals: SIGINT/SIGTERM to the caller terminate the workers
+    and end the run (``KeyboardInterrupt`` / ``SystemExit(143)``); workers exit when their
+    parent dies, however it dies.
     """
 
     name = "processes"
 
     def __init__(self, workers: int) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-        self.workers = workers
+        self.workers = _check_workers(workers)
+        self._closed = False
         self._pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=workers, mp_context=_WorkerContext(), initializer=_worker_init
         )
+        self._previous: dict[int, Any] = {}
+        self._install_signal_handlers()
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may set handlers; workers still die with us
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            prev = signal.getsignal(sig)
+            if prev is signal.SIG_IGN or prev is None:
+                continue  # the application ignores it (or it is not Python-managed)
+            self._previous[sig] = prev
+            signal.signal(sig, self._on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, prev in self._previous.items():
+            # only if ours is still the installed handler (not replaced by someone since)
+            if signal.getsignal(sig) == self._on_signal:
+                signal.signal(sig, prev)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> Any:
+        if not self._closed:
+            self._terminate_workers()
+        prev = self._previous.get(signum, signal.SIG_DFL)
+        if callable(prev):
+            return prev(signum, frame)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def _processes(self) -> list[multiprocessing.process.BaseProcess]:
+        procs = getattr(self._pool, "_processes", None) or {}
+        return list(procs.values())
+
+    def _terminate_workers(self) -> None:
+        for p in self._processes():
+            with contextlib.suppress(Exception):
+                if p.is_alive():
+                    p.terminate()
 
     def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         """Yield ``(i, fn(items[i]))`` as the processes finish them."""
+        if self._closed:
+            raise RuntimeError("this ProcessExecutor is closed")
         futures: dict[Future[R], int] = {
             self._pool.submit(fn, item): i for i, item in enumerate(items)
         }
@@ -115,8 +274,51 @@ class ProcessExecutor(Executor):
                 fut.cancel()
 
     def close(self) -> None:
-        """Shut the pool down (cancelling queued work)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers and release the pool (within ~``TERMINATE_TIMEOUT`` + 1 s).
+
+        Queued work is cancelled; workers still running a task are terminated (SIGTERM), and
+        killed (SIGKILL) if they are still alive after ``TERMINATE_TIMEOUT`` seconds.
+        Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            procs = self._processes()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            # idle workers exit at once on the shutdown sentinel; busy ones get terminated
+            deadline = time.monotonic() + 0.2
+            for p in procs:
+                p.join(max(0.0, deadline - time.monotonic()))
+            alive = [p for p in procs if p.is_alive()]
+            for p in alive:
+                with contextlib.suppress(Exception):
+                    p.terminate()
+            deadline = time.monotonic() + TERMINATE_TIMEOUT
+            for p in alive:
+                p.join(max(0.0, deadline - time.monotonic()))
+            for p in alive:
+                if p.is_alive():
+                    with contextlib.suppress(Exception):
+                        p.kill()
+                    p.join(1.0)
+            manager = getattr(self._pool, "_executor_manager_thread", None)
+            if manager is not None and manager.is_alive():
+                manager.join(TERMINATE_TIMEOUT)
+                if manager.is_alive():  # pragma: no cover - would block interpreter exit
+                    warnings.warn(
+                        "ProcessExecutor: the pool's manager thread did not stop",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+        finally:
+            self._restore_signal_handlers()
+
+    def __del__(self) -> None:
+        # an executor dropped without close(): do not leave processes behind
+        if not getattr(self, "_closed", True):
+            with contextlib.suppress(Exception):
+                self._terminate_workers()
 
 
 class DaskExecutor(Executor):
@@ -132,7 +334,7 @@ class DaskExecutor(Executor):
     name = "dask"
 
     def __init__(self, scheduler: Any) -> None:
-        from distributed import Client
+        Client = require("distributed", "dask", "the Dask executor (--scheduler)").Client
 
         if isinstance(scheduler, Client):
             self.client = scheduler
@@ -144,14 +346,14 @@ class DaskExecutor(Executor):
                 raise OSError(f"cannot connect to Dask scheduler {scheduler!r}: {exc}") from exc
             self._owns = True
         else:
-            raise ValueError(
+            raise InputError(
                 f"scheduler must be an address such as 'tcp://127.0.0.1:8786' or a "
                 f"distributed.Client, got {scheduler!r}"
             )
 
     def imap_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         """Yield ``(i, fn(items[i]))`` as the cluster finishes them."""
-        from distributed import as_completed
+        as_completed = require("distributed", "dask", "the Dask executor").as_completed
 
         futures = [self.client.submit(fn, item, pure=False) for item in items]
         index = {f.key: i for i, f in enumerate(futures)}
@@ -184,6 +386,5 @@ def get_executor(workers: int = 1, scheduler: Any = None) -> Executor:
     """
     if scheduler is not None:
         return DaskExecutor(scheduler)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    _check_workers(workers)
     return SerialExecutor() if workers == 1 else ProcessExecutor(workers)

@@ -1,0 +1,222 @@
+"""Signals to the main process of a parallel run end it within seconds and leave no workers.
+
+Each test starts a real command line run with two worker processes (``ProcessExecutor``,
+spawn), waits until the workers are busy, signals the *main* process only, and checks that
+the main process exits with 130 (SIGINT) or 143 (SIGTERM) within 5 s, that every process it
+started is gone within 5 s, and that no temporary file is left in the output directory.
+Processes are found through /proc (Linux), so psutil is not needed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not Path("/proc/self/stat").exists(),
+    reason="process inspection through /proc (Linux)",
+)
+
+EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
+#: The main process must be gone this many seconds after the signal, and its workers too.
+LIMIT_S = 5.0
+
+
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, state) of a process, None if it does not exist."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), fields[0]
+
+
+def _alive(pid: int) -> bool:
+    st = _stat(pid)
+    return st is not None and st[1] not in ("Z", "X")  # a zombie has exited
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            st = _stat(int(d.name))
+            if st is not None and st[0] == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _workers(pid: int) -> list[int]:
+    return [c for c in _children(pid) if "spawn_main" in _cmdline(c) and _alive(c)]
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    f = text[text.rindex(")") + 2 :].split()
+    return int(f[11]) + int(f[12])  # utime + stime
+
+
+def _run_and_signal(args: list[str], sig: int, cwd: Path) -> dict:
+    """Start ``python -m darkmoments ARGS``, signal it once its 2 workers are busy."""
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "darkmoments", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # our own process group: nothing leaks to pytest
+    )
+    started: set[int] = set()
+    try:
+        t_end = time.monotonic() + 60.0
+        while time.monotonic() < t_end:
+            assert proc.poll() is None, proc.communicate()
+            workers = _workers(proc.pid)
+            started.update(_children(proc.pid))
+            # busy: both workers spawned and past their imports (CPU time > 1 s each)
+            if len(workers) >= 2 and all(_cpu_ticks(w) > os.sysconf("SC_CLK_TCK") for w in workers):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the two workers did not start within 60 s")
+        started.update(_children(proc.pid))
+        t0 = time.monotonic()
+        os.kill(proc.pid, sig)  # the main process only, not the group
+        try:
+            _out, err = proc.communicate(timeout=LIMIT_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"main process still running {LIMIT_S} s after signal {sig!r}")
+        t_main = time.monotonic() - t0
+        while any(_alive(p) for p in started) and time.monotonic() - t0 < 2 * LIMIT_S:
+            time.sleep(0.05)
+        left = [p for p in started if _alive(p)]
+        return {
+            "rc": proc.returncode,
+            "t_main": t_main,
+            "t_all": time.monotonic() - t0,
+            "left": left,
+            "workers": workers,
+            "stderr": err.decode(errors="replace"),
+        }
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for p in started:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def _temporary_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if ".tmp" in p.name]
+
+
+def _check(res: dict, sig: int) -> None:
+    assert res["rc"] == EXIT_CODE[sig], res
+    assert "Traceback" not in res["stderr"], res["stderr"]
+    assert res["t_main"] < LIMIT_S, res
+    assert res["left"] == [], f"processes left running: {res['left']}"
+    assert res["t_all"] < LIMIT_S, res
+
+
+def _build_args(out: Path) -> list[str]:
+    return [
+        "templates",
+        "build",
+        "--experiment",
+        "ldmx-phase2",
+        "--models",
+        "km",
+        "--masses",
+        "0.1,0.2,0.3",
+        "--events",
+        "200000",
+        "--workers",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_templates_build_signal_ends_run_and_workers(tmp_path: Path, sig: int) -> None:
+    out = tmp_path / "tpl"
+    out.mkdir()
+    res = _run_and_signal(_build_args(out), sig, tmp_path)
+    _check(res, sig)
+    assert _temporary_files(tmp_path) == []
+    assert not (out / "ldmx-phase2.h5").exists()  # interrupted: no packed file
+    # what remains is resumable data only: complete parts
+    from darkmoments import templates
+
+    for part in out.glob(".parts-*/*"):
+        assert part.suffix == ".h5", part
+        assert templates.read(part).model == "km"
+
+
+@pytest.mark.xfail(
+    reason="templates.build_grid leaves an empty .parts-<experiment> directory when "
+    "interrupted before any template is complete (issue 9; templates.py)",
+    strict=False,
+)
+def test_templates_build_interrupted_early_leaves_no_empty_parts_dir(tmp_path: Path) -> None:
+    out = tmp_path / "tpl"
+    out.mkdir()
+    res = _run_and_signal(_build_args(out), signal.SIGTERM, tmp_path)
+    _check(res, signal.SIGTERM)
+    assert [p for p in out.glob(".parts-*") if not any(p.iterdir())] == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_discriminate_signal_ends_run_and_workers(tmp_path: Path, sig: int) -> None:
+    out = tmp_path / "toys"
+    args = [
+        "discriminate",
+        "--true",
+        "km:1.0",
+        "--alt",
+        "md",
+        "--events",
+        "50",
+        "--toys",
+        "5000000",
+        "--chunk-size",
+        "1000",
+        "--workers",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    res = _run_and_signal(args, sig, tmp_path)
+    _check(res, sig)
+    assert _temporary_files(tmp_path) == []
+    # the chunks written before the signal are complete (resumable) files
+    import numpy as np
+
+    for chunk in out.rglob("chunk_*.npz"):
+        with np.load(chunk) as z:
+            assert z["t_true"].size == 1000
