@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,14 @@ from darkmoments.stats.toys import (
 )
 
 MASSES = np.geomspace(0.05, 2.0, 8)
+
+
+def forget_chunk(run_dir: Path, key: str) -> None:
+    """Leave ``run_dir`` as a run interrupted before chunk ``key`` finished: no file, no record."""
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    del manifest["chunks"][key]
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    (run_dir / f"chunk_{key}.npz").unlink()
 
 
 def _grid(model: str, obs: str, bins=(10, 8)) -> ShapeGrid:
@@ -64,8 +73,8 @@ def test_seeded_chunking_resume_and_workers(setup_e: DiscriminationSetup, tmp_pa
     np.testing.assert_array_equal(a.t_alt, b.t_alt)
     files = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert files == ["chunk_00000.npz", "chunk_00001.npz", "chunk_00002.npz", "manifest.json"]
-    # an interrupted run (one chunk lost) is completed by resume, bit-identically
-    (tmp_path / "run" / "chunk_00001.npz").unlink()
+    # an interrupted run (one chunk never finished) is completed by resume, bit-identically
+    forget_chunk(tmp_path / "run", "00001")
     with pytest.raises(ValueError, match="resume"):
         run_discrimination(setup_e, 600, seed=4, chunk_size=200, out_dir=tmp_path / "run")
     with pytest.raises(ValueError, match="settings differ"):
@@ -177,3 +186,72 @@ def test_dask_scheduler_gives_the_same_toys(setup_e: DiscriminationSetup) -> Non
     b = run_discrimination(setup_e, 400, seed=12, chunk_size=100)
     np.testing.assert_array_equal(a.t_true, b.t_true)
     np.testing.assert_array_equal(a.t_alt, b.t_alt)
+
+
+def test_chunks_are_bound_to_their_run(setup_e: DiscriminationSetup, tmp_path: Path) -> None:
+    """Issue 9.1: chunks without their manifest, of another setup, or edited are refused."""
+    from darkmoments.errors import StaleCheckpointError
+
+    run = tmp_path / "run"
+    ref = run_discrimination(setup_e, 300, seed=2, chunk_size=100, out_dir=run)
+    # copied without the manifest: refused, with or without resume, naming the manifest
+    stray = tmp_path / "stray"
+    stray.mkdir()
+    for f in run.glob("chunk_*.npz"):
+        (stray / f.name).write_bytes(f.read_bytes())
+    s40 = DiscriminationSetup(setup_e.true_grid, setup_e.alt_grid, 1.0, 120.0)
+    for resume in (False, True):
+        with pytest.raises(StaleCheckpointError, match=r"no manifest\.json"):
+            run_discrimination(s40, 300, seed=2, chunk_size=100, out_dir=stray, resume=resume)
+    # another number of events (the setup fingerprint), p_floor or toy count: refused
+    for other, kw in ((s40, {}), (setup_e, {"n_toys": 400})):
+        with pytest.raises(StaleCheckpointError, match="settings differ"):
+            run_discrimination(
+                other, kw.get("n_toys", 300), seed=2, chunk_size=100, out_dir=run, resume=True
+            )
+    floor = DiscriminationSetup(setup_e.true_grid, setup_e.alt_grid, 1.0, 60.0, p_floor=1e-9)
+    with pytest.raises(StaleCheckpointError, match=r"settings differ in .*'p_floor'"):
+        run_discrimination(floor, 300, seed=2, chunk_size=100, out_dir=run, resume=True)
+    # a hand-edited but valid chunk: refused by its checksum
+    f = run / "chunk_00001.npz"
+    good = f.read_bytes()
+    with open(f, "wb") as fh:
+        np.savez(fh, t_true=np.zeros(100), t_alt=np.zeros(100))
+    with pytest.raises(StaleCheckpointError, match=r"chunk_00001\.npz.*checksum"):
+        run_discrimination(setup_e, 300, seed=2, chunk_size=100, out_dir=run, resume=True)
+    # truncated: the same one-line error, not a BadZipFile
+    f.write_bytes(good[:200])
+    with pytest.raises(StaleCheckpointError, match=r"chunk_00001\.npz"):
+        run_discrimination(setup_e, 300, seed=2, chunk_size=100, out_dir=run, resume=True)
+    # restored: resume reuses everything and reproduces the run
+    f.write_bytes(good)
+    again = run_discrimination(setup_e, 300, seed=2, chunk_size=100, out_dir=run, resume=True)
+    np.testing.assert_array_equal(again.t_true, ref.t_true)
+    np.testing.assert_array_equal(again.t_alt, ref.t_alt)
+
+
+def test_identity_holds_every_input(setup_e: DiscriminationSetup) -> None:
+    from darkmoments.stats.toys import run_identity
+
+    base = run_identity(setup_e, 300, seed=2, chunk_size=100)
+    assert {"setup", "n_toys", "seed", "chunk_size", "p_floor", "n_events", "numpy"} <= set(base)
+    changed = [
+        run_identity(setup_e, 300, seed=3, chunk_size=100),
+        run_identity(setup_e, 300, seed=2, chunk_size=50),
+        run_identity(setup_e, 301, seed=2, chunk_size=100),
+    ]
+    grids = (setup_e.true_grid, setup_e.alt_grid)
+    for kw in ({"n_events": 61.0}, {"true_mass": 0.9}, {"p_floor": 1e-10}, {"refine": False}):
+        args = {"true_mass": 1.0, "n_events": 60.0, **kw}
+        s = DiscriminationSetup(*grids, **args)
+        changed.append(run_identity(s, 300, seed=2, chunk_size=100))
+    # the templates themselves: one probability changed by one ulp
+    g = setup_e.alt_grid
+    probs = g.probs.copy()
+    probs[3, 2] = np.nextafter(probs[3, 2], 1.0)
+    g2 = ShapeGrid(g.model, g.masses, probs, g.variances, g.n1, g.observables)
+    changed.append(
+        run_identity(DiscriminationSetup(grids[0], g2, 1.0, 60.0), 300, seed=2, chunk_size=100)
+    )
+    for c in changed:
+        assert c != base

@@ -31,12 +31,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..validation import check_real
 from .shapes import ShapeGrid
 
 __all__ = [
     "P_FLOOR",
     "PreparedCounts",
     "ProfileResult",
+    "check_p_floor",
     "deviance_fixed",
     "deviance_grid",
     "prepare_counts",
@@ -124,10 +126,22 @@ def _cross(prep: PreparedCounts, logp: FloatArray) -> FloatArray:
     return prep.counts @ logp.T
 
 
+def check_p_floor(p_floor: float) -> float:
+    """Validate a probability floor: a finite number in (0, 1e-3).
+
+    p_floor = 0 would give empty template bins probability zero, an infinite deviance for any
+    toy with an event there and NaN statistics; above 1e-3 the floor would distort real bins.
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Outside (0, 1e-3) or not a number.
+    """
+    return check_real("p_floor", p_floor, lo=0.0, hi=1e-3, lo_open=True, hi_open=True)
+
+
 def _floored(probs: FloatArray, p_floor: float) -> FloatArray:
-    if not (0 <= p_floor < 1e-3):
-        raise ValueError(f"p_floor must be in [0, 1e-3), got {p_floor}")
-    return np.maximum(probs, p_floor)
+    return np.maximum(probs, check_p_floor(p_floor))
 
 
 def deviance_grid(
@@ -149,7 +163,7 @@ def deviance_grid(
         Expected total events (mu) at each mass when the normalisation is tied to the rate;
         None profiles it freely.
     p_floor : float
-        Floor applied to ``probs``.
+        Floor applied to ``probs``, in (0, 1e-3).
 
     Returns
     -------
@@ -157,7 +171,11 @@ def deviance_grid(
         D (dimensionless, -2 Delta ln L to the saturated model).
     """
     p = _floored(np.atleast_2d(np.asarray(probs, dtype=float)), p_floor)
-    prep = prepare_counts(counts, p.shape[1])
+    return _deviance_grid(prepare_counts(counts, p.shape[1]), p, rates)
+
+
+def _deviance_grid(prep: PreparedCounts, p: FloatArray, rates: FloatArray | None) -> FloatArray:
+    """:func:`deviance_grid` for validated counts and already floored (> 0) probabilities."""
     n = prep.n
     s = p.sum(axis=1)
     sat = prep.sat
@@ -349,7 +367,7 @@ def profile_mass(
     """
     p = _floored(grid.probs, p_floor)
     prep = prepare_counts(counts, grid.n_bins)
-    d = deviance_grid(prep, p, rates, p_floor=0.0)
+    d = _deviance_grid(prep, p, rates)
     k = np.argmin(d, axis=1)
     t_idx = np.arange(prep.counts.shape[0])
     dmin = d[t_idx, k]

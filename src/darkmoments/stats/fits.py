@@ -19,7 +19,7 @@ from iminuit import Minuit
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
-from .fast import P_FLOOR, xlogx
+from .fast import P_FLOOR, check_p_floor, xlogx
 from .shapes import ShapeGrid
 
 __all__ = [
@@ -90,8 +90,17 @@ def check_data(counts: FloatArray, grid: ShapeGrid, *, strict: bool = True) -> F
 def deviance(
     counts: FloatArray, probs: FloatArray, norm: float, *, p_floor: float = P_FLOOR
 ) -> float:
-    """Poisson deviance 2 sum [nu - n + n ln(n / nu)] with nu = norm * probs (dimensionless)."""
-    nu = float(norm) * np.maximum(np.asarray(probs, dtype=float), p_floor)
+    """Poisson deviance 2 sum [nu - n + n ln(n / nu)] with nu = norm * probs (dimensionless).
+
+    ``probs`` are floored at ``p_floor`` (in (0, 1e-3)) first.
+    """
+    p = np.maximum(np.asarray(probs, dtype=float), check_p_floor(p_floor))
+    return _deviance(counts, p, norm)
+
+
+def _deviance(counts: FloatArray, probs: FloatArray, norm: float) -> float:
+    """:func:`deviance` for probabilities already floored (> 0)."""
+    nu = float(norm) * np.asarray(probs, dtype=float)
     c = np.asarray(counts, dtype=float)
     return float(2.0 * np.sum(nu - c + xlogx(c) - c * np.log(nu)))
 
@@ -123,7 +132,7 @@ def profile_deviance(
     -------
     float
     """
-    p = np.maximum(grid.shape(mass), p_floor)
+    p = np.maximum(grid.shape(mass), check_p_floor(p_floor))
     c = np.asarray(counts, dtype=float)
     if rate_coupling is None:
         norm = c.sum() / p.sum()
@@ -131,7 +140,7 @@ def profile_deviance(
         norm = rate_coupling**2 * grid.rate(mass)
     if norm <= 0:
         return 0.0 if c.sum() == 0 else float("inf")
-    return deviance(c, p, norm, p_floor=0.0)
+    return _deviance(c, p, norm)
 
 
 @dataclass(frozen=True)
@@ -215,6 +224,7 @@ def fit_mass(
         Invalid data (see :func:`check_data`), non-positive ``delta`` or coupling.
     """
     c = check_data(counts, grid, strict=strict)
+    p_floor = check_p_floor(p_floor)
     if not (np.isfinite(delta) and delta > 0):
         raise ValueError(f"delta must be finite and > 0, got {delta}")
     if rate_coupling is not None and not (np.isfinite(rate_coupling) and rate_coupling > 0):
@@ -243,7 +253,7 @@ def fit_mass(
 
         def fcn(u: float, norm: float) -> float:
             p = np.maximum(grid.shape(float(np.exp(u))), p_floor)
-            return deviance(c, p, norm, p_floor=0.0)
+            return _deviance(c, p, norm)
 
         p0 = np.maximum(grid.shape(float(np.exp(u0))), p_floor)
         mi = Minuit(fcn, u=u0, norm=float(c.sum() / p0.sum()))

@@ -16,16 +16,23 @@ Procedure for a true (model, mass) with N expected signal events:
    Z_A = sqrt(t_A); with free normalisation t_A is exactly proportional to N, so the events
    needed for Z sigma are N_Z = Z^2 N / t_A.
 
+   If every alternative toy reaches the median (p = 1, e.g. toys with almost no events)
+   the significance is not defined and :class:`~darkmoments.errors.NonFiniteResultError` is
+   raised; with no alternative toy above it (p = 0) Z is the lower bound Phi^-1(1 - 1/n_toys)
+   (``z_is_bound``).  Z < 0 (p > 0.5) means the alternative is not disfavoured at all.
+
 Toys run in chunks with seeds from ``np.random.SeedSequence(seed).spawn(n_chunks)`` so the
-results do not depend on the number of workers or the executor; each finished chunk is
-written atomically to ``out_dir`` (``chunk_XXXXX.npz`` next to a ``manifest.json``) and
-``resume=True`` skips chunks already on disk.
+results do not depend on the number of workers or the executor.  With ``out_dir`` the chunks
+go through the shared checkpoint (:mod:`darkmoments.checkpoint`): each finished chunk is
+written atomically as ``chunk_XXXXX.npz`` and recorded with its SHA-256 in ``manifest.json``,
+which also holds the identity of the run (:func:`run_identity`: the setup fingerprint, toy
+counts, seed, chunk size, ``p_floor``); ``resume=True`` reuses only recorded chunks whose
+checksums match, and chunk files of another (or an unknown) run are refused.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -35,13 +42,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..io.atomic import atomic_path, write_text_atomic
+from ..errors import InputError, InputTypeError, NonFiniteResultError, StaleCheckpointError
+from ..validation import check_finite_result, check_int, check_real
 from .discovery import p_to_z
 from .fast import P_FLOOR, PreparedCounts, prepare_counts, profile_mass
 from .fits import asimov
 from .shapes import ShapeGrid
 
 __all__ = [
+    "MIN_TOYS",
     "DiscriminationResult",
     "DiscriminationSetup",
     "alternative_point",
@@ -50,6 +59,7 @@ __all__ = [
     "reference_statistic_pyhf",
     "relic_setup",
     "run_discrimination",
+    "run_identity",
     "template_noise_floor",
 ]
 
@@ -75,11 +85,12 @@ class DiscriminationSetup:
     refine : bool
         Continuous mass refinement between grid nodes (True) or grid-node profiling.
     p_floor : float
-        Floor on the template probabilities: an empty template bin stands for p below the
-        MC resolution, not p = 0.  An event in a bin that a hypothesis never populates costs
-        2 ln(1 / (N p_floor)) in its deviance, so with finite-statistics templates the tails
-        of t depend on this choice (the median, and hence the expected significance, much
-        less).  Default :data:`~darkmoments.stats.fast.P_FLOOR`.
+        Floor on the template probabilities, in (0, 1e-3): an empty template bin stands for
+        p below the MC resolution, not p = 0 (which would make the deviance infinite).  An
+        event in a bin that a hypothesis never populates costs 2 ln(1 / (N p_floor)) in its
+        deviance, so with finite-statistics templates the tails of t depend on this choice
+        (the median, and hence the expected significance, much less).  Default
+        :data:`~darkmoments.stats.fast.P_FLOOR`.
     """
 
     true_grid: ShapeGrid
@@ -92,13 +103,28 @@ class DiscriminationSetup:
     p_floor: float = P_FLOOR
 
     def __post_init__(self) -> None:
+        for name in ("true_grid", "alt_grid"):
+            if not isinstance(getattr(self, name), ShapeGrid):
+                raise InputTypeError(
+                    f"{name} must be a ShapeGrid, got {type(getattr(self, name)).__name__}"
+                )
         if self.true_grid.n_bins != self.alt_grid.n_bins:
-            raise ValueError(
+            raise InputError(
                 f"true and alternative shapes have {self.true_grid.n_bins} and "
                 f"{self.alt_grid.n_bins} bins; use the same observables and binning"
             )
-        if not (np.isfinite(self.n_events) and self.n_events > 0):
-            raise ValueError(f"number of events must be finite and > 0, got {self.n_events}")
+        if self.true_grid is self.alt_grid or (
+            self.true_grid.model == self.alt_grid.model
+            and self.true_grid.probs.shape == self.alt_grid.probs.shape
+            and np.array_equal(self.true_grid.masses, self.alt_grid.masses)
+            and np.array_equal(self.true_grid.probs, self.alt_grid.probs)
+        ):
+            raise InputError(
+                f"the alternative hypothesis is the true one (model {self.alt_grid.model}, same "
+                "templates): t = 0 for every toy; choose another alternative model"
+            )
+        check_real("number of events", self.n_events, lo=0.0, lo_open=True, unit="events")
+        check_real("p_floor", self.p_floor, lo=0.0, hi=1e-3, lo_open=True, hi_open=True)
         self.true_grid.check_mass(self.true_mass)
         if (self.rates_true is None) != (self.rates_alt is None):
             raise ValueError("give both rates_true and rates_alt (tied rates) or neither")
@@ -131,7 +157,15 @@ class DiscriminationSetup:
         for r in (self.rates_true, self.rates_alt):
             h.update(b"none" if r is None else np.ascontiguousarray(r).tobytes())
         h.update(
-            repr((float(self.true_mass), float(self.n_events), self.refine, self.p_floor)).encode()
+            repr(
+                (
+                    tuple(self.true_grid.observables),
+                    float(self.true_mass),
+                    float(self.n_events),
+                    bool(self.refine),
+                    float(self.p_floor),
+                )
+            ).encode()
         )
         return h.hexdigest()
 
@@ -373,9 +407,51 @@ class DiscriminationResult:
         return d
 
 
-def _atomic_savez(path: Path, arrays: dict[str, FloatArray]) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)  # type: ignore[arg-type]
+#: Fewest toys per hypothesis :func:`run_discrimination` accepts: the p-value resolution is
+#: 1 / n_toys, so 10 toys can at least bound Z >= 1.28.
+MIN_TOYS: int = 10
+
+#: Version of the toy statistic stored in checkpoints (bump when the chunk contents change).
+_TOY_FORMAT = "discrimination-toys-1"
+
+
+def _save_chunk(res: dict[str, FloatArray], path: Path) -> None:
+    # a file handle, so that numpy does not append ".npz" to the temporary name
+    with open(path, "wb") as fh:
+        np.savez(fh, t_true=res["t_true"], t_alt=res["t_alt"])
+
+
+def _load_chunk(path: Path) -> dict[str, FloatArray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: np.asarray(z[k], dtype=float) for k in ("t_true", "t_alt")}
+
+
+def run_identity(
+    setup: DiscriminationSetup, n_toys: int, *, seed: int, chunk_size: int
+) -> dict[str, Any]:
+    """Every input that determines the toy chunks of a run (the checkpoint identity).
+
+    The setup's fingerprint (both grids' masses and probabilities, tied rates, true mass,
+    expected events, refinement, ``p_floor``), the toy counts and seed, and the numpy version
+    (its Poisson stream is not guaranteed across releases).  A directory whose manifest holds
+    another identity is refused on resume.
+    """
+    return {
+        "format": _TOY_FORMAT,
+        "setup": setup.fingerprint(),
+        "true_model": setup.true_grid.model,
+        "alt_model": setup.alt_grid.model,
+        "observables": list(setup.true_grid.observables),
+        "true_mass": float(setup.true_mass),
+        "n_events": float(setup.n_events),
+        "tied_rates": setup.rates_true is not None,
+        "refine": bool(setup.refine),
+        "p_floor": float(setup.p_floor),
+        "n_toys": int(n_toys),
+        "seed": int(seed),
+        "chunk_size": int(chunk_size),
+        "numpy": np.__version__,
+    }
 
 
 def run_discrimination(
@@ -397,9 +473,10 @@ def run_discrimination(
     setup : DiscriminationSetup
         True and alternative hypotheses.
     n_toys : int
-        Toys per hypothesis (>= 1).
+        Toys per hypothesis (>= :data:`MIN_TOYS`).
     seed : int
-        Root seed (>= 0); chunk seeds are ``SeedSequence(seed).spawn(n_chunks)``.
+        Root seed (an integer >= 0, required explicitly: ``None`` is refused); chunk seeds are
+        ``SeedSequence(seed).spawn(n_chunks)``.
     chunk_size : int
         Toys per chunk (>= 1); part of the identity of a run (a resumed run must use the
         same value).
@@ -408,85 +485,94 @@ def run_discrimination(
     scheduler : str or distributed.Client, optional
         Dask scheduler; overrides ``workers``.
     out_dir : path, optional
-        Directory for streamed chunk results (``manifest.json``, ``chunk_XXXXX.npz``).
+        Checkpoint directory for streamed chunk results (:class:`darkmoments.checkpoint.
+        Checkpoint`: ``manifest.json`` with the identity of the run, :func:`run_identity`, and
+        the SHA-256 of every finished ``chunk_XXXXX.npz``).  Its parent directory must exist.
     resume : bool
-        Continue a run in ``out_dir`` (its manifest must match).
+        Continue a run in ``out_dir``: only chunks recorded in its manifest, with matching
+        checksums, are reused; another identity, modified chunks or chunk files without a
+        manifest are refused (:class:`~darkmoments.errors.StaleCheckpointError`).
     progress : bool
         Show a tqdm progress bar.
 
     Returns
     -------
     DiscriminationResult
+
+    Raises
+    ------
+    InputError, InputTypeError
+        ``n_toys`` below :data:`MIN_TOYS`, a non-integer or negative ``seed`` (or ``None``),
+        non-positive ``chunk_size`` / ``workers``.
+    StaleCheckpointError
+        ``out_dir`` holds another run, chunks without a manifest, or modified chunks.
+    OutputPathError
+        The parent of ``out_dir`` does not exist.
+    NonFiniteResultError
+        The toys cannot estimate a significance: every alternative toy has t at or above the
+        median true t (p = 1, e.g. so few signal events that the toys are mostly empty).
     """
-    from tqdm.auto import tqdm
+    from ..checkpoint import Checkpoint, run_checkpointed
 
-    from ..parallel import get_executor
-
-    for name, v in (("n_toys", n_toys), ("chunk_size", chunk_size), ("workers", workers)):
-        if isinstance(v, bool) or int(v) != v or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v}")
-    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed}")
-    n_toys, chunk_size = int(n_toys), int(chunk_size)
+    n_toys = check_int("n_toys", n_toys, lo=MIN_TOYS)
+    chunk_size = check_int("chunk_size", chunk_size, lo=1)
+    check_int("workers", workers, lo=1)
+    if seed is None or isinstance(seed, np.random.Generator):
+        raise InputTypeError(
+            f"seed must be an integer >= 0 (toys are reproducible only from an explicit seed), "
+            f"got {seed!r}"
+        )
+    seed = check_int("seed", seed, lo=0)
     m_alt, n_alt, t_a = alternative_point(setup)
+    check_finite_result(
+        "Asimov discrimination statistic t_A",
+        t_a,
+        hint=f"{setup.true_grid.model} vs {setup.alt_grid.model} at N = {setup.n_events:g}",
+    )
     n_chunks = math.ceil(n_toys / chunk_size)
-    seqs = np.random.SeedSequence(int(seed)).spawn(n_chunks)
+    seqs = np.random.SeedSequence(seed).spawn(n_chunks)
     sizes = [min(chunk_size, n_toys - i * chunk_size) for i in range(n_chunks)]
-    results: dict[int, dict[str, FloatArray]] = {}
-    out = None if out_dir is None else Path(out_dir)
-    if out is not None:
-        manifest = {
-            "fingerprint": setup.fingerprint(),
-            "true_model": setup.true_grid.model,
-            "alt_model": setup.alt_grid.model,
-            "true_mass": float(setup.true_mass),
-            "n_events": float(setup.n_events),
-            "n_toys": n_toys,
-            "seed": int(seed),
-            "chunk_size": chunk_size,
-        }
-        mpath = out / "manifest.json"
-        if mpath.exists():
-            if not resume:
-                raise ValueError(
-                    f"{out} already holds a toy run; pass resume=True (--resume) to continue it "
-                    "or choose another directory"
-                )
-            old = json.loads(mpath.read_text())
-            if old != manifest:
-                diff = sorted(k for k in manifest if old.get(k) != manifest[k])
-                raise ValueError(f"cannot resume {out}: settings differ in {diff}")
-        else:
-            out.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(mpath, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        for i in range(n_chunks):
-            f = out / f"chunk_{i:05d}.npz"
-            if f.exists():
-                with np.load(f) as z:
-                    results[i] = {k: z[k] for k in ("t_true", "t_alt")}
-    todo = [i for i in range(n_chunks) if i not in results]
-    items = [(setup, sizes[i], seqs[i], m_alt, n_alt) for i in todo]
-    with (
-        get_executor(workers=int(workers), scheduler=scheduler) as ex,
-        tqdm(
-            total=n_toys,
-            initial=n_toys - sum(sizes[i] for i in todo),
-            disable=not progress,
-            unit="toy",
-            desc="discrimination toys",
-        ) as bar,
-    ):
-        for j, res in ex.imap_unordered(_run_chunk, items):
-            i = todo[j]
-            results[i] = res
-            if out is not None:
-                _atomic_savez(out / f"chunk_{i:05d}.npz", res)
-            bar.update(sizes[i])
-    t_true = np.concatenate([results[i]["t_true"] for i in range(n_chunks)])
-    t_alt = np.concatenate([results[i]["t_alt"] for i in range(n_chunks)])
+    cp = None
+    if out_dir is not None:
+        cp = Checkpoint(
+            out_dir,
+            run_identity(setup, n_toys, seed=seed, chunk_size=chunk_size),
+            resume=resume,
+            what="discrimination toy run",
+            suffix=".npz",
+        )
+    keys = [f"{i:05d}" for i in range(n_chunks)]
+    results = run_checkpointed(
+        _run_chunk,
+        [(setup, sizes[i], seqs[i], m_alt, n_alt) for i in range(n_chunks)],
+        keys=keys,
+        checkpoint=cp,
+        save=_save_chunk,
+        load=_load_chunk,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        desc="discrimination toys",
+        unit="toy",
+        weights=sizes,
+    )
+    for key, size, res in zip(keys, sizes, results, strict=True):
+        if res["t_true"].shape != (size,) or res["t_alt"].shape != (size,):
+            raise StaleCheckpointError(
+                f"chunk {key} holds {res['t_true'].shape} toys, expected {size}"
+            )
+    t_true = np.concatenate([r["t_true"] for r in results])
+    t_alt = np.concatenate([r["t_alt"] for r in results])
     med = float(np.median(t_true))
     floor = template_noise_floor(setup, m_alt)
     p = float(empirical_p_values(np.array([med]), t_alt)[0])
+    if p >= 1.0:
+        raise NonFiniteResultError(
+            f"{setup.true_grid.model} vs {setup.alt_grid.model}: every one of the {n_toys} "
+            f"alternative toys has t >= the median true t = {med:.3g} (p = 1, Z = -inf): the "
+            f"toys cannot tell the hypotheses apart at N = {setup.n_events:g} expected events "
+            "(increase the signal events)"
+        )
     bound = p == 0.0
     z = float(p_to_z(max(p, 1.0 / t_alt.size)))
     z_a = math.sqrt(max(t_a, 0.0))
@@ -494,6 +580,14 @@ def run_discrimination(
     usable = setup.rates_alt is None and t_a > 0
     n3 = 9.0 * setup.n_events / t_a if usable else None
     n5 = 25.0 * setup.n_events / t_a if usable else None
+    for name, v in (
+        ("toy significance Z", z),
+        ("median true-toy statistic", med),
+        ("template-statistics floor", floor),
+        ("alternative best-fit mass", m_alt),
+        ("alternative best-fit events", n_alt),
+    ):
+        check_finite_result(name, v)
     return DiscriminationResult(
         true_model=setup.true_grid.model,
         alt_model=setup.alt_grid.model,
