@@ -35,6 +35,7 @@ import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +43,34 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .constants import PB_TO_CM2
+from .errors import InputError
 from .targets import Target, get_target
+from .validation import check_real
 
 __all__ = [
+    "CUT_RTOL",
+    "EDGE_ATOL",
+    "EDGE_DIGITS",
+    "EDGE_RTOL",
     "EXPERIMENTS",
     "LDMX_TARGET_THICKNESS_X0",
+    "MASS_DIGITS",
     "Binning",
     "Cuts",
     "Experiment",
     "MassGrid",
     "SignalYield",
+    "cuts_difference",
     "default_binning",
+    "edges_difference",
     "expected_events",
     "experiment_from_dict",
     "experiment_from_toml",
+    "geometric_grid",
     "get_experiment",
+    "round_significant",
     "signal_yield",
+    "uniform_grid",
 ]
 
 #: LDMX target thickness in radiation lengths (paper section 4.2; PHYSICS.md section 3).
@@ -69,6 +82,157 @@ _PT_LOW_EDGE: float = 2.0e-5
 #: Number of E bins (uniform on 0..E0) and p_T bins (one [0, 20 keV] bin + log-spaced).
 _N_E_BINS: int = 40
 _N_PT_BINS: int = 48
+
+#: Significant digits of computed bin edges (:func:`default_binning`).
+EDGE_DIGITS: int = 12
+#: Significant digits of computed template masses (:meth:`MassGrid.masses`).
+MASS_DIGITS: int = 6
+#: Bin edges a and b (GeV) are the same edge when |a - b| <= EDGE_RTOL * |b| + EDGE_ATOL.
+#: Edges computed on different CPUs differ by a few ulps (~1e-16 relative); an edge that
+#: really moved differs by far more than 1e-9.  EDGE_ATOL (GeV) covers an edge at 0.
+EDGE_RTOL: float = 1e-9
+EDGE_ATOL: float = 1e-15
+#: Cut values (GeV or fractions) match when equal within this relative tolerance (and
+#: 1e-15 absolute).
+CUT_RTOL: float = 1e-9
+
+# Decimal arithmetic (libmpdec, in software) is the same on every machine; exp and ln are
+# correctly rounded.  40 digits leave ~28 guard digits above the 12 that are kept.
+_DEC = Context(prec=40, rounding=ROUND_HALF_EVEN)
+
+
+def _decimal(x: float) -> Decimal:
+    # the shortest decimal that round-trips (repr): 0.001 rather than 0.001000000000000000020
+    return Decimal(repr(float(x)))
+
+
+def round_significant(x: float | Decimal, digits: int) -> float:
+    """``x`` rounded to ``digits`` significant decimal digits (half to even), as a float.
+
+    Deterministic on every machine: the rounding is done in decimal arithmetic, and the
+    result is the float nearest to the rounded decimal (correctly rounded parsing).
+
+    Parameters
+    ----------
+    x : float or decimal.Decimal
+        The value (a float is taken as its shortest round-trip decimal, ``repr``).
+    digits : int
+        Significant digits (>= 1).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round_significant(0.30000000000000004, 12)
+    0.3
+    >>> round_significant(1.2151799999999998e-03, 6)
+    0.00121518
+    """
+    d = x if isinstance(x, Decimal) else _decimal(x)
+    return float(Context(prec=int(digits), rounding=ROUND_HALF_EVEN).plus(d))
+
+
+def geometric_grid(lo: float, hi: float, n: int, digits: int) -> tuple[float, ...]:
+    """``n`` log-spaced values from ``lo`` to ``hi``, rounded to ``digits`` significant digits.
+
+    The machine-independent replacement of ``np.geomspace`` for values that are *data*
+    (bin edges, template masses): lo * (hi / lo)^(i / (n - 1)) is evaluated with 40-digit
+    decimal arithmetic (correctly rounded ln and exp, no libm, no SIMD), then rounded.  The
+    end points are ``lo`` and ``hi`` rounded the same way.  A value could only round
+    differently on another machine if its exact value lay within 1e-40 of a rounding
+    boundary.
+
+    Parameters
+    ----------
+    lo, hi : float
+        End points (0 < lo < hi), in any unit.
+    n : int
+        Number of values (>= 2).
+    digits : int
+        Significant digits kept.
+
+    Returns
+    -------
+    tuple of float
+    """
+    if not (0 < lo < hi) or not (math.isfinite(lo) and math.isfinite(hi)):
+        raise InputError(f"geometric grid needs 0 < lo < hi (finite), got lo={lo}, hi={hi}")
+    n = int(n)
+    a, b = _DEC.ln(_decimal(lo)), _DEC.ln(_decimal(hi))
+    step = _DEC.divide(_DEC.subtract(b, a), n - 1)
+    out = [round_significant(lo, digits)]
+    for i in range(1, n - 1):
+        out.append(round_significant(_DEC.exp(_DEC.add(a, _DEC.multiply(step, i))), digits))
+    out.append(round_significant(hi, digits))
+    return tuple(out)
+
+
+def uniform_grid(lo: float, hi: float, n: int, digits: int) -> tuple[float, ...]:
+    """``n`` uniformly spaced values from ``lo`` to ``hi`` (decimal arithmetic, rounded).
+
+    Like ``np.linspace`` but exactly the same on every machine and free of binary round-off
+    (``uniform_grid(0, 4, 41, 12)[3]`` is 0.3, not 0.30000000000000004).
+    """
+    n = int(n)
+    a, b = _decimal(lo), _decimal(hi)
+    step = _DEC.divide(_DEC.subtract(b, a), n - 1)
+    vals = [a] + [_DEC.add(a, _DEC.multiply(step, i)) for i in range(1, n - 1)] + [b]
+    return tuple(0.0 if v == 0 else round_significant(v, digits) for v in vals)
+
+
+def edges_difference(
+    name: str,
+    file_edges: Sequence[float],
+    expected: Sequence[float],
+    *,
+    labels: tuple[str, str] = ("in the file", "in the experiment"),
+) -> str | None:
+    """Describe the first edge where two edge lists differ beyond the stated tolerance.
+
+    Edges a (file) and b (expected) are the same when ``|a - b| <= EDGE_RTOL * |b| +
+    EDGE_ATOL`` (1e-9 relative, 1e-15 GeV absolute for an edge at 0): a few-ulp difference
+    between CPUs passes, a moved edge does not.
+
+    Parameters
+    ----------
+    name : str
+        Axis name for the message (``"p_T"``).
+    file_edges, expected : sequence of float
+        Edges in GeV.
+    labels : (str, str)
+        How the two lists are named in the message.
+
+    Returns
+    -------
+    str or None
+        ``None`` if they match, else e.g. ``"p_T edge 30 is 0.0572295 GeV in the file,
+        0.0572296 GeV in the experiment (tolerance 1e-09 relative)"``.
+    """
+    a = np.asarray(file_edges, dtype=float)
+    b = np.asarray(expected, dtype=float)
+    if a.shape != b.shape:
+        return f"{name} has {a.size} edges {labels[0]}, {b.size} {labels[1]}"
+    bad = np.flatnonzero(~(np.abs(a - b) <= EDGE_RTOL * np.abs(b) + EDGE_ATOL))
+    if bad.size == 0:
+        return None
+    i = int(bad[0])
+    return (
+        f"{name} edge {i} is {float(a[i])!r} GeV {labels[0]}, {float(b[i])!r} GeV "
+        f"{labels[1]} (tolerance {EDGE_RTOL:g} relative)"
+    )
+
+
+def cuts_difference(stored: Mapping[str, Any], expected: Mapping[str, Any]) -> str | None:
+    """Describe how two cut dictionaries differ (same keys, values within ``CUT_RTOL``)."""
+    if set(stored) != set(expected):
+        return f"cuts {dict(stored)} != {dict(expected)}"
+    for k in sorted(expected):
+        a, b = float(stored[k]), float(expected[k])
+        if not math.isclose(a, b, rel_tol=CUT_RTOL, abs_tol=1e-15):
+            return f"cut {k} is {a!r}, expected {b!r} (tolerance {CUT_RTOL:g} relative)"
+    return None
 
 
 def _check_edges(name: str, edges: Sequence[float]) -> tuple[float, ...]:
@@ -116,6 +280,12 @@ class Binning:
         """Plain-data form (GeV edges) for metadata and TOML/JSON."""
         return {"e_edges": list(self.e_edges), "pt_edges": list(self.pt_edges)}
 
+    def difference(self, e_edges: Sequence[float], pt_edges: Sequence[float]) -> str | None:
+        """First difference of other edges from these (:func:`edges_difference`), or None."""
+        return edges_difference("E", e_edges, self.e_edges) or edges_difference(
+            "p_T", pt_edges, self.pt_edges
+        )
+
 
 def default_binning(beam_energy: float) -> Binning:
     """The default template binning for a beam energy E0 [GeV].
@@ -134,6 +304,13 @@ def default_binning(beam_energy: float) -> Binning:
     40 x 48 = 1920 bins per template; with values and variances in float64 and gzip this
     keeps 2 experiments x 5 models x 40 masses well under the 30 MB budget.
 
+    The edges are data, the same on every machine: computed in decimal arithmetic
+    (:func:`uniform_grid`, :func:`geometric_grid`) and rounded to ``EDGE_DIGITS`` = 12
+    significant digits, so no CPU-dependent ``np.geomspace`` bit enters them.  (The shipped
+    files were built with ``np.geomspace`` edges, which differ from these by < 5e-12
+    relative; a template file's own edges are authoritative and are compared with
+    :data:`EDGE_RTOL`.)
+
     Parameters
     ----------
     beam_energy : float
@@ -143,11 +320,10 @@ def default_binning(beam_energy: float) -> Binning:
     -------
     Binning
     """
-    if not math.isfinite(beam_energy) or beam_energy <= 0:
-        raise ValueError(f"beam_energy must be a finite number > 0 GeV, got {beam_energy}")
-    e_edges = np.linspace(0.0, beam_energy, _N_E_BINS + 1)
-    pt_edges = np.concatenate([[0.0], np.geomspace(_PT_LOW_EDGE, beam_energy, _N_PT_BINS)])
-    return Binning(tuple(e_edges.tolist()), tuple(pt_edges.tolist()))
+    e0 = check_real("beam_energy", beam_energy, lo=0.0, lo_open=True, unit="GeV")
+    e_edges = uniform_grid(0.0, e0, _N_E_BINS + 1, EDGE_DIGITS)
+    pt_edges = (0.0, *geometric_grid(_PT_LOW_EDGE, e0, _N_PT_BINS, EDGE_DIGITS))
+    return Binning(e_edges, pt_edges)
 
 
 def _opt_nonneg(name: str, value: float | None) -> float | None:
@@ -260,9 +436,12 @@ class MassGrid:
             raise ValueError(f"mass grid size must be an integer >= 2, got {self.n}")
 
     def masses(self) -> NDArray[np.float64]:
-        """The grid masses in GeV (log-spaced, rounded to 6 significant digits)."""
-        m = np.geomspace(self.m_min, self.m_max, int(self.n))
-        return np.array([float(f"{x:.6g}") for x in m])
+        """The grid masses in GeV (log-spaced, rounded to ``MASS_DIGITS`` = 6 digits).
+
+        Computed with :func:`geometric_grid` (decimal arithmetic): the same values on every
+        machine, so template keys and seeds derived from them never depend on the CPU.
+        """
+        return np.array(geometric_grid(self.m_min, self.m_max, int(self.n), MASS_DIGITS))
 
 
 @dataclass(frozen=True)

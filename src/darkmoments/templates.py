@@ -48,6 +48,7 @@ import json
 import math
 import os
 import shutil
+from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -60,7 +61,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._version import __version__
-from .experiments import Binning, Experiment, get_experiment
+from .errors import TemplateFileError
+from .experiments import (
+    CUT_RTOL,
+    EDGE_RTOL,
+    Binning,
+    Experiment,
+    cuts_difference,
+    edges_difference,
+    get_experiment,
+)
 from .io import templates_io
 from .models import MODEL_IDS, get_model
 
@@ -72,6 +82,7 @@ __all__ = [
     "build_grid",
     "build_template",
     "catalogue",
+    "clear_cache",
     "default_directory",
     "empty_hist",
     "fill_template_hist",
@@ -410,7 +421,11 @@ def template_path(
     return d / f"{exp.name}.h5"
 
 
-_FILES: dict[tuple[str, int, int], templates_io.TemplateFile] = {}
+#: Open template files kept in memory (least recently used beyond that are dropped).
+FILE_CACHE_SIZE: int = 8
+# (resolved path, mtime_ns, size) -> TemplateFile.  Bounded; the TemplateFile hands out
+# copies of its templates, so no caller can change what another caller gets.
+_FILES: OrderedDict[tuple[str, int, int], templates_io.TemplateFile] = OrderedDict()
 
 
 def _template_file(path: Path) -> templates_io.TemplateFile:
@@ -420,34 +435,56 @@ def _template_file(path: Path) -> templates_io.TemplateFile:
         raise OSError(
             f"no template file {path}; build it with `darkmoments templates build`"
         ) from None
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
-    if key not in _FILES:
-        _FILES[key] = templates_io.TemplateFile(path)
-    return _FILES[key]
+    resolved = str(path.resolve())
+    key = (resolved, st.st_mtime_ns, st.st_size)
+    tf = _FILES.get(key)
+    if tf is None:
+        tf = templates_io.TemplateFile(path)
+        for old in [k for k in _FILES if k[0] == resolved]:  # a rewritten file: drop the old
+            del _FILES[old]
+        _FILES[key] = tf
+        while len(_FILES) > FILE_CACHE_SIZE:
+            _FILES.popitem(last=False)
+    else:
+        _FILES.move_to_end(key)
+    return tf
+
+
+def clear_cache() -> None:
+    """Forget every cached template file (they are re-read and re-verified on next use)."""
+    _FILES.clear()
 
 
 def _check_matches(t: Template, exp: Experiment, path: Path) -> None:
+    """Refuse a stored template that was not made for ``exp``.
+
+    No comparison here depends on floats recomputed bit-exactly: the beam energy and the
+    cuts are compared within ``CUT_RTOL`` (1e-9 relative), the bin edges within
+    ``EDGE_RTOL`` (1e-9 relative, 1e-15 GeV absolute; :func:`experiments.edges_difference`).
+    The template keeps the file's own edges (they are authoritative); the experiment's
+    edges, computed on this machine, only have to agree within the tolerance.
+    """
     md = t.metadata
     assert exp.binning is not None
     problems = []
     if t.experiment != exp.name:
         problems.append(f"experiment {t.experiment!r} != {exp.name!r}")
-    if not math.isclose(float(md["beam_energy"]), exp.beam_energy, rel_tol=1e-12):
+    if not math.isclose(float(md["beam_energy"]), exp.beam_energy, rel_tol=CUT_RTOL):
         problems.append(f"beam_energy {md['beam_energy']} != {exp.beam_energy} GeV")
     if md["lepton"] != exp.lepton:
         problems.append(f"lepton {md['lepton']!r} != {exp.lepton!r}")
     if md["target"] != exp.target.symbol:
         problems.append(f"target {md['target']!r} != {exp.target.symbol!r}")
-    b = md["binning"]
-    if not (
-        np.array_equal(b["e_edges"], exp.binning.e_edges)
-        and np.array_equal(b["pt_edges"], exp.binning.pt_edges)
-    ):
-        problems.append("binning differs from the experiment's")
-    if md["cuts"] != exp.cuts.to_dict():
-        problems.append(f"cuts {md['cuts']} != {exp.cuts.to_dict()}")
+    e_file, pt_file = (np.asarray(ax.edges, dtype=float) for ax in t.hist.axes)
+    diff = exp.binning.difference(e_file, pt_file)
+    if diff is not None:
+        problems.append(f"binning differs from the experiment's: {diff}")
+    cuts = md["cuts"] if isinstance(md["cuts"], dict) else {}
+    cdiff = cuts_difference(cuts, exp.cuts.to_dict())
+    if cdiff is not None:
+        problems.append(cdiff)
     if problems:
-        raise ValueError(
+        raise TemplateFileError(
             f"{path}: template {t.model} m={t.mass} GeV does not match experiment "
             f"{exp.name}: " + "; ".join(problems)
         )
@@ -512,12 +549,20 @@ def interpolate(neighbours: Sequence[Template], mass: float) -> Template:
         raise ValueError(f"interpolate needs strictly increasing masses, got {ms.tolist()}")
     if not (ms[0] <= mass <= ms[-1]):
         raise ValueError(f"mass {mass} GeV outside [{ms[0]}, {ms[-1]}] GeV")
+    e0, pt0 = (np.asarray(ax.edges, dtype=float) for ax in first.hist.axes)
     for t in ts[1:]:
-        if any(
-            not np.array_equal(a.edges, b.edges)
-            for a, b in zip(first.hist.axes, t.hist.axes, strict=True)
-        ):
-            raise ValueError("interpolate needs templates with identical binning")
+        if len(t.hist.axes) != 2:
+            raise ValueError("interpolate needs 2D (E, pt) templates")
+        e1, pt1 = (np.asarray(ax.edges, dtype=float) for ax in t.hist.axes)
+        lab = (f"at m={t.mass} GeV", f"at m={first.mass} GeV")
+        diff = edges_difference("E", e1, e0, labels=lab) or edges_difference(
+            "p_T", pt1, pt0, labels=lab
+        )
+        if diff is not None:
+            raise ValueError(
+                f"interpolate needs templates with the same binning (within {EDGE_RTOL:g} "
+                f"relative): {diff}"
+            )
     lw = lagrange_weights(np.log(ms), math.log(mass))
     values = sum(w * t.hist.values() for w, t in zip(lw, ts, strict=True))
     variances = sum(w**2 * t.hist.variances() for w, t in zip(lw, ts, strict=True))

@@ -23,19 +23,30 @@ The JSON record holds ``model``, ``mass`` [GeV], ``experiment``, ``sigma_pb`` an
 ``beam_energy`` [GeV], ``coupling``, ``n_events``, ``seed``, ``generator_version``,
 ``darkmoments_version``, ``selection_efficiency`` and its error, ``cuts``, ``binning``).
 ``checksum`` is the SHA-256 of: the canonical JSON record (sorted keys, no checksum), the E
-edges, the p_T edges, the values and the variances (float64 little-endian bytes).
+edges, the p_T edges, the values and the variances (float64 little-endian bytes).  On read it
+is verified over the *stored bytes* (the record string as stored, the datasets as stored),
+never over values recomputed at run time, so a file verifies identically on every machine.
 
 A file whose format tag, version, record fields or checksum do not match is refused with a
-``ValueError`` naming the file and the template; nothing falls back silently.  Writes are
-atomic (temporary file in the same directory, then ``os.replace``).
+:class:`~darkmoments.errors.TemplateFileError` (a ``ValueError``) naming the file and the
+template; nothing falls back silently.  Writes are atomic (temporary file in the same
+directory, then ``os.replace``).
+
+Mass keys: a template's group name is :func:`mass_key` of its mass (7 significant digits).
+Look-ups (:meth:`TemplateFile.get`) accept any mass within ``MASS_KEY_RTOL`` = 1e-6 relative
+of a stored key, so a mass that differs in its last bits (computed on another machine, or
+parsed from text) finds its template even where its "%.6e" rounding would flip.
 
 Public interface: ``write_templates(path, templates, experiment_json="")``,
-``read_templates(path)``, ``TemplateFile(path)`` (lazy index: ``.index``, ``.get(model, mass)``),
-``template_checksum(template)``, ``FORMAT_TAG``, ``FORMAT_VERSION``, ``REQUIRED_FIELDS``.
+``read_templates(path)``, ``TemplateFile(path)`` (lazy index: ``.index``, ``.get(model, mass)``;
+every call returns an independent copy of the cached template), ``copy_template(t)``,
+``template_checksum(template)``, ``FORMAT_TAG``, ``FORMAT_VERSION``, ``REQUIRED_FIELDS``,
+``MASS_KEY_RTOL``.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -50,6 +61,7 @@ import numpy as np
 import uhi.io.hdf5
 
 from .._version import __version__
+from ..errors import TemplateFileError
 from .atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -58,9 +70,11 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT_TAG",
     "FORMAT_VERSION",
+    "MASS_KEY_RTOL",
     "REQUIRED_FIELDS",
     "TemplateFile",
     "atomic_path",
+    "copy_template",
     "mass_key",
     "read_templates",
     "template_checksum",
@@ -92,11 +106,29 @@ REQUIRED_FIELDS: tuple[str, ...] = (
 )
 _RECORD_ATTR = "darkmoments"
 _CHECKSUM_ATTR = "checksum"
+#: A mass [GeV] finds the stored key within this relative distance (a key has 7 significant
+#: digits, so it is within 5e-7 of its template's mass).
+MASS_KEY_RTOL: float = 1e-6
 
 
 def mass_key(mass: float) -> str:
     """Group name of a mass in GeV: ``"%.6e" % mass``."""
     return f"{float(mass):.6e}"
+
+
+def copy_template(t: Template) -> Template:
+    """An independent copy of a template (histogram and metadata), safe to modify."""
+    from ..templates import Template
+
+    return Template(
+        hist=t.hist.copy(),
+        model=t.model,
+        mass=t.mass,
+        experiment=t.experiment,
+        sigma_pb=t.sigma_pb,
+        sigma_err_pb=t.sigma_err_pb,
+        metadata=copy.deepcopy(t.metadata),
+    )
 
 
 def _record(t: Template) -> dict[str, Any]:
@@ -177,7 +209,9 @@ def write_templates(
             for t in templates:
                 key = (t.model, mass_key(t.mass))
                 if key in seen:
-                    raise ValueError(f"{path}: duplicate template model={t.model} mass={t.mass}")
+                    raise TemplateFileError(
+                        f"{path}: duplicate template model={t.model} mass={t.mass}"
+                    )
                 seen.add(key)
                 _write_group(root.require_group(t.model).create_group(key[1]), t)
     return Path(path)
@@ -186,16 +220,16 @@ def write_templates(
 def _check_root(f: h5py.File, path: Path) -> None:
     tag = f.attrs.get("darkmoments_format")
     if tag != FORMAT_TAG:
-        raise ValueError(f"{path}: not a darkmoments template file (format tag {tag!r})")
+        raise TemplateFileError(f"{path}: not a darkmoments template file (format tag {tag!r})")
     ver = f.attrs.get("format_version")
     if ver is None or int(ver) != FORMAT_VERSION:
         shown = "missing" if ver is None else int(ver)
-        raise ValueError(
+        raise TemplateFileError(
             f"{path}: template format version {shown}; this darkmoments reads version "
             f"{FORMAT_VERSION} only (rebuild with `darkmoments templates build`)"
         )
     if "templates" not in f:
-        raise ValueError(f"{path}: missing the /templates group")
+        raise TemplateFileError(f"{path}: missing the /templates group")
 
 
 def _read_group(g: h5py.Group, path: Path) -> Template:
@@ -210,29 +244,41 @@ def _read_group(g: h5py.Group, path: Path) -> Template:
         variances = np.asarray(g["storage/variances"][()], dtype=float)
         axes = [g.file[ref] for ref in g["axes"][()]]
         edges = [np.asarray(ax["edges"][()], dtype=float) for ax in axes]
-    except KeyError as exc:
-        raise ValueError(f"{where}: corrupted template, missing {exc.args[0]}") from exc
+    except (KeyError, ValueError, OSError) as exc:
+        what = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise TemplateFileError(f"{where}: corrupted template, missing {what}") from exc
     if isinstance(rec_json, bytes):
-        rec_json = rec_json.decode()
+        try:
+            rec_json = rec_json.decode()
+        except UnicodeDecodeError as exc:
+            raise TemplateFileError(f"{where}: corrupted metadata record ({exc})") from exc
     if isinstance(checksum, bytes):
-        checksum = checksum.decode()
+        checksum = checksum.decode(errors="replace")
+    if not isinstance(rec_json, str):
+        raise TemplateFileError(f"{where}: corrupted metadata record (not a string)")
     try:
         rec = json.loads(rec_json)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{where}: corrupted metadata record ({exc})") from exc
+        raise TemplateFileError(f"{where}: corrupted metadata record ({exc})") from exc
+    if not isinstance(rec, dict):
+        raise TemplateFileError(f"{where}: corrupted metadata record (not a JSON object)")
     missing = [k for k in REQUIRED_FIELDS if k not in rec]
     if missing:
-        raise ValueError(f"{where}: template record is missing field(s) {missing}")
-    if _digest(_canonical_json(rec), edges, values, variances) != checksum:
-        raise ValueError(f"{where}: checksum mismatch, the template file is corrupted or edited")
+        raise TemplateFileError(f"{where}: template record is missing field(s) {missing}")
+    # verified over the stored bytes: the record string exactly as stored, the datasets as
+    # stored (float64, read losslessly), never over anything recomputed or re-serialised
+    if _digest(rec_json, edges, values, variances) != checksum:
+        raise TemplateFileError(
+            f"{where}: checksum mismatch, the template file is corrupted or edited"
+        )
     if len(edges) != 2:
-        raise ValueError(f"{where}: expected 2 axes (E, pt), found {len(edges)}")
+        raise TemplateFileError(f"{where}: expected 2 axes (E, pt), found {len(edges)}")
     shape = (len(edges[0]) - 1, len(edges[1]) - 1)
     if values.shape != shape or variances.shape != shape:
-        raise ValueError(f"{where}: histogram shape {values.shape} does not match its axes")
+        raise TemplateFileError(f"{where}: histogram shape {values.shape} does not match its axes")
     total = float(values.sum())
     if total > 0 and not math.isclose(total, 1.0, rel_tol=1e-9):
-        raise ValueError(f"{where}: template values sum to {total}, expected 1")
+        raise TemplateFileError(f"{where}: template values sum to {total}, expected 1")
     h = hist.Hist(
         hist.axis.Variable(edges[0], name="E", label="E [GeV]", underflow=False, overflow=False),
         hist.axis.Variable(edges[1], name="pt", label="p_T [GeV]", underflow=False, overflow=False),
@@ -264,7 +310,7 @@ def _open(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise ValueError(f"{path}: not a readable HDF5 template file ({exc})") from exc
+        raise TemplateFileError(f"{path}: not a readable HDF5 template file ({exc})") from exc
 
 
 class TemplateFile:
@@ -293,41 +339,78 @@ class TemplateFile:
             ej = f.attrs.get("experiment", "")
             self.experiment_json = ej.decode() if isinstance(ej, bytes) else str(ej)
             for model, grp in f["templates"].items():
-                self._keys[model] = {float(k): k for k in grp}
+                keys: dict[float, str] = {}
+                for k in grp:
+                    try:
+                        m = float(k)
+                    except ValueError:
+                        raise TemplateFileError(
+                            f"{self.path}:/templates/{model}/{k}: group name is not a mass"
+                        ) from None
+                    if not (math.isfinite(m) and m > 0):
+                        raise TemplateFileError(
+                            f"{self.path}:/templates/{model}/{k}: mass must be > 0 GeV"
+                        )
+                    keys[m] = k
+                self._keys[model] = keys
         self.index: dict[str, np.ndarray] = {
             m: np.array(sorted(keys)) for m, keys in self._keys.items()
         }
 
-    def get(self, model: str, mass: float) -> Template:
-        """The template at a grid mass [GeV] (exact key match; cached)."""
+    def find_key(self, model: str, mass: float) -> str | None:
+        """Stored group name of ``mass`` [GeV] for ``model``, or None.
+
+        The exact key :func:`mass_key` if stored, else the nearest stored key within
+        ``MASS_KEY_RTOL`` (1e-6) relative: a mass that differs from the stored one in its
+        last bits finds it even where its 7-digit rounding flips.
+        """
         keys = self._keys.get(model, {})
-        key = keys.get(float(mass_key(mass)))
-        if key is None:
-            raise KeyError(f"{self.path}: no template for model={model} mass={mass} GeV")
+        m = float(mass)
+        exact = keys.get(float(mass_key(m)))
+        if exact is not None:
+            return exact
+        if not keys or not (math.isfinite(m) and m > 0):
+            return None
+        near = min(keys, key=lambda k: abs(k - m))
+        return keys[near] if abs(near - m) <= MASS_KEY_RTOL * m else None
+
+    def _cached(self, f: h5py.File | None, model: str, key: str) -> Template:
         ck = (model, key)
         if ck not in self._cache:
-            with _open(self.path) as f:
+            if f is None:
+                with _open(self.path) as fh:
+                    t = _read_group(fh["templates"][model][key], self.path)
+            else:
                 t = _read_group(f["templates"][model][key], self.path)
-            if t.model != model or not math.isclose(t.mass, float(key), rel_tol=1e-6):
-                raise ValueError(
+            if t.model != model or not math.isclose(t.mass, float(key), rel_tol=MASS_KEY_RTOL):
+                raise TemplateFileError(
                     f"{self.path}:/templates/{model}/{key}: record says model={t.model} "
                     f"mass={t.mass}, inconsistent with its location"
                 )
             self._cache[ck] = t
         return self._cache[ck]
 
+    def get(self, model: str, mass: float) -> Template:
+        """The template at a grid mass [GeV] (verified on first use; an independent copy).
+
+        Raises
+        ------
+        KeyError
+            No template of ``model`` within ``MASS_KEY_RTOL`` of ``mass``.
+        """
+        key = self.find_key(model, mass)
+        if key is None:
+            raise KeyError(f"{self.path}: no template for model={model} mass={mass} GeV")
+        return copy_template(self._cached(None, model, key))
+
     def all(self) -> list[Template]:
-        """Every template in the file (verified), ordered by model then mass."""
+        """Every template in the file (verified, copies), ordered by model then mass."""
         out: list[Template] = []
         with _open(self.path) as f:
             for model in sorted(self._keys):
                 for m in self.index[model]:
                     key = self._keys[model][float(m)]
-                    if (model, key) not in self._cache:
-                        self._cache[(model, key)] = _read_group(
-                            f["templates"][model][key], self.path
-                        )
-                    out.append(self._cache[(model, key)])
+                    out.append(copy_template(self._cached(f, model, key)))
         return out
 
 
