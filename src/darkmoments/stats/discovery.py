@@ -9,8 +9,16 @@
   returns the median Z and the distribution (useful for the spread of the significance).
 * ``pyhf``: shape analysis with pyhf's asymptotic q0 on a workspace.
 
-With b = 0 a single event is an infinitely significant discovery; this is refused with a
-ValueError instead of returning infinity.
+Conventions (one-sided test for an excess):
+
+* Z = max(0, Phi^-1(1 - p0)).  A deficit, n below the background (p0 > 0.5), is no evidence
+  for a signal and gives Z = 0, as in the asymptotic q0 = 0 for mu_hat < 0 (Cowan et al.
+  2011); p0 itself is reported as computed, P(N >= n | b), at most 1 (p0 = 1 for n = 0).
+* Z is capped at 38 (p0 below double precision) rather than infinite.
+* With b = 0 a single event is an infinitely significant discovery; this is refused with an
+  :class:`~darkmoments.errors.InputError` instead of returning infinity.
+* ``n_obs`` (observed events, a whole number) is used only by ``exact``; ``asimov`` and
+  ``toys`` compute the expected significance and refuse it.
 """
 
 from __future__ import annotations
@@ -23,8 +31,13 @@ import numpy as np
 from scipy.special import gammainc, ndtri
 from scipy.stats import norm, poisson
 
+from ..errors import InputError, InputTypeError
+from ..validation import check_choice, check_finite_result, check_int, check_real, is_real
+from .limits import check_count
+
 __all__ = [
     "DISCOVERY_METHODS",
+    "Z_MAX",
     "Discovery",
     "discovery_significance",
     "p_to_z",
@@ -34,6 +47,14 @@ __all__ = [
 
 #: Methods accepted by :func:`discovery_significance`.
 DISCOVERY_METHODS: tuple[str, ...] = ("exact", "asimov", "toys")
+
+#: Largest significance reported (p0 = z_to_p(38) ~ 1e-316 is the end of double precision).
+Z_MAX: float = 38.0
+
+
+def _one_sided(z: float) -> float:
+    """Z of a one-sided excess test: a deficit (Z < 0) is no evidence, Z = 0; capped above."""
+    return float(min(max(z, 0.0), Z_MAX))
 
 
 def p_to_z(p: float | np.ndarray) -> np.ndarray:
@@ -95,50 +116,66 @@ def discovery_significance(
         Expected signal events (> 0; ignored for ``exact`` if ``n_obs`` is given).
     background : float
         Expected background events (> 0).
-    n_obs : float, optional
-        Observed events (exact method); default: the median of Poisson(s + b).
+    n_obs : int, optional
+        Observed events, a whole number >= 0 (``exact`` only; refused by the other methods,
+        which compute the expected significance); default: the median of Poisson(s + b).
     method : str
         ``"exact"``, ``"asimov"`` or ``"toys"``.
     n_toys : int
         Pseudo-experiments for ``"toys"``.
-    seed : int or Generator, optional
-        Randomness for ``"toys"`` (required there for reproducibility; None = fresh entropy).
+    seed : int or Generator
+        Randomness for ``"toys"``: an integer >= 0 or a ``numpy.random.Generator``, required
+        there (reproducibility); unused by the other methods.
 
     Returns
     -------
     Discovery
-        Z is capped at 38 (p0 below double precision) rather than infinite.
+        Z = max(0, Phi^-1(1 - p0)) capped at :data:`Z_MAX` (module docstring); p0 in (0, 1].
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Unknown method, non-positive or non-finite signal or background, fractional or
+        negative ``n_obs``, ``n_obs`` with ``asimov``/``toys``, ``toys`` without a seed.
     """
-    if method not in DISCOVERY_METHODS:
-        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(DISCOVERY_METHODS)}")
-    if not (np.isfinite(n_signal) and n_signal > 0):
-        raise ValueError(f"signal events must be finite and > 0, got {n_signal}")
-    if not (np.isfinite(background) and background > 0):
-        raise ValueError(
-            f"background must be finite and > 0 events, got {background} (with zero "
+    check_choice("method", method, DISCOVERY_METHODS)
+    s = check_real("signal events", n_signal, lo=0.0, lo_open=True, unit="events")
+    if not (is_real(background) and math.isfinite(background) and background > 0):
+        raise InputError(
+            f"background must be a finite number > 0 events, got {background!r} (with zero "
             "background any observed event is a discovery of infinite significance)"
         )
-    s, b = float(n_signal), float(background)
+    b = float(background)
+    if n_obs is not None and method != "exact":
+        raise InputError(
+            f"n_obs (observed events) is only used by method 'exact'; method {method!r} "
+            f"computes the expected significance (n = s + b for asimov, n ~ Poisson(s + b) "
+            f"for toys): drop n_obs or use method 'exact'"
+        )
     if method == "asimov":
         z = math.sqrt(2.0 * ((s + b) * math.log1p(s / b) - s))
+        check_finite_result("Asimov discovery significance", z, hint=f"s = {s:g}, b = {b:g}")
         return Discovery(z, float(z_to_p(z)), s + b, "asimov")
     if method == "exact":
-        if n_obs is None:
-            n = float(poisson.median(s + b))
-        else:
-            if not (np.isfinite(n_obs) and n_obs >= 0):
-                raise ValueError(f"n_obs must be finite and >= 0, got {n_obs}")
-            n = float(n_obs)
+        n = float(poisson.median(s + b)) if n_obs is None else check_count("n_obs", n_obs)
         p = float(_p0(np.array(n), b))
-        return Discovery(float(min(p_to_z(max(p, 1e-300)), 38.0)), p, n, "exact")
-    if int(n_toys) != n_toys or n_toys < 1:
-        raise ValueError(f"n_toys must be a positive integer, got {n_toys}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    ns = rng.poisson(s + b, size=int(n_toys))
+        z = _one_sided(float(p_to_z(max(p, 1e-300))))
+        return Discovery(z, p, n, "exact")
+    n_toys = check_int("n_toys", n_toys, lo=1)
+    if isinstance(seed, np.random.Generator):
+        rng = seed
+    elif seed is None:
+        raise InputTypeError(
+            "seed must be an integer >= 0 or a numpy Generator for method 'toys' "
+            "(pseudo-experiments are reproducible only from an explicit seed), got None"
+        )
+    else:
+        rng = np.random.default_rng(check_int("seed", seed, lo=0))
+    ns = rng.poisson(s + b, size=n_toys)
     ps = _p0(ns, b)
-    zs = np.minimum(p_to_z(np.maximum(ps, 1e-300)), 38.0)
+    zs = np.minimum(p_to_z(np.maximum(ps, 1e-300)), Z_MAX)
     zmed = float(np.median(zs))
-    return Discovery(zmed, float(z_to_p(zmed)), float(np.median(ns)), "toys")
+    return Discovery(_one_sided(zmed), float(z_to_p(zmed)), float(np.median(ns)), "toys")
 
 
 def pyhf_discovery(spec: dict[str, Any]) -> Discovery:
@@ -165,5 +202,6 @@ def pyhf_discovery(spec: dict[str, Any]) -> Discovery:
     with pyhf_backend("scipy"):
         p0 = pyhf.infer.hypotest(0.0, data, model, test_stat="q0", calctype="asymptotics")
     p = float(np.asarray(p0))
+    check_finite_result("pyhf discovery p-value p0", p)
     n = float(sum(spec["observations"][0]["data"]))
-    return Discovery(float(min(p_to_z(max(p, 1e-300)), 38.0)), p, n, "pyhf-asymptotic")
+    return Discovery(_one_sided(float(p_to_z(max(p, 1e-300)))), p, n, "pyhf-asymptotic")

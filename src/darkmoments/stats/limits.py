@@ -3,7 +3,7 @@
 * ``exact``: the CLs counting experiment on the bin totals, CLs(s) = P(N <= n | s + b) /
   P(N <= n | b), solved for CLs = 1 - CL.  P(N <= n | lam) = Q(n + 1, lam) (regularised upper
   incomplete gamma), which also extends to non-integer (Asimov) n.  With b = 0 and n = 0 it
-  gives exp(-s) = 1 - CL, i.e. s = -ln(0.1) = 2.303 events at 90% CL (PHYSICS.md section 3).
+  gives exp(-s) = 1 - CL, i.e. s = -ln(0.1) = 2.303 events at 90% CL.
   Asymptotic formulae are wrong there, so this is the default without (or with little)
   background.
 * ``asymptotic``: pyhf's qtilde CLs (Cowan, Cranmer, Gross, Vitells 2011, arXiv:1007.1727)
@@ -11,6 +11,9 @@
   ``pyhf.infer.intervals.upper_limits.upper_limit(level=...)``: in pyhf 0.7.6 its default
   scan computes at 95% CL regardless of ``level`` (pyhf issue 2563).
 * ``toys``: the same with pyhf's toy-based calculator (for low counts with background).
+  pyhf <= 0.7.6's toy calculator fails with numpy >= 2.4; it is then refused with
+  :class:`~darkmoments.errors.IncompatibleDependencyError` (:func:`toys_supported`), and
+  ``exact`` (or ``asymptotic``) is the alternative.  No darkmoments path needs pyhf's toys.
 
 The coupling limit follows from N_sig proportional to g^2: g_up = sqrt(N_up / N_sig(g = 1)).
 """
@@ -28,13 +31,16 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 from scipy.special import gammaincc
 
+from ..errors import IncompatibleDependencyError, InputError
 from ..models import get_model, y_parameter
+from ..validation import check_choice, check_int, check_real
 from .workspace import make_model
 
 __all__ = [
     "LOW_COUNT_BACKGROUND",
     "METHODS",
     "UpperLimit",
+    "check_count",
     "cls_counting",
     "cls_pyhf",
     "coupling_limit",
@@ -42,6 +48,7 @@ __all__ = [
     "pyhf_backend",
     "reach_for",
     "reach_rows",
+    "toys_supported",
     "upper_limit",
 ]
 
@@ -57,9 +64,46 @@ FloatArray = NDArray[np.float64]
 
 
 def _check_cl(cl: float) -> float:
-    if not (isinstance(cl, int | float) and 0 < cl < 1):
-        raise ValueError(f"confidence level must be in (0, 1), got {cl}")
-    return float(cl)
+    return check_real("confidence level cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+
+
+def check_count(name: str, value: Any) -> float:
+    """Validate an observed number of events: a whole number >= 0 (``3`` or ``3.0``).
+
+    Observed counts are integers; a fractional count (``2.5``) is refused rather than
+    silently treated through the continuous extension of the Poisson CDF (which is only
+    meaningful for Asimov data, see :func:`cls_counting`).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Negative, non-finite, fractional or not a number.
+    """
+    v = check_real(name, value, lo=0.0, unit="events")
+    if v != math.floor(v):
+        raise InputError(f"{name} must be a whole number of observed events >= 0, got {value!r}")
+    return v
+
+
+def toys_supported(feature: str) -> None:
+    """Raise :class:`IncompatibleDependencyError` if pyhf's toy calculator cannot run here.
+
+    pyhf <= 0.7.6's ``ToyCalculator`` fails with numpy >= 2.4 (see
+    :func:`darkmoments._optional.pyhf_toys_supported`); darkmoments' own paths never need it.
+    """
+    from .._optional import pyhf_toys_supported
+
+    ok, reason = pyhf_toys_supported()
+    if not ok:
+        raise IncompatibleDependencyError(
+            f"{feature} needs pyhf's toy calculator, which cannot run here: {reason}. "
+            "Without it use method='exact' (exact counting CLs, no pyhf toys) or "
+            "method='asymptotic'; discrimination toys use darkmoments' own fast path"
+        )
 
 
 def _poisson_cdf(n: float, lam: float) -> float:
@@ -86,8 +130,9 @@ def cls_counting(s: float, n_obs: float, background: float) -> float:
     float
         CLs in (0, 1].
     """
-    if s < 0 or n_obs < 0 or background < 0:
-        raise ValueError(f"s, n_obs and background must be >= 0, got {s}, {n_obs}, {background}")
+    s = check_real("signal events s", s, lo=0.0, unit="events")
+    n_obs = check_real("n_obs", n_obs, lo=0.0, unit="events")
+    background = check_real("background", background, lo=0.0, unit="events")
     return _poisson_cdf(n_obs, s + background) / _poisson_cdf(n_obs, background)
 
 
@@ -96,8 +141,8 @@ def poisson_upper_limit(n_obs: float = 0.0, background: float = 0.0, cl: float =
 
     Parameters
     ----------
-    n_obs : float
-        Observed events (>= 0).
+    n_obs : int
+        Observed events (a whole number >= 0; ``3.0`` is accepted, ``2.5`` refused).
     background : float
         Expected background events (>= 0).
     cl : float
@@ -110,14 +155,17 @@ def poisson_upper_limit(n_obs: float = 0.0, background: float = 0.0, cl: float =
 
     Raises
     ------
-    ValueError
-        Negative inputs or cl outside (0, 1).
+    InputError, InputTypeError
+        Negative or fractional ``n_obs``, negative background or cl outside (0, 1).
     """
     cl = _check_cl(cl)
-    if not (np.isfinite(n_obs) and n_obs >= 0):
-        raise ValueError(f"n_obs must be finite and >= 0 events, got {n_obs}")
-    if not (np.isfinite(background) and background >= 0):
-        raise ValueError(f"background must be finite and >= 0 events, got {background}")
+    n_obs = check_count("n_obs", n_obs)
+    background = check_real("background", background, lo=0.0, unit="events")
+    return _counting_limit(n_obs, background, cl)
+
+
+def _counting_limit(n_obs: float, background: float, cl: float) -> float:
+    """:func:`poisson_upper_limit` for validated inputs; ``n_obs`` may be fractional (Asimov)."""
     alpha = 1.0 - cl
     if n_obs == 0:
         return -math.log(alpha)  # CLs = exp(-s) for every b
@@ -175,14 +223,31 @@ def cls_pyhf(
     ntoys : int
         Toys per hypothesis for ``toybased``.
     seed : int, optional
-        Seed for the toys (numpy's global state is set for the call and restored after).
+        Seed for the toys (required for ``toybased``; numpy's global state, which pyhf
+        samples from, is set for the call and restored after).
 
     Returns
     -------
     float
+
+    Raises
+    ------
+    IncompatibleDependencyError
+        ``toybased`` with a pyhf whose toy calculator cannot run with the installed numpy
+        (pyhf <= 0.7.6 with numpy >= 2.4).
+    InputError
+        Unknown ``calctype``, negative ``mu``, ``toybased`` without a seed.
     """
     import pyhf
 
+    check_choice("calctype", calctype, ("asymptotics", "toybased"))
+    mu = check_real("mu", mu, lo=0.0)
+    if calctype == "toybased":
+        toys_supported("cls_pyhf(calctype='toybased')")
+        ntoys = check_int("ntoys", ntoys, lo=1)
+        if seed is None:
+            raise InputError("cls_pyhf(calctype='toybased') needs an explicit integer seed >= 0")
+        seed = check_int("seed", seed, lo=0)
     model, data = make_model(spec)
     state = np.random.get_state()  # noqa: NPY002  (restored below)
     try:
@@ -264,24 +329,34 @@ def upper_limit(
     ntoys : int
         Toys per hypothesis for ``"toys"``.
     seed : int, optional
-        Seed for ``"toys"``.
+        Seed for ``"toys"`` (required there).
     rtol : float
         Relative tolerance of the root finding in mu.
 
     Returns
     -------
     UpperLimit
+
+    Raises
+    ------
+    IncompatibleDependencyError
+        ``method="toys"`` where pyhf's toy calculator cannot run (pyhf <= 0.7.6 with numpy
+        >= 2.4); the message names the versions and the alternatives.
     """
     cl = _check_cl(cl)
-    if method not in METHODS:
-        raise ValueError(f"unknown limit method {method!r}; allowed: {', '.join(METHODS)}")
+    check_choice("limit method", method, METHODS)
+    if method == "toys":
+        toys_supported("upper_limit(method='toys')")
+        if seed is None:
+            raise InputError("upper_limit(method='toys') needs an explicit integer seed >= 0")
     sig, bkg, n_obs = _spec_totals(spec)
     if sig <= 0:
-        raise ValueError("workspace signal expects zero events; no limit can be set")
+        raise InputError("workspace signal expects zero events; no limit can be set")
     if method == "auto":
         method = "exact" if bkg < LOW_COUNT_BACKGROUND else "asymptotic"
     if method == "exact":
-        s_up = poisson_upper_limit(n_obs, bkg, cl)
+        # the observations may be Asimov (expected, fractional) counts: continuous in n
+        s_up = _counting_limit(n_obs, bkg, cl)
         return UpperLimit(s_up / sig, s_up, cl, "exact")
     alpha = 1.0 - cl
     calctype = "asymptotics" if method == "asymptotic" else "toybased"
@@ -290,7 +365,7 @@ def upper_limit(
         return cls_pyhf(spec, mu, calctype=calctype, ntoys=ntoys, seed=seed) - alpha
 
     # bracket around the counting estimate
-    guess = poisson_upper_limit(n_obs, bkg, cl) / sig
+    guess = _counting_limit(n_obs, bkg, cl) / sig
     hi = guess
     for _ in range(60):
         if f(hi) < 0:
