@@ -165,3 +165,59 @@ def test_multi_template_file_and_index(tmp_path) -> None:
         tf.get("km", 0.02)
     with pytest.raises(ValueError, match="holds 3 templates, expected exactly 1"):
         templates.read(path)  # several templates: read() is for single-template files
+
+
+def test_mass_lookup_survives_a_flip_of_the_key_rounding(tmp_path) -> None:
+    """0.12345655 is stored under "1.234565e-01"; one ulp up formats as "1.234566e-01".  A
+    mass that differs in its last bits must still find its template (within 1e-6 of the stored key, not further)."""
+    m = 0.12345655
+    up = float(np.nextafter(m, 1.0))
+    assert templates_io.mass_key(m) != templates_io.mass_key(up)
+    path = tmp_path / "ldmx-phase2.h5"
+    templates_io.write_templates(path, [_template(m, model="km"), _template(0.2, model="km")])
+    tf = templates_io.TemplateFile(path)
+    for mass in (m, up, float(np.nextafter(m, 0.0)), m * (1 + 4e-7)):
+        assert tf.get("km", mass).mass == m
+    with pytest.raises(KeyError, match="no template"):
+        tf.get("km", m * (1 + 3e-6))
+
+
+def test_get_returns_independent_copies(tmp_path) -> None:
+    path = tmp_path / "ldmx-phase2.h5"
+    templates_io.write_templates(path, [_template(0.1, model="km")])
+    tf = templates_io.TemplateFile(path)
+    a = tf.get("km", 0.1)
+    ref = a.hist.values().copy()
+    a.hist.view()["value"] *= 0
+    a.metadata["binning"]["pt_edges"][3] = -1.0
+    a.metadata["cuts"]["pt_min"] = 5.0
+    b = tf.get("km", 0.1)
+    assert np.array_equal(b.hist.values(), ref)
+    assert b.metadata["binning"]["pt_edges"][3] > 0 and b.metadata["cuts"] == {}
+    assert tf.all()[0] is not tf.all()[0]
+
+
+def test_corruption_errors_are_template_file_errors(tmp_path) -> None:
+    from darkmoments.errors import TemplateFileError
+
+    path = templates.save(_template(), tmp_path / "one.h5")
+    with h5py.File(path, "r+") as f:
+        f["templates/md/1.000000e-01/metadata"].attrs["darkmoments"] = "{not json"
+    with pytest.raises(TemplateFileError, match=r"one\.h5.*corrupted metadata record"):
+        templates.read(path)
+    with h5py.File(path, "r+") as f:
+        f["templates/md/bogus"] = 1
+    with pytest.raises(TemplateFileError, match=r"/templates/md/bogus: group name is not a mass"):
+        templates.read(path)
+
+
+def test_checksum_is_over_the_stored_record_bytes(tmp_path) -> None:
+    """The same record re-serialised differently (same JSON content) is refused: the checksum
+    covers the stored bytes, not a re-serialisation computed at run time."""
+    path = templates.save(_template(), tmp_path / "one.h5")
+    with h5py.File(path, "r+") as f:
+        md = f["templates/md/1.000000e-01/metadata"]
+        rec = json.loads(md.attrs["darkmoments"])
+        md.attrs["darkmoments"] = json.dumps(rec, sort_keys=True, indent=1)
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        templates.read(path)
