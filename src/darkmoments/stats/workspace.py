@@ -1,16 +1,72 @@
 """pyhf likelihoods (JSON workspaces) built from signal templates.
 
-One channel holding the flattened (E, p_T) bins of the recoil lepton (or only E, or only p_T).
-Samples:
+Layout: fixed per experiment
+----------------------------
+One channel, ``recoil``, holding the flattened (E, p_T) bins of the recoil lepton (or only E,
+or only p_T; C order, E major).  The bins are a **fixed coarsening of the template binning**
+(:func:`workspace_layout`): along each axis adjacent template bins are merged in groups of
+``ceil(n / max)`` with ``max`` = :data:`COARSE_MAX_BINS` (8 in E, 12 in p_T).  On the default
+LDMX binning (40 uniform E bins x 48 p_T bins, one [0, 20 keV] bin and 47 log bins) that is
+8 E bins of E0/8 (1 GeV at 8 GeV) times 12 p_T bins (the first [0, 46 keV], then each a
+factor 3.0 wider), 96 bins.  The layout depends on the bin edges only, i.e. on the experiment,
+never on the mass, the model or the content: no bin is dropped, empty bins stay in the
+channel (Poisson(0 | 0) = 1 contributes nothing to the likelihood).  Workspaces of every mass
+and model of one experiment therefore share channel, bins and observations, and one becomes
+another by replacing its ``signal`` sample (a JSON patch, :func:`make_patch`).
+``layout="full"`` keeps every template bin instead (1920 bins on LDMX: slow in pyhf's CLI).
 
-* ``signal``: N_sig * p_b with a free normalisation ``mu`` (normfactor, the POI; N_sig is the
-  expected number of signal events at the reference coupling, so mu = (g / g_ref)^2), and the
-  template MC statistical uncertainty N_sig * sqrt(var_b) as ``staterror`` (optional);
-* ``background`` (optional): a binned template (events per bin) or a flat total spread
-  uniformly over the bins, with an optional relative normalisation uncertainty (``normsys``).
+Why coarse bins: the exported workspace is for limits and cross-checks in pyhf, whose numpy
+backend minimises with finite-difference gradients, so a fit costs O(parameters) likelihood
+evaluations per step.  With 96 bins the likelihood keeps the (E, p_T) shape information that
+separates the signal from a background spread over the whole plane; at zero background the
+limit depends on the total signal only and no binning changes it.
 
-Bins where both signal and background expect exactly zero events carry no information and
-are dropped (pyhf's staterror is undefined there); observed events in such a bin raise.
+Samples
+-------
+* ``signal``: the template times the events at mu = 1, with the POI ``mu`` (normfactor) and
+  optionally a relative normalisation uncertainty ``signal_norm`` (normsys; e.g. the MC error
+  of sigma x efficiency, or a theory error) and the template MC statistical uncertainty
+  ``mcstat_signal`` (staterror, see below);
+* ``background`` (optional): a binned template (events per template bin) or a flat total
+  spread evenly over the template bins, summed into the layout, with an optional relative
+  normalisation uncertainty ``bkg_norm`` (normsys).
+
+POI scale
+---------
+By default mu = 1 means ``n_signal`` events (mu = (g / g_ref)^2 if ``n_signal`` is the yield
+at the coupling g_ref).  With ``poi_events="limit"`` the signal is normalised instead to the
+exact counting CLs limit of the exported data (:func:`reference_events`: 2.303 events at 90%
+CL without background), so that mu ~ 1 is the region of interest whatever coupling the yield
+was computed at: ``pyhf cls ws.json`` (which tests mu = 1) gives CLs ~ 1 - CL, and the limit on
+the coupling is g_up = g_1 sqrt(mu_up) with g_1 the coupling at mu = 1 (written in the
+sidecar README).  pyhf's fits fail or are meaningless when mu_up is far from 1 (a
+finite-difference step of 1e-8 in mu at mu_up ~ 1e-11, the old default at g = 1).
+
+Template MC uncertainty with few parameters (``staterror="auto"``, the default)
+----------------------------------------------------------------------------------
+A template fraction p_i with MC variance V_i gives an absolute signal uncertainty s sqrt(V_i)
+next to the Poisson uncertainty sqrt(s p_i + b_i) of the bin.  Added in quadrature it raises
+the bin's variance by the factor 1 + r_i^2, r_i = s sqrt(V_i) / sqrt(s p_i + b_i), which
+moves the bin's contribution to q_mu, and the limit, by O(r_i^2).  It is evaluated at the
+signal that matters, the reference limit s = s_ref (:func:`reference_events`), independent of
+the normalisation at mu = 1.  For unweighted MC, V_i ~ p_i / n_MC, so r_i <= sqrt(s_ref /
+n_MC): 0.5% for the shipped 1e5-event templates at zero background (s_ref = 2.3), 1% at
+b = 20 (s_ref = 8.8).  ``"auto"`` gives a staterror gamma only to the bins with r_i >
+:data:`STATERROR_THRESHOLD` (5%, i.e. <= 0.25% on a bin's q_mu) and omits the modifier when
+no bin qualifies (the usual case: then the exported workspace has 1 to 3 parameters and
+``pyhf cls`` runs in about a second).  ``True`` puts it on every bin with signal (up to 96
+gammas on LDMX, about 20 s per ``pyhf cls``), ``False`` nowhere.  The fractions are
+normalised to 1, so the MC error of the rate belongs to ``n_signal`` (``signal_uncertainty``).
+
+Zero background
+---------------
+Asymptotic CLs (``pyhf cls``, ``upper_limit(method="asymptotic")``) gives z^2 / 2 = 1.35
+events at 90% CL without background instead of the exact 2.303 (CLs = exp(-s)): the formulae
+of Cowan et al. need large counts.  pyhf's workspace schema forbids free-form fields
+(``additionalProperties: false`` everywhere), so the warning cannot live inside the JSON:
+:func:`zero_background_note` derives it from any spec, and :func:`write_workspace` writes it
+into the sidecar ``<ws>.README.txt`` next to the workspace.
+
 The observations default to the background expectation (the background-only Asimov data set;
 all zeros without background).
 """
@@ -18,51 +74,218 @@ all zeros without background).
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import InputError, InputTypeError, OutputPathError
+from ..io.atomic import atomic_path
+from ..io.atomic import write_json_atomic as write_json_atomic_
+from ..validation import check_real
 from .shapes import parse_observables, project_template
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..experiments import Binning
     from ..templates import Template
-
-from ..io.atomic import write_json_atomic as write_json_atomic_
 
 __all__ = [
     "CHANNEL",
+    "COARSE_MAX_BINS",
+    "LAYOUTS",
+    "MEASUREMENT",
     "POI",
+    "STATERROR_THRESHOLD",
+    "WorkspaceExport",
+    "WorkspaceLayout",
     "build_spec",
+    "export_workspace",
     "load_background",
     "make_model",
+    "make_patch",
+    "readme_path",
+    "reference_events",
+    "spec_parameter_count",
+    "workspace_layout",
     "write_json_atomic",
+    "write_workspace",
+    "zero_background_note",
 ]
 
 #: Name of the single channel.
 CHANNEL: str = "recoil"
 #: Name of the parameter of interest (signal strength).
 POI: str = "mu"
+#: Name of the measurement.
+MEASUREMENT: str = "darkmoments"
+#: Maximum number of workspace bins per axis in the ``"coarse"`` layout.
+COARSE_MAX_BINS: dict[str, int] = {"E": 8, "pt": 12}
+#: Layouts accepted by :func:`workspace_layout` and :func:`build_spec`.
+LAYOUTS: tuple[str, ...] = ("coarse", "full")
+#: ``staterror="auto"``: a bin gets an MC-statistics gamma if its template MC uncertainty at
+#: the reference limit exceeds this fraction of its Poisson uncertainty.
+STATERROR_THRESHOLD: float = 0.05
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 
 
-def _background_array(background: float | Sequence[float] | FloatArray, n_bins: int) -> FloatArray:
-    arr = np.asarray(background, dtype=float)
+# ----------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True, eq=False)
+class WorkspaceLayout:
+    """The fixed bins of a workspace: a grouping of the template bins along each axis.
+
+    Attributes
+    ----------
+    observables : tuple of str
+        ``("E", "pt")``, ``("E",)`` or ``("pt",)``.
+    fine_edges : tuple of ndarray
+        Template bin edges per observable (GeV).
+    starts : tuple of ndarray
+        Index of the first template bin of every workspace bin, per observable.
+    mode : str
+        ``"coarse"`` or ``"full"``.
+    """
+
+    observables: tuple[str, ...]
+    fine_edges: tuple[FloatArray, ...]
+    starts: tuple[IntArray, ...]
+    mode: str
+
+    @property
+    def edges(self) -> tuple[FloatArray, ...]:
+        """Workspace bin edges per observable (GeV)."""
+        return tuple(
+            np.append(fe[st], fe[-1]) for fe, st in zip(self.fine_edges, self.starts, strict=True)
+        )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Workspace bins per observable."""
+        return tuple(int(st.size) for st in self.starts)
+
+    @property
+    def fine_shape(self) -> tuple[int, ...]:
+        """Template bins per observable."""
+        return tuple(int(fe.size - 1) for fe in self.fine_edges)
+
+    @property
+    def n_bins(self) -> int:
+        """Number of workspace bins (the channel length)."""
+        return int(np.prod(self.shape))
+
+    @property
+    def n_fine(self) -> int:
+        """Number of template bins for the chosen observables."""
+        return int(np.prod(self.fine_shape))
+
+    def coarsen(self, values: FloatArray) -> FloatArray:
+        """Sum per-template-bin values (flattened, C order) into the workspace bins."""
+        arr = np.asarray(values, dtype=float).reshape(self.fine_shape)
+        for axis, st in enumerate(self.starts):
+            arr = np.add.reduceat(arr, st, axis=axis)
+        return arr.ravel()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description: observables, edges (GeV), bins, the template bins merged."""
+        return {
+            "mode": self.mode,
+            "observables": list(self.observables),
+            "shape": list(self.shape),
+            "n_bins": self.n_bins,
+            "order": "C (first observable major)",
+            "edges_gev": {o: e.tolist() for o, e in zip(self.observables, self.edges, strict=True)},
+            "template_bins_per_bin": {
+                o: np.diff(np.append(st, fe.size - 1)).tolist()
+                for o, st, fe in zip(self.observables, self.starts, self.fine_edges, strict=True)
+            },
+        }
+
+
+def _axis_edges(source: Template | Binning, name: str) -> FloatArray:
+    if hasattr(source, "hist"):
+        names = tuple(source.hist.axes.name)
+        if name not in names:
+            raise InputError(f"template histogram has axes {names}, observable {name!r} missing")
+        return np.asarray(source.hist.axes[name].edges, dtype=float)
+    if hasattr(source, "e_edges") and hasattr(source, "pt_edges"):
+        return np.asarray(source.e_edges if name == "E" else source.pt_edges, dtype=float)
+    raise InputTypeError(
+        f"workspace_layout needs a Template or a Binning, got {type(source).__name__}"
+    )
+
+
+def workspace_layout(
+    source: Template | Binning,
+    observables: str | Sequence[str] = "E,pt",
+    *,
+    layout: str = "coarse",
+) -> WorkspaceLayout:
+    """The fixed workspace bins for a template binning (a function of the edges only).
+
+    Parameters
+    ----------
+    source : Template or Binning
+        A template (its histogram axes) or an experiment's :class:`~darkmoments.experiments.
+        Binning` (``get_experiment(name).binning``); both give the same layout.
+    observables : str or sequence of str
+        ``"E,pt"``, ``"E"`` or ``"pt"``.
+    layout : str
+        ``"coarse"``: along each axis, groups of ``g = ceil(n / max)`` adjacent template bins
+        (``max`` from :data:`COARSE_MAX_BINS`; the last group may be smaller); ``"full"``:
+        every template bin.
+
+    Returns
+    -------
+    WorkspaceLayout
+    """
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown workspace layout {layout!r}; allowed: {', '.join(LAYOUTS)}")
+    obs = parse_observables(observables)
+    fine = tuple(_axis_edges(source, o) for o in obs)
+    starts = []
+    for o, fe in zip(obs, fine, strict=True):
+        n = fe.size - 1
+        g = 1 if layout == "full" else max(1, math.ceil(n / COARSE_MAX_BINS[o]))
+        starts.append(np.arange(0, n, g, dtype=np.intp))
+    return WorkspaceLayout(obs, fine, tuple(starts), layout)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _per_bin(
+    name: str, values: Any, lay: WorkspaceLayout, *, allow_total: bool = False
+) -> FloatArray:
+    """Values per template bin or per workspace bin -> per workspace bin (validated)."""
+    arr = np.asarray(values, dtype=float)
     if arr.ndim == 0:
+        if not allow_total:
+            raise InputError(f"{name} must be an array of events per bin, got a scalar {values}")
         total = float(arr)
         if not (np.isfinite(total) and total >= 0):
-            raise ValueError(f"background total must be finite and >= 0 events, got {total}")
-        return np.full(n_bins, total / n_bins)
+            raise InputError(f"{name} total must be finite and >= 0 events, got {total}")
+        return lay.coarsen(np.full(lay.n_fine, total / lay.n_fine))
     arr = arr.ravel()
-    if arr.size != n_bins:
-        raise ValueError(f"background template has {arr.size} bins, the signal has {n_bins}")
     if not (np.all(np.isfinite(arr)) and np.all(arr >= 0)):
-        raise ValueError("background counts must be finite and >= 0 in every bin")
-    return arr
+        raise InputError(f"{name} counts must be finite and >= 0 in every bin")
+    if arr.size == lay.n_fine:
+        return lay.coarsen(arr)
+    if arr.size == lay.n_bins:
+        return arr.copy()
+    sizes = f"{lay.n_fine} template bins" + (
+        f" or {lay.n_bins} workspace bins" if lay.n_bins != lay.n_fine else ""
+    )
+    what = f"{name} template" if name == "background" else name
+    raise InputError(f"{what} has {arr.size} bins, the signal has {sizes}")
 
 
 def load_background(path: str | os.PathLike[str]) -> FloatArray:
@@ -72,7 +295,8 @@ def load_background(path: str | os.PathLike[str]) -> FloatArray:
     ----------
     path : str or path
         ``.npy`` (1D array) or ``.json`` (a list of numbers or ``{"counts": [...]}``), in the
-        flattened bin order of the chosen observables (E major for E,pt).
+        flattened bin order of the chosen observables (E major for E,pt), either per template
+        bin or per workspace bin (:func:`workspace_layout`).
 
     Returns
     -------
@@ -80,14 +304,211 @@ def load_background(path: str | os.PathLike[str]) -> FloatArray:
         Events per bin.
     """
     p = Path(path)
-    if p.suffix == ".npy":
-        arr = np.load(p, allow_pickle=False)
-    elif p.suffix == ".json":
-        obj = json.loads(p.read_text())
-        arr = np.asarray(obj["counts"] if isinstance(obj, dict) else obj, dtype=float)
-    else:
-        raise ValueError(f"background file {str(p)!r} must be .npy or .json")
+    try:
+        if p.suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+        elif p.suffix == ".json":
+            obj = json.loads(p.read_text())
+            arr = np.asarray(obj["counts"] if isinstance(obj, dict) else obj, dtype=float)
+        else:
+            raise InputError(f"background file {str(p)!r} must be .npy or .json")
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"background file {str(p)!r} is not a list of counts: {exc}") from exc
     return np.asarray(arr, dtype=float).ravel()
+
+
+def reference_events(n_obs: float = 0.0, background: float = 0.0, cl: float = 0.9) -> float:
+    """The exact counting CLs limit on the signal events, the POI scale of ``"limit"``.
+
+    Solves :func:`darkmoments.stats.limits.cls_counting` (s, n_obs, b) = 1 - cl on the totals
+    of the workspace (observed events and expected background summed over bins); n_obs may
+    be non-integer (Asimov data, through the continuous Poisson CDF), so this equals
+    :func:`~darkmoments.stats.limits.poisson_upper_limit` at integer n_obs.
+
+    Parameters
+    ----------
+    n_obs : float
+        Observed events (>= 0; non-integer for Asimov data).
+    background : float
+        Expected background events (>= 0).
+    cl : float
+        Confidence level in (0, 1).
+
+    Returns
+    -------
+    float
+        Events; -ln(1 - cl) = 2.303 at 90% CL for n_obs = 0.
+    """
+    from scipy.optimize import brentq
+
+    from .limits import cls_counting
+
+    n = check_real("n_obs", n_obs, lo=0.0, unit="events")
+    b = check_real("background", background, lo=0.0, unit="events")
+    cl = check_real("cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    alpha = 1.0 - cl
+    if n == 0:
+        return -math.log(alpha)  # CLs = exp(-s) for every b
+    hi = max(10.0, 2.0 * (n + 5.0 * math.sqrt(n + 1.0)))
+    while cls_counting(hi, n, b) > alpha:
+        hi *= 2.0
+    return float(brentq(lambda s: cls_counting(s, n, b) - alpha, 0.0, hi, xtol=1e-12, rtol=1e-12))
+
+
+# ----------------------------------------------------------------------------- the spec
+
+
+@dataclass(frozen=True)
+class _Built:
+    spec: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _build(
+    template: Template,
+    n_signal: float,
+    *,
+    observables: str | Sequence[str],
+    background: float | Sequence[float] | FloatArray | None,
+    background_uncertainty: float | None,
+    observed: Sequence[float] | FloatArray | None,
+    staterror: bool | str,
+    layout: str,
+    poi_events: float | str | None,
+    signal_uncertainty: float | None,
+    cl: float,
+) -> _Built:
+    n_signal = check_real("n_signal", n_signal, lo=0.0, lo_open=True, unit="events")
+    cl = check_real("cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    if staterror not in (True, False, "auto"):
+        raise InputError(f"staterror must be True, False or 'auto', got {staterror!r}")
+    lay = workspace_layout(template, observables, layout=layout)
+    probs_fine, var_fine = project_template(template, lay.observables)
+    probs = lay.coarsen(probs_fine)
+    variances = lay.coarsen(var_fine)
+    bkg = None if background is None else _per_bin("background", background, lay, allow_total=True)
+    if background_uncertainty is not None:
+        if bkg is None:
+            raise InputError("background_uncertainty given without a background")
+        background_uncertainty = check_real(
+            "background_uncertainty (relative)",
+            background_uncertainty,
+            lo=0,
+            hi=1,
+            lo_open=True,
+            hi_open=True,
+        )
+    if signal_uncertainty is not None:
+        signal_uncertainty = check_real(
+            "signal_uncertainty (relative)",
+            signal_uncertainty,
+            lo=0,
+            hi=1,
+            lo_open=True,
+            hi_open=True,
+        )
+    if observed is None:
+        data = np.zeros(lay.n_bins) if bkg is None else bkg.copy()
+    else:
+        data = _per_bin("observed", observed, lay)
+    b_total = 0.0 if bkg is None else float(bkg.sum())
+    s_ref = reference_events(float(data.sum()), b_total, cl)
+
+    # POI scale: events at mu = 1
+    if poi_events is None:
+        s_mu1 = n_signal
+    elif isinstance(poi_events, str):
+        if poi_events != "limit":
+            raise InputError(f"poi_events must be None, 'limit' or a number, got {poi_events!r}")
+        s_mu1 = s_ref
+    else:
+        s_mu1 = check_real("poi_events", poi_events, lo=0.0, lo_open=True, unit="events")
+    p_sum = float(probs.sum())
+    if p_sum <= 0:
+        raise InputError(
+            f"template {template.model} m={template.mass} GeV has no probability in the bins"
+        )
+    sig = s_mu1 * probs  # fractions of the selected events (sum 1 over the template)
+    sig_unc = s_mu1 * np.sqrt(variances)
+
+    total = sig + (0.0 if bkg is None else bkg)
+    bad = (total <= 0) & (data > 0)
+    if np.any(bad):
+        idx = np.flatnonzero(bad)
+        raise InputError(
+            f"workspace bins {idx[:10].tolist()} have zero expected signal and background but "
+            f"observed counts {data[idx[:10]].tolist()}; the likelihood would be zero"
+        )
+
+    # template MC statistics
+    if staterror == "auto":
+        s_prob = s_ref * probs
+        r = s_ref * np.sqrt(variances) / np.sqrt(s_prob + (0.0 if bkg is None else bkg) + 1e-300)
+        gamma_bins = (sig > 0) & (r > STATERROR_THRESHOLD)
+    elif staterror:
+        gamma_bins = sig > 0
+    else:
+        gamma_bins = np.zeros(lay.n_bins, dtype=bool)
+    modifiers_sig: list[dict[str, Any]] = [{"name": POI, "type": "normfactor", "data": None}]
+    if signal_uncertainty is not None:
+        u = float(signal_uncertainty)
+        modifiers_sig.append(
+            {"name": "signal_norm", "type": "normsys", "data": {"hi": 1.0 + u, "lo": 1.0 - u}}
+        )
+    if np.any(gamma_bins):
+        # pyhf needs a non-zero uncertainty in a bin to fit its gamma; zero = gamma fixed
+        floor = 1e-9 * np.maximum(sig, 1e-300)
+        unc = np.where(gamma_bins, np.maximum(sig_unc, floor), 0.0)
+        modifiers_sig.append({"name": "mcstat_signal", "type": "staterror", "data": unc.tolist()})
+    samples: list[dict[str, Any]] = [
+        {"name": "signal", "data": sig.tolist(), "modifiers": modifiers_sig}
+    ]
+    if bkg is not None:
+        mods_b: list[dict[str, Any]] = []
+        if background_uncertainty is not None:
+            u = float(background_uncertainty)
+            mods_b.append(
+                {"name": "bkg_norm", "type": "normsys", "data": {"hi": 1.0 + u, "lo": 1.0 - u}}
+            )
+        samples.append({"name": "background", "data": bkg.tolist(), "modifiers": mods_b})
+    # room for limits far above mu = 1 when the signal at mu = 1 is small
+    mu_max = float(max(1000.0, 1.0e4 / s_mu1))
+    spec = {
+        "channels": [{"name": CHANNEL, "samples": samples}],
+        "observations": [{"name": CHANNEL, "data": data.tolist()}],
+        "measurements": [
+            {
+                "name": MEASUREMENT,
+                "config": {
+                    "poi": POI,
+                    "parameters": [{"name": POI, "bounds": [[0.0, mu_max]], "inits": [1.0]}],
+                },
+            }
+        ],
+        "version": "1.0.0",
+    }
+    info = {
+        "model": template.model,
+        "mass": float(template.mass),
+        "experiment": template.experiment,
+        "layout": lay.to_dict(),
+        "signal_events_mu1": float(s_mu1),
+        "n_signal": float(n_signal),
+        "mu_per_n_signal": float(n_signal / s_mu1),
+        "background_events": b_total,
+        "observed_events": float(data.sum()),
+        "reference_limit_events": float(s_ref),
+        "cl": cl,
+        "expected_mu_limit": float(s_ref / s_mu1),
+        "staterror": staterror,
+        "staterror_bins": int(np.count_nonzero(gamma_bins)),
+        "signal_uncertainty": signal_uncertainty,
+        "background_uncertainty": background_uncertainty,
+        "parameters": spec_parameter_count(spec),
+    }
+    return _Built(spec, info)
 
 
 def build_spec(
@@ -98,7 +519,11 @@ def build_spec(
     background: float | Sequence[float] | FloatArray | None = None,
     background_uncertainty: float | None = None,
     observed: Sequence[float] | FloatArray | None = None,
-    staterror: bool = True,
+    staterror: bool | str = "auto",
+    layout: str = "coarse",
+    poi_events: float | str | None = None,
+    signal_uncertainty: float | None = None,
+    cl: float = 0.9,
 ) -> dict[str, Any]:
     """A pyhf workspace specification (JSON-able dict) for one template.
 
@@ -107,102 +532,144 @@ def build_spec(
     template : Template
         Signal template (normalised shape with MC variances).
     n_signal : float
-        Expected signal events at mu = 1 (> 0), e.g. N_sig(g = 1) from the experiment.
+        Expected signal events (> 0), e.g. N_sig at a reference coupling; mu = 1 means these
+        events unless ``poi_events`` says otherwise.
     observables : str or sequence of str
         ``"E,pt"``, ``"E"`` or ``"pt"``.
     background : float or array, optional
-        Flat total (events, spread evenly over the bins) or events per bin; None = no
-        background sample.
+        Flat total (events, spread evenly over the template bins) or events per template bin
+        (or per workspace bin); None = no background sample.
     background_uncertainty : float, optional
-        Relative normalisation uncertainty of the background (e.g. 0.1 for 10%), as a pyhf
-        ``normsys`` with +-1 sigma = 1 +- value.  Requires a background.
+        Relative normalisation uncertainty of the background in (0, 1) (e.g. 0.1 for 10%), as
+        a pyhf ``normsys`` with +-1 sigma = 1 +- value.  Requires a background.
     observed : array, optional
-        Observed events per bin; default: the background expectation (zeros if none).
-    staterror : bool
-        Include the template MC statistical uncertainty (pyhf ``staterror``).
+        Observed events per template bin (or per workspace bin); default: the background
+        expectation (zeros if none).
+    staterror : bool or "auto"
+        Template MC statistical uncertainty (pyhf ``staterror``): ``"auto"`` (default) only in
+        bins where it exceeds :data:`STATERROR_THRESHOLD` of the Poisson error at the
+        reference limit (module docstring; usually none), ``True`` in every bin with signal,
+        ``False`` nowhere.
+    layout : str
+        ``"coarse"`` (default, :data:`COARSE_MAX_BINS`) or ``"full"`` (every template bin);
+        see :func:`workspace_layout`.  Fixed per binning in both cases.
+    poi_events : float, "limit" or None
+        Signal events at mu = 1: None = ``n_signal``; ``"limit"`` = the exact counting CLs
+        limit of the exported data at ``cl`` (:func:`reference_events`, 2.303 events at 90%
+        CL without background), so that mu ~ 1 is the region of interest; a number = that
+        many events.  mu = 1 then corresponds to the coupling g_ref sqrt(poi_events /
+        n_signal) if ``n_signal`` is the yield at g_ref.
+    signal_uncertainty : float, optional
+        Relative normalisation uncertainty of the signal in (0, 1) (``normsys``
+        ``signal_norm``), e.g. the template MC error of sigma x efficiency.
+    cl : float
+        Confidence level of the reference limit (``poi_events="limit"``, ``"auto"``).
 
     Returns
     -------
     dict
         Workspace spec with ``channels``, ``observations``, ``measurements`` and ``version``;
-        it validates against pyhf's schema.  ``spec["channels"][0]`` holds only bins with
-        non-zero expectation; the retained bin indices are not part of the schema and are
-        not stored.
+        it validates against pyhf's schema.  The channel has :attr:`WorkspaceLayout.n_bins`
+        bins for every mass and model of the binning.
 
     Raises
     ------
-    ValueError
+    InputError
         Non-positive ``n_signal``; malformed background or observations; observed events in
-        a bin where signal and background both expect zero.
+        a bin where signal and background both expect zero; unknown options.
     """
-    if not (np.isfinite(n_signal) and n_signal > 0):
-        raise ValueError(f"n_signal must be a finite number of events > 0, got {n_signal}")
-    obs = parse_observables(observables)
-    probs, variances = project_template(template, obs)
-    n_bins = probs.size
-    sig = float(n_signal) * probs
-    sig_unc = float(n_signal) * np.sqrt(variances)
-    bkg = None if background is None else _background_array(background, n_bins)
-    if background_uncertainty is not None:
-        if bkg is None:
-            raise ValueError("background_uncertainty given without a background")
-        if not (np.isfinite(background_uncertainty) and 0 < background_uncertainty < 1):
-            raise ValueError(
-                f"background_uncertainty must be in (0, 1) (relative), got {background_uncertainty}"
-            )
-    if observed is None:
-        data = np.zeros(n_bins) if bkg is None else bkg.copy()
-    else:
-        data = np.asarray(observed, dtype=float).ravel()
-        if data.size != n_bins:
-            raise ValueError(f"observed has {data.size} bins, expected {n_bins}")
-        if not (np.all(np.isfinite(data)) and np.all(data >= 0)):
-            raise ValueError("observed counts must be finite and >= 0 in every bin")
-    total = sig + (0.0 if bkg is None else bkg)
-    keep = total > 0
-    bad = (~keep) & (data > 0)
-    if np.any(bad):
-        idx = np.flatnonzero(bad)
-        raise ValueError(
-            f"bins {idx[:10].tolist()} have zero expected signal and background but observed "
-            f"counts {data[idx[:10]].tolist()}; the likelihood would be zero"
-        )
-    # pyhf staterror needs a non-zero uncertainty wherever the signal is non-zero
-    if staterror:
-        floor = 1e-9 * np.maximum(sig, 1e-300)
-        sig_unc = np.where(sig > 0, np.maximum(sig_unc, floor), 0.0)
-    modifiers_sig: list[dict[str, Any]] = [{"name": POI, "type": "normfactor", "data": None}]
-    if staterror:
-        modifiers_sig.append(
-            {"name": "mcstat_signal", "type": "staterror", "data": sig_unc[keep].tolist()}
-        )
-    samples: list[dict[str, Any]] = [
-        {"name": "signal", "data": sig[keep].tolist(), "modifiers": modifiers_sig}
-    ]
-    if bkg is not None:
-        mods_b: list[dict[str, Any]] = []
-        if background_uncertainty is not None:
-            u = float(background_uncertainty)
-            mods_b.append(
-                {"name": "bkg_norm", "type": "normsys", "data": {"hi": 1.0 + u, "lo": 1.0 - u}}
-            )
-        samples.append({"name": "background", "data": bkg[keep].tolist(), "modifiers": mods_b})
-    # room for limits far above mu = 1 when the yield at the reference coupling is small
-    mu_max = float(max(1000.0, 1.0e4 / float(n_signal)))
-    return {
-        "channels": [{"name": CHANNEL, "samples": samples}],
-        "observations": [{"name": CHANNEL, "data": data[keep].tolist()}],
-        "measurements": [
-            {
-                "name": "darkmoments",
-                "config": {
-                    "poi": POI,
-                    "parameters": [{"name": POI, "bounds": [[0.0, mu_max]], "inits": [1.0]}],
-                },
-            }
-        ],
-        "version": "1.0.0",
-    }
+    return _build(
+        template,
+        n_signal,
+        observables=observables,
+        background=background,
+        background_uncertainty=background_uncertainty,
+        observed=observed,
+        staterror=staterror,
+        layout=layout,
+        poi_events=poi_events,
+        signal_uncertainty=signal_uncertainty,
+        cl=cl,
+    ).spec
+
+
+# ----------------------------------------------------------------------------- inspection
+
+
+def _is_signal(sample: Mapping[str, Any], poi: str) -> bool:
+    return any(
+        m.get("type") == "normfactor" and m.get("name") == poi for m in sample.get("modifiers", [])
+    )
+
+
+def _poi_of(spec: Mapping[str, Any]) -> str:
+    try:
+        return str(spec["measurements"][0]["config"]["poi"])
+    except (KeyError, IndexError, TypeError):
+        return POI
+
+
+def zero_background_note(spec: Mapping[str, Any], *, cl: float = 0.9) -> str | None:
+    """A warning for workspaces without background, or None if there is background.
+
+    Without background, asymptotic CLs (``pyhf cls``, ``upper_limit(method="asymptotic")``)
+    is wrong: for n = 0 observed it gives z^2 / 2 events (1.353 at 90% CL, 1.921 at 95%,
+    z the one-sided normal quantile of 1 - (1 - CL) / 2) instead of the exact CLs limit
+    -ln(1 - CL) (2.303 at 90% CL, 2.996 at 95%).
+
+    Parameters
+    ----------
+    spec : mapping
+        Any workspace spec; samples without the POI normfactor count as background.
+    cl : float
+        Confidence level quoted in the note.
+
+    Returns
+    -------
+    str or None
+        The note (names the exact alternative), or None when the expected background summed
+        over every channel is > 0.
+    """
+    from scipy.stats import norm
+
+    cl = check_real("cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    poi = _poi_of(spec)
+    b = 0.0
+    for ch in spec.get("channels", []):
+        for s in ch.get("samples", []):
+            if not _is_signal(s, poi):
+                b += float(np.sum(s.get("data", [])))
+    if b > 0:
+        return None
+    n_obs = float(sum(float(np.sum(o.get("data", []))) for o in spec.get("observations", [])))
+    exact = reference_events(n_obs, 0.0, cl)
+    z = float(norm.isf((1.0 - cl) / 2.0))
+    asym = f"about {z * z / 2:.3g} events" if n_obs == 0 else "a limit that is not the exact one"
+    return (
+        f"zero background: asymptotic CLs (pyhf cls, upper_limit(method='asymptotic')) gives "
+        f"{asym} at {100 * cl:g}% CL instead of the exact CLs limit {exact:.4g} events "
+        f"(n_obs = {n_obs:g}); use the exact counting limit, "
+        "darkmoments.stats.upper_limit(spec, method='exact') or "
+        "darkmoments.stats.poisson_upper_limit(n_obs, 0, cl)"
+    )
+
+
+def spec_parameter_count(spec: Mapping[str, Any]) -> int:
+    """Number of parameters pyhf builds for a spec (the POI, normsys, one per staterror bin).
+
+    Counted from the JSON without pyhf: normfactor/normsys/lumi/histosys give one parameter
+    per name, staterror/shapesys/shapefactor one per channel bin and name.
+    """
+    names: set[tuple[str, ...]] = set()
+    for ch in spec.get("channels", []):
+        n_bins = len(ch["samples"][0]["data"]) if ch.get("samples") else 0
+        for s in ch.get("samples", []):
+            for m in s.get("modifiers", []):
+                if m["type"] in ("staterror", "shapesys", "shapefactor"):
+                    names.update((m["name"], ch["name"], str(i)) for i in range(n_bins))
+                else:
+                    names.add((m["name"],))
+    return len(names)
 
 
 def make_model(spec: dict[str, Any]) -> tuple[Any, list[float]]:
@@ -224,8 +691,160 @@ def make_model(spec: dict[str, Any]) -> tuple[Any, list[float]]:
     return model, list(ws.data(model))
 
 
+# ----------------------------------------------------------------------------- patchsets
+
+
+def _skeleton(spec: Mapping[str, Any]) -> Any:
+    """Everything a signal patch must leave alone: channels, bins, background, data."""
+    poi = _poi_of(spec)
+    return (
+        [
+            (
+                ch["name"],
+                len(ch["samples"][0]["data"]),
+                [s for s in ch["samples"] if not _is_signal(s, poi)],
+            )
+            for ch in spec["channels"]
+        ],
+        list(spec["observations"]),
+    )
+
+
+def make_patch(base: Mapping[str, Any], spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The JSON patch (RFC 6902) turning workspace ``base`` into ``spec``.
+
+    Both must share the fixed layout (channel names and bins, observations and every
+    non-signal sample): the patch then touches only the signal sample (and the POI bounds if
+    they differ, i.e. if the signal events at mu = 1 differ and are below 10).  Use it as
+    ``pyhf cls base.json --patch patch.json`` or ``jsonpatch.apply_patch(base, patch)``.
+    (A pyhf *patchset* is not produced: its schema requires a HEPData reference.)
+
+    Parameters
+    ----------
+    base, spec : mapping
+        Workspace specs, e.g. two masses or models of one experiment from :func:`build_spec`.
+
+    Returns
+    -------
+    list of dict
+        Patch operations; validates against pyhf's ``jsonpatch.json`` schema.
+
+    Raises
+    ------
+    InputError
+        If the layouts, observations or backgrounds differ.
+    """
+    import jsonpatch
+    import pyhf
+
+    if _skeleton(spec) != _skeleton(base):
+        raise InputError(
+            "the workspaces differ in layout, observations or background; a signal patch "
+            "needs a common layout (same experiment binning, observables and data)"
+        )
+    ops = list(jsonpatch.make_patch(dict(base), dict(spec)).patch)
+    pyhf.schema.validate(ops, "jsonpatch.json")
+    return ops
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def readme_path(path: str | os.PathLike[str]) -> Path:
+    """The sidecar of a workspace file: ``ws.json`` -> ``ws.README.txt``."""
+    p = Path(path)
+    stem = p.stem if p.suffix == ".json" else p.name
+    return p.with_name(f"{stem}.README.txt")
+
+
+def _readme_text(spec: Mapping[str, Any], info: Mapping[str, Any] | None) -> str:
+    lines = [f"pyhf workspace written by darkmoments (measurement {MEASUREMENT!r}, POI {POI!r})."]
+    note = zero_background_note(spec, cl=float((info or {}).get("cl", 0.9)))
+    if note is not None:
+        lines += ["", "WARNING: " + note + "."]
+    if info:
+        lay = info["layout"]
+        lines += [
+            "",
+            f"model {info['model']}, m_A' = {info['mass']:g} GeV, experiment {info['experiment']}",
+            f"mu = 1 means {info['signal_events_mu1']:.6g} expected signal events"
+            + (
+                f" (coupling g = {info['coupling_mu1']:.6g} in model units; mu = (g / "
+                f"{info['coupling_mu1']:.6g})^2, g_up = {info['coupling_mu1']:.6g} sqrt(mu_up))"
+                if info.get("coupling_mu1") is not None
+                else ""
+            ),
+            f"exact counting CLs limit of these data at {100 * info['cl']:g}% CL: "
+            f"{info['reference_limit_events']:.6g} events (mu = {info['expected_mu_limit']:.6g})",
+            f"background {info['background_events']:.6g} events, observed "
+            f"{info['observed_events']:.6g} events",
+            f"layout {lay['mode']}: observables {','.join(lay['observables'])}, "
+            f"{lay['n_bins']} bins {tuple(lay['shape'])} (fixed for the experiment's binning; "
+            "C order, first observable major); edges in GeV:",
+        ]
+        lines += [f"  {o}: {json.dumps(e)}" for o, e in lay["edges_gev"].items()]
+        lines += [
+            f"template MC statistics: staterror={info['staterror']!r}, "
+            f"{info['staterror_bins']} bins with a gamma; {info['parameters']} parameters",
+        ]
+    lines += [
+        "",
+        "pyhf cls ws.json tests mu = 1 with asymptotic CLs (qtilde).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_workspace(
+    spec: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    *,
+    info: Mapping[str, Any] | None = None,
+) -> tuple[Path, Path]:
+    """Write a workspace and its sidecar README (:func:`readme_path`) atomically.
+
+    The sidecar carries what pyhf's schema cannot: the zero-background note
+    (:func:`zero_background_note`), the meaning of mu = 1 and the layout.
+
+    Parameters
+    ----------
+    spec : mapping
+        Workspace spec (validated with ``pyhf.Workspace`` before anything is written).
+    path : path
+        Output ``.json``; its directory must exist (never created).
+    info : mapping, optional
+        Export details (:attr:`WorkspaceExport.info`) for the README.
+
+    Returns
+    -------
+    (Path, Path)
+        The workspace and the README.
+    """
+    import pyhf
+
+    pyhf.Workspace(dict(spec))
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise OutputPathError(
+            f"output directory {str(out.parent)!r} of {str(out)!r} does not exist "
+            "(it is never created)"
+        )
+    side = readme_path(out)
+    text_ws = json.dumps(spec, indent=1, allow_nan=False) + "\n"
+    text_rd = _readme_text(spec, info)
+    with ExitStack() as stack:
+        tmp_rd = stack.enter_context(atomic_path(side))
+        tmp_ws = stack.enter_context(atomic_path(out))
+        tmp_rd.write_text(text_rd)
+        tmp_ws.write_text(text_ws)
+    return out, side
+
+
 def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically (temp file in the same dir + os.replace).
+
+    Creates missing parent directories (kept for compatibility; :func:`write_workspace`
+    refuses a missing directory instead).
 
     Returns
     -------
@@ -234,3 +853,154 @@ def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
     """
     out = write_json_atomic_(obj, path, mkdir=True, indent=1)
     return out
+
+
+# ----------------------------------------------------------------------------- one call
+
+
+@dataclass(frozen=True)
+class WorkspaceExport:
+    """An exported workspace.
+
+    Attributes
+    ----------
+    spec : dict
+        The pyhf workspace spec.
+    info : dict
+        Export details (JSON-able): model, mass (GeV), experiment, coupling at mu = 1
+        (``coupling_mu1``, model units), ``signal_events_mu1``, ``n_signal_unit`` (events at
+        g = 1), the layout, the reference limit, the parameter count ...
+    note : str or None
+        :func:`zero_background_note` of the spec.
+    warnings : tuple of str
+        Other warnings (e.g. a POI scale far from the limit).
+    paths : tuple of Path
+        Written files (workspace, README), empty if nothing was written.
+    """
+
+    spec: dict[str, Any]
+    info: dict[str, Any]
+    note: str | None
+    warnings: tuple[str, ...] = ()
+    paths: tuple[Path, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able summary for the command line."""
+        out = dict(self.info)
+        out["note"] = self.note
+        out["warnings"] = list(self.warnings)
+        out["bins"] = self.info["layout"]["n_bins"]
+        if self.paths:
+            out["out"] = str(self.paths[0])
+            out["readme"] = str(self.paths[1])
+        return out
+
+
+def export_workspace(
+    model: str,
+    mass: float,
+    experiment: str = "ldmx-phase2",
+    *,
+    coupling: float | None = None,
+    observables: str | Sequence[str] = "E,pt",
+    background: float | Sequence[float] | FloatArray | None = None,
+    background_uncertainty: float | None = None,
+    observed: Sequence[float] | FloatArray | None = None,
+    staterror: bool | str = "auto",
+    layout: str = "coarse",
+    cl: float = 0.9,
+    out: str | os.PathLike[str] | None = None,
+    directory: str | os.PathLike[str] | None = None,
+) -> WorkspaceExport:
+    """The workspace of one (model, mass, experiment) from the templates, optionally written.
+
+    The engine of ``darkmoments workspace``.  The signal carries the MC error of its rate
+    (sigma x selection efficiency, :func:`darkmoments.experiments.signal_yield`) as the
+    normsys ``signal_norm``.
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    mass : float
+        A' mass in GeV (inside the template grid; off-grid masses are interpolated).
+    experiment : str
+        Experiment name or TOML path.
+    coupling : float, optional
+        Coupling g_f (model units) at mu = 1.  Default None: mu = 1 at the coupling whose
+        signal equals the exact counting CLs limit of the data (2.303 events at 90% CL
+        without background), so that mu ~ 1 is the region of interest; the coupling is
+        ``info["coupling_mu1"]``.  With an explicit coupling far from the limit (mu_up outside
+        [1e-3, 1e3]) a warning says pyhf's fits will be unreliable.
+    observables, background, background_uncertainty, observed, staterror, layout, cl
+        As in :func:`build_spec`.
+    out : path, optional
+        Write the workspace there and its README next to it (:func:`write_workspace`).
+    directory : path, optional
+        Template directory (default: the shipped templates).
+
+    Returns
+    -------
+    WorkspaceExport
+    """
+    from .. import templates
+    from ..experiments import signal_yield
+
+    tpl = templates.load(model, mass, experiment, directory=directory)
+    unit = signal_yield(model, mass, 1.0, experiment, directory=directory)
+    n1 = float(unit.n_signal)
+    if not (np.isfinite(n1) and n1 > 0):
+        raise InputError(
+            f"expected signal of {tpl.model} at m = {mass} GeV is {n1} events at unit coupling"
+        )
+    rel = float(unit.error) / n1 if unit.error > 0 else None
+    if rel is not None and rel >= 1:
+        raise InputError(f"signal MC uncertainty of {rel:.3g} (relative) is >= 100%")
+    if coupling is None:
+        built = _build(
+            tpl,
+            n1,
+            observables=observables,
+            background=background,
+            background_uncertainty=background_uncertainty,
+            observed=observed,
+            staterror=staterror,
+            layout=layout,
+            poi_events="limit",
+            signal_uncertainty=rel,
+            cl=cl,
+        )
+    else:
+        g = check_real("coupling", coupling, lo=0.0, lo_open=True, unit="(model units)")
+        built = _build(
+            tpl,
+            n1 * g * g,
+            observables=observables,
+            background=background,
+            background_uncertainty=background_uncertainty,
+            observed=observed,
+            staterror=staterror,
+            layout=layout,
+            poi_events=None,
+            signal_uncertainty=rel,
+            cl=cl,
+        )
+    info = dict(built.info)
+    info["n_signal_unit"] = n1
+    info["coupling_mu1"] = math.sqrt(info["signal_events_mu1"] / n1)
+    info["model"] = tpl.model
+    info["mass"] = float(mass)
+    info["experiment"] = str(experiment)
+    warns: list[str] = []
+    mu_ref = info["expected_mu_limit"]
+    if not (1e-3 <= mu_ref <= 1e3):
+        warns.append(
+            f"mu = 1 is {info['signal_events_mu1']:.3g} signal events, the limit is near mu = "
+            f"{mu_ref:.3g}: pyhf's fits (finite-difference steps of ~1e-8 in mu) are "
+            "unreliable so far from mu = 1; omit the coupling to put mu = 1 at the limit"
+        )
+    note = zero_background_note(built.spec, cl=cl)
+    paths: tuple[Path, ...] = ()
+    if out is not None:
+        paths = write_workspace(built.spec, out, info=info)
+    return WorkspaceExport(built.spec, info, note, tuple(warns), paths)
