@@ -34,6 +34,14 @@ def tdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+def forget_chunk(run_dir: Path, key: str) -> None:
+    """Leave ``run_dir`` as a run interrupted before chunk ``key`` finished: no file, no record."""
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    del manifest["chunks"][key]
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    (run_dir / f"chunk_{key}.npz").unlink()
+
+
 def run(args: list[str]) -> tuple[int, str, str]:
     res = CliRunner().invoke(main, args)
     return res.exit_code, res.stdout, res.stderr
@@ -63,7 +71,24 @@ def test_reach_all_writes_csv(tdir: Path, tmp_path: Path) -> None:
     assert code == 0
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 15 and {r["model"] for r in rows} == {"km", "md", "ed", "cr", "am"}
+    assert set(rows[0]) == {"model", "mass", "coupling", "y"}  # the JSON keys
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_reach_json_writes_nothing(tdir: Path, tmp_path: Path, monkeypatch) -> None:
+    """Issue 9: ``reach --json`` (one model or all) must not write a CSV unasked."""
+    tpl = tmp_path / "t"
+    write_synthetic_templates(tpl, "ldmx-phase2", ("km", "md", "ed", "cr", "am"), MASSES[:2])
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    for model in ("km", "all"):
+        code, out, err = run(["reach", "--model", model, "--json", "--templates", str(tpl)])
+        assert code == 0, err
+        assert json.loads(out)
+    code, out, _ = run(["reach", "--model", "all", "--templates", str(tpl)])
+    assert code == 0 and "90% CL" in out
+    assert list(cwd.iterdir()) == []
 
 
 def test_workspace_cli_validates_and_matches_limit(tdir: Path, tmp_path: Path) -> None:
@@ -170,9 +195,9 @@ def test_degeneracy_cli_figure_and_paper_example(tdir: Path, tmp_path: Path) -> 
             "km:1.0",
             "--alt",
             "md",
-            "--events",
+            "--signal-events",
             "100",
-            "--out",
+            "--plot",
             str(fig),
             "--points",
             "20",
@@ -197,7 +222,7 @@ def test_discriminate_cli_json_resume(tdir: Path, tmp_path: Path) -> None:
         "km:1.0",
         "--alt",
         "md",
-        "--events",
+        "--signal-events",
         "50",
         "--toys",
         "400",
@@ -219,7 +244,8 @@ def test_discriminate_cli_json_resume(tdir: Path, tmp_path: Path) -> None:
     first = json.loads(out)[0]
     assert first["alt_model"] == "md" and first["n_toys"] == 400
     assert 0 <= first["p_value"] <= 1 and first["n_5sigma"] > first["n_3sigma"] > 0
-    (tmp_path / "run" / "km_vs_md" / "chunk_00002.npz").unlink()
+    assert first["n_signal"] == 50 and first["seed"] == 7 and "n_events" not in first
+    forget_chunk(tmp_path / "run" / "km_vs_md", "00002")  # as if interrupted
     code, _, err = run([*base, "--out", str(tmp_path / "run")])
     assert code == 2 and "resume" in err
     code, out, _ = run([*base, "--out", str(tmp_path / "run"), "--resume"])
@@ -231,14 +257,17 @@ def test_discriminate_cli_json_resume(tdir: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["discriminate", "--true", "xx:1.0", "--alt", "md", "--events", "5"], "unknown model"),
-        (["discriminate", "--true", "km:5.0", "--alt", "md", "--events", "5"], "outside"),
-        (["discriminate", "--true", "km:1.0", "--alt", "md", "--events", "0"], "events"),
-        (["discriminate", "--true", "km", "--alt", "md", "--events", "5"], "MODEL:MASS"),
-        (["degeneracy", "--true", "km:1.0", "--alt", "md", "--events", "-1"], "events"),
+        (
+            ["discriminate", "--true", "xx:1.0", "--alt", "md", "--signal-events", "5"],
+            "unknown model",
+        ),
+        (["discriminate", "--true", "km:5.0", "--alt", "md", "--signal-events", "5"], "outside"),
+        (["discriminate", "--true", "km:1.0", "--alt", "md", "--signal-events", "0"], "events"),
+        (["discriminate", "--true", "km", "--alt", "md", "--signal-events", "5"], "MODEL:MASS"),
+        (["degeneracy", "--true", "km:1.0", "--alt", "md", "--signal-events", "-1"], "events"),
         (["workspace", "--model", "km", "--mass", "9", "--out", "x.json"], "outside"),
         (["workspace", "--model", "zz", "--mass", "1", "--out", "x.json"], "unknown model"),
-        (["discovery", "--events", "5", "--background", "0"], "background"),
+        (["discovery", "--signal-events", "5", "--background", "0"], "background"),
         (["reach", "--model", "km", "--cl", "1.5"], "--cl"),
     ],
 )
@@ -296,10 +325,10 @@ def test_discriminate_relic_tied(tdir: Path) -> None:
 
     n1 = load_grid("km", "ldmx-phase2", "E", directory=str(tdir)).rate(m)
     # relic targets solved for a mass array vs a scalar agree to the solver's rtol (1e-4)
-    np.testing.assert_allclose(r["n_events"], (30 * g) ** 2 * n1, rtol=1e-4)
+    np.testing.assert_allclose(r["n_signal"], (30 * g) ** 2 * n1, rtol=1e-4)
     assert r["n_3sigma"] is None
-    code, _, err = run([*base, "--relic", "--events", "5"])
-    assert code == 2 and "exactly one of --events N or --relic" in err
+    code, _, err = run([*base, "--relic", "--signal-events", "5"])
+    assert code == 2 and "exactly one of --signal-events N or --relic" in err
 
 
 def test_shipped_templates_self_fit_and_degeneracy() -> None:

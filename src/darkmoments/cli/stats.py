@@ -1,22 +1,52 @@
 """Statistics commands: ``workspace``, ``reach``, ``discovery``, ``degeneracy``, ``discriminate``.
 
 Thin wrappers over :mod:`darkmoments.stats`; every number is computed there.
+
+Vocabulary (see :mod:`darkmoments.cli._common`): ``--templates DIR``, ``--out`` a file (a
+directory only for ``discriminate``, which checkpoints many chunk files), ``--plot`` a figure,
+``--signal-events`` expected signal counts (``--events`` is kept as a hidden, deprecated
+alias on these commands, where it never meant Monte Carlo events).  Output directories are
+never created silently: the parent directory of every output must exist.
+
+Keys of the JSON and CSV outputs (one key per quantity, the same on every command):
+
+================  ======================================================================
+key               meaning
+================  ======================================================================
+model             canonical model id (km md ed cr am); ``true_model`` / ``alt_model``
+experiment        canonical experiment name (ldmx-phase2, or the TOML setup's name)
+mass              A' mass in GeV; ``true_mass``, ``alt_mass``, ``true_fit_mass``
+mass_low/high     interval of a fitted mass in GeV (``alt_mass_low``, ``alt_mass_high``)
+coupling          g_f in the model's units (1, GeV^-1, GeV^-2); ``y``: eq. 3.3
+cl                confidence level (0.9 = 90%)
+n_signal          expected signal events; ``alt_n_signal`` the alternative's fitted events;
+                  ``n_3sigma`` / ``n_5sigma`` the signal events needed for 3 / 5 sigma
+background        expected background events; ``n_obs`` observed events
+z, p0, p_value    significance (one-sided sigma), background-only p-value, toy p-value
+n_toys, seed      pseudo-experiments per hypothesis and the root seed
+================  ======================================================================
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..errors import InputError, OutputPathError
 from ..io.atomic import write_text_atomic
 from ..stats.fast import P_FLOOR
+from ..validation import check_real
 from . import main
-from ._common import echo_json, positive_float, positive_int
+from ._common import check_output_path, echo_json, positive_float, positive_int, progress_enabled
 
 __all__ = [
     "degeneracy_cmd",
@@ -28,71 +58,171 @@ __all__ = [
 ]
 
 _OBS_CHOICES = ["E,pt", "E", "pt"]
+_FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 _templates_option = click.option(
     "--templates",
     "templates_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Template directory (default: the shipped templates or $DARKMOMENTS_TEMPLATES).",
+    help="Template directory [default: the shipped templates, or $DARKMOMENTS_TEMPLATES].",
+)
+_experiment_option = click.option(
+    "--experiment",
+    default="ldmx-phase2",
+    show_default=True,
+    help="Experiment name (ldmx-phase1, ldmx-phase2) or a TOML setup file.",
+)
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout [default: text]."
+)
+_no_progress_option = click.option(
+    "--no-progress",
+    is_flag=True,
+    help="Never draw a progress bar [default: drawn on stderr when it is a terminal].",
 )
 
 
-def parse_model_mass(text: str) -> tuple[str, float]:
-    """Parse ``"km:1.0"`` into (model id, mass in GeV); ValueError on bad input."""
+def _signal_events_options(required: bool, what: str) -> Any:
+    """``--signal-events`` plus the hidden deprecated alias ``--events``."""
+
+    def deco(f: Any) -> Any:
+        f = click.option(
+            "--events",
+            "events_deprecated",
+            type=float,
+            default=None,
+            hidden=True,
+            help="Deprecated alias of --signal-events.",
+        )(f)
+        return click.option(
+            "--signal-events",
+            "signal_events",
+            type=float,
+            default=None,
+            help=f"{what} (events, > 0) [{'required' if required else 'default: none'}].",
+        )(f)
+
+    return deco
+
+
+def _merge_signal_events(new: float | None, old: float | None, *, required: bool) -> float | None:
+    if old is not None:
+        if new is not None:
+            raise InputError("give --signal-events only (--events is its deprecated alias)")
+        click.echo(
+            "darkmoments: warning: --events is deprecated here (expected signal events); "
+            "use --signal-events",
+            err=True,
+        )
+        new = old
+    if new is None:
+        if required:
+            raise InputError("missing option --signal-events (expected signal events)")
+        return None
+    return positive_float("--signal-events", new)
+
+
+def parse_model_mass(text: str, option: str = "--true") -> tuple[str, float]:
+    """Parse ``"km:1.0"`` into (model id, mass in GeV); ``InputError`` naming the option."""
     from ..models import get_model
 
     if ":" not in text:
-        raise ValueError(f"expected MODEL:MASS such as km:1.0 (mass in GeV), got {text!r}")
+        raise InputError(
+            f"{option}: expected MODEL:MASS such as km:1.0 (mass in GeV), got {text!r}"
+        )
     model, _, mass = text.partition(":")
     try:
         m = float(mass)
     except ValueError:
-        raise ValueError(f"mass in {text!r} must be a number in GeV") from None
-    return get_model(model).id, positive_float("mass", m)
+        raise InputError(f"{option}: mass in {text!r} must be a number in GeV") from None
+    return get_model(model).id, positive_float(f"{option} mass (GeV)", m)
 
 
 def _dir(p: Path | None) -> str | None:
     return None if p is None else str(p)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    write_text_atomic(path, text, mkdir=True)
+def _check_figure(path: Path | None, option: str = "--plot") -> Path | None:
+    """Refuse a figure path before any work: suffix and existing directory."""
+    if path is None:
+        return None
+    if path.suffix.lower() not in _FIGURE_SUFFIXES:
+        raise InputError(f"{option} {path}: the figure file must end in .png, .pdf or .svg")
+    return check_output_path(path, option=option)
 
 
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM ends the command like SIGINT does: ``SystemExit(143)``, so that ``finally``
+    clauses run (atomic writers remove their temporary files, workers are stopped)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+
+        def handler(signum: int, frame: Any) -> None:
+            raise SystemExit(128 + signum)
+
+        old = signal.signal(signal.SIGTERM, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, old)
+    else:
+        yield
+
+
+# ------------------------------------------------------------------------------- workspace
 @main.command("workspace")
-@click.option("--model", required=True, help="Model id (km md ed cr am).")
+@click.option("--model", required=True, help="Model id (km, md, ed, cr, am; case-insensitive).")
 @click.option("--mass", type=float, required=True, help="A' mass in GeV.")
-@click.option("--experiment", default="ldmx-phase2", show_default=True)
+@_experiment_option
 @click.option(
     "--coupling",
     type=float,
     default=1.0,
     show_default=True,
-    help="Reference coupling g_f (model units) for mu = 1.",
+    help="Reference coupling g_f for mu = 1, in the model's units (1, GeV^-1, GeV^-2).",
 )
-@click.option("--observables", type=click.Choice(_OBS_CHOICES), default="E,pt", show_default=True)
+@click.option(
+    "--observables",
+    type=click.Choice(_OBS_CHOICES),
+    default="E,pt",
+    show_default=True,
+    help="Binned observables (recoil-lepton energy E and transverse momentum pt, GeV).",
+)
 @click.option(
     "--background",
     "background_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Background template (.npy or .json, events per bin).",
+    help="Background template file (.npy or .json): expected events per bin, flattened "
+    "(E major) [default: no background].",
 )
 @click.option(
     "--flat-background",
     type=float,
     default=None,
-    help="Flat background: total events spread evenly over the bins.",
+    help="Flat background: total expected events spread evenly over the bins "
+    "[default: no background].",
 )
 @click.option(
     "--background-uncertainty",
     type=float,
     default=None,
-    help="Relative background normalisation uncertainty (e.g. 0.1).",
+    help="Relative background normalisation uncertainty in (0, 1), e.g. 0.1 for 10% "
+    "[default: none].",
 )
-@click.option("--no-staterror", is_flag=True, help="Omit the template MC uncertainty.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.option(
+    "--no-staterror",
+    is_flag=True,
+    help="Omit the template MC statistical uncertainty [default: included].",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Workspace JSON file to write; its directory must exist.",
+)
+@_json_option
 @_templates_option
 def workspace_cmd(
     model: str,
@@ -110,19 +240,43 @@ def workspace_cmd(
 ) -> None:
     """Export the pyhf JSON workspace of one (model, mass, experiment)."""
     from .. import templates
-    from ..experiments import signal_yield
+    from ..experiments import get_experiment, signal_yield
+    from ..models import get_model
     from ..stats.workspace import build_spec, load_background, write_json_atomic
 
-    positive_float("coupling", coupling)
+    mid = get_model(model).id
+    positive_float("--mass (GeV)", mass)
+    positive_float("--coupling", coupling)
+    check_output_path(out, option="--out")
     if background_file is not None and flat_background is not None:
-        raise ValueError("give either --background FILE or --flat-background N, not both")
+        raise InputError("give either --background FILE or --flat-background N, not both")
     bkg: Any = None
     if background_file is not None:
-        bkg = load_background(background_file)
+        if not background_file.is_file():
+            raise InputError(f"--background {background_file}: no such file")
+        try:
+            bkg = load_background(background_file)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            msg = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+            raise InputError(
+                f"--background {background_file}: cannot read a background template: {msg}"
+            ) from None
     elif flat_background is not None:
-        bkg = flat_background
-    tpl = templates.load(model, mass, experiment, directory=_dir(templates_dir))
-    n_sig = signal_yield(model, mass, coupling, experiment, directory=_dir(templates_dir)).n_signal
+        bkg = check_real("--flat-background", flat_background, lo=0.0, unit="events")
+    if background_uncertainty is not None:
+        if bkg is None:
+            raise InputError("--background-uncertainty needs --background or --flat-background")
+        check_real(
+            "--background-uncertainty",
+            background_uncertainty,
+            lo=0.0,
+            hi=1.0,
+            lo_open=True,
+            hi_open=True,
+        )
+    exp = get_experiment(experiment)
+    tpl = templates.load(mid, mass, exp, directory=_dir(templates_dir))
+    n_sig = signal_yield(mid, mass, coupling, exp, directory=_dir(templates_dir)).n_signal
     spec = build_spec(
         tpl,
         n_sig,
@@ -136,28 +290,42 @@ def workspace_cmd(
         "out": str(out),
         "model": tpl.model,
         "mass": float(mass),
-        "experiment": experiment,
-        "n_signal": n_sig,
-        "bins": len(spec["observations"][0]["data"]),
+        "experiment": exp.name,
+        "coupling": float(coupling),
+        "n_signal": float(n_sig),
+        "n_bins": len(spec["observations"][0]["data"]),
     }
     if as_json:
         echo_json(summary)
     else:
         click.echo(
-            f"wrote {out}: {summary['bins']} bins, N_sig = {n_sig:.6g} events at g = {coupling:g}"
+            f"wrote {out}: {summary['n_bins']} bins, N_sig = {n_sig:.6g} events at g = {coupling:g}"
         )
 
 
+# ----------------------------------------------------------------------------------- reach
 @main.command("reach")
-@click.option("--model", required=True, help="Model id, or 'all' for a CSV table of all models.")
-@click.option("--experiment", default="ldmx-phase2", show_default=True)
-@click.option("--cl", type=float, default=0.9, show_default=True, help="Confidence level.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {mass, coupling, y}.")
+@click.option(
+    "--model",
+    required=True,
+    help="Model id (km, md, ed, cr, am), or 'all' for every model.",
+)
+@_experiment_option
+@click.option(
+    "--cl",
+    type=float,
+    default=0.9,
+    show_default=True,
+    help="Confidence level of the exact zero-background Poisson limit (0.9 = 90% CL, i.e. "
+    "2.303 signal events).",
+)
+@_json_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="CSV file (for --model all; default reach_<experiment>.csv).",
+    help="CSV file for the table (columns model, mass, coupling, y); its directory must "
+    "exist [default: none, nothing is written].",
 )
 @_templates_option
 def reach_cmd(
@@ -168,105 +336,147 @@ def reach_cmd(
     out: Path | None,
     templates_dir: Path | None,
 ) -> None:
-    """Zero-background 90% CL reach: coupling limit and y (eq. 3.3) per template mass."""
-    from ..models import MODEL_IDS
+    """Zero-background reach at 90% CL (--cl): coupling limit and y (eq. 3.3) per template
+    mass, from the exact Poisson limit (2.303 events at 90% CL) and the expected yields."""
+    from ..experiments import get_experiment
+    from ..models import MODEL_IDS, get_model
     from ..stats.limits import reach_for
 
-    if not 0 < cl < 1:
-        raise ValueError(f"--cl must be in (0, 1), got {cl}")
-    if model.strip().lower() == "all":
-        from ..experiments import get_experiment
-
-        name = get_experiment(experiment).name
-        path = out if out is not None else Path(f"reach_{name}.csv")
+    cl = check_real("--cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    everything = model.strip().lower() == "all"
+    models = list(MODEL_IDS) if everything else [get_model(model).id]
+    if out is not None:
+        check_output_path(out, option="--out")
+    exp = get_experiment(experiment)
+    all_rows: dict[str, list[dict[str, float]]] = {}
+    for mid in models:
+        all_rows[mid] = reach_for(mid, exp, cl=cl, directory=_dir(templates_dir))
+    if out is not None:
         buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["model", "mass_GeV", "coupling", "y"])
-        all_rows: dict[str, list[dict[str, float]]] = {}
-        for mid in MODEL_IDS:
-            rows = reach_for(mid, experiment, cl=cl, directory=_dir(templates_dir))
-            all_rows[mid] = rows
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["model", "mass", "coupling", "y"])
+        for mid, rows in all_rows.items():
             for r in rows:
                 w.writerow([mid, repr(r["mass"]), repr(r["coupling"]), repr(r["y"])])
-        _write_text_atomic(path, buf.getvalue())
-        if as_json:
-            echo_json(all_rows)
-        else:
-            click.echo(f"wrote {path}")
-        return
-    rows = reach_for(model, experiment, cl=cl, directory=_dir(templates_dir))
-    if out is not None:
-        raise ValueError("--out is only used with --model all")
+        write_text_atomic(out, buf.getvalue())
     if as_json:
-        echo_json(rows)
+        echo_json(all_rows if everything else all_rows[models[0]])
         return
-    click.echo(f"{'m_A [GeV]':>12} {'coupling':>14} {'y':>14}")
-    for r in rows:
-        click.echo(f"{r['mass']:12.6g} {r['coupling']:14.6e} {r['y']:14.6e}")
+    click.echo(f"{exp.name}: zero background, {100 * cl:g}% CL")
+    click.echo(f"{'model':>5} {'m_A [GeV]':>12} {'coupling':>14} {'y':>14}")
+    for mid, rows in all_rows.items():
+        for r in rows:
+            click.echo(f"{mid:>5} {r['mass']:12.6g} {r['coupling']:14.6e} {r['y']:14.6e}")
+    if out is not None:
+        click.echo(f"wrote {out}")
 
 
+# ------------------------------------------------------------------------------- discovery
 @main.command("discovery")
-@click.option("--model", default=None, help="Model id (with --mass and --coupling).")
-@click.option("--mass", type=float, default=None, help="A' mass in GeV.")
-@click.option("--coupling", type=float, default=None, help="g_f in the model's units.")
-@click.option("--events", type=float, default=None, help="Signal events (instead of a model).")
-@click.option("--background", type=float, required=True, help="Expected background events.")
-@click.option("--experiment", default="ldmx-phase2", show_default=True)
 @click.option(
-    "--method", type=click.Choice(["exact", "asimov", "toys"]), default="exact", show_default=True
+    "--model",
+    default=None,
+    help="Model id, with --mass and --coupling [default: none, use --signal-events].",
 )
-@click.option("--n-obs", type=float, default=None, help="Observed events (default: median).")
-@click.option("--toys", "n_toys", type=int, default=10000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--mass", type=float, default=None, help="A' mass in GeV [default: none].")
+@click.option(
+    "--coupling",
+    type=float,
+    default=None,
+    help="Coupling g_f in the model's units (1, GeV^-1, GeV^-2) [default: none].",
+)
+@_signal_events_options(False, "Expected signal events, instead of --model/--mass/--coupling")
+@click.option("--background", type=float, required=True, help="Expected background events (> 0).")
+@_experiment_option
+@click.option(
+    "--method",
+    type=click.Choice(["exact", "asimov", "toys"]),
+    default="exact",
+    show_default=True,
+    help="exact: Poisson counting; asimov: Cowan et al. eq. 97; toys: median of "
+    "pseudo-experiments.",
+)
+@click.option(
+    "--n-obs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Observed events, a whole number (--method exact only) [default: the median of "
+    "Poisson(s + b), the expected significance].",
+)
+@click.option(
+    "--toys",
+    "n_toys",
+    type=click.IntRange(min=1),
+    default=10000,
+    show_default=True,
+    help="Pseudo-experiments for --method toys.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed (integer >= 0) for --method toys.",
+)
+@_json_option
 @_templates_option
 def discovery_cmd(
     model: str | None,
     mass: float | None,
     coupling: float | None,
-    events: float | None,
+    signal_events: float | None,
+    events_deprecated: float | None,
     background: float,
     experiment: str,
     method: str,
-    n_obs: float | None,
+    n_obs: int | None,
     n_toys: int,
     seed: int,
     as_json: bool,
     templates_dir: Path | None,
 ) -> None:
-    """Discovery significance Z of a signal over a background (counting experiment)."""
+    """Discovery significance Z of a signal over a background (one-sided counting test; a
+    deficit, n below the background, gives Z = 0)."""
     from ..stats.discovery import discovery_significance
 
+    events = _merge_signal_events(signal_events, events_deprecated, required=False)
+    if n_obs is not None and method != "exact":
+        raise InputError(
+            f"--n-obs is only used by --method exact (--method {method} computes the expected "
+            "significance from s + b)"
+        )
     if events is not None:
         if model is not None or mass is not None or coupling is not None:
-            raise ValueError("give either --events or --model/--mass/--coupling, not both")
-        n_sig = positive_float("events", events)
+            raise InputError("give either --signal-events or --model/--mass/--coupling, not both")
+        n_sig = events
     else:
         if model is None or mass is None or coupling is None:
-            raise ValueError("give --events N or all of --model, --mass and --coupling")
+            raise InputError("give --signal-events N or all of --model, --mass and --coupling")
         from ..experiments import signal_yield
 
-        positive_float("coupling", coupling)
+        positive_float("--coupling", coupling)
         n_sig = signal_yield(model, mass, coupling, experiment, directory=_dir(templates_dir))
         n_sig = n_sig.n_signal
-    positive_int("toys", n_toys)
     d = discovery_significance(
         n_sig, background, n_obs=n_obs, method=method, n_toys=n_toys, seed=seed
     )
-    out = {"n_signal": n_sig, "background": background, **d.to_dict()}
+    res = {"n_signal": float(n_sig), "background": float(background), **d.to_dict()}
+    if method == "toys":
+        res.update(n_toys=n_toys, seed=seed)
     if as_json:
-        echo_json(out)
+        echo_json(res)
     else:
+        note = " (no excess over the background: one-sided Z = 0)" if d.z == 0 else ""
         click.echo(
             f"Z = {d.z:.4g} (p0 = {d.p0:.4g}, {d.method}) for s = {n_sig:.6g}, "
-            f"b = {background:g}, n = {d.n_obs:g}"
+            f"b = {background:g}, n = {d.n_obs:g}{note}"
         )
 
 
 def _grid_pair(
     true_model: str,
     alt_model: str,
-    experiment: str,
+    experiment: Any,
     observables: str,
     directory: str | None,
 ) -> tuple[Any, Any]:
@@ -278,8 +488,14 @@ def _grid_pair(
     )
 
 
+# ------------------------------------------------------------------------------ degeneracy
 @main.command("degeneracy")
-@click.option("--true", "true_spec", required=True, help="True MODEL:MASS, e.g. km:1.0 (GeV).")
+@click.option(
+    "--true",
+    "true_spec",
+    required=True,
+    help="True MODEL:MASS, mass in GeV (e.g. km:1.0).",
+)
 @click.option("--alt", "alt_model", required=True, help="Alternative model id.")
 @click.option(
     "--observables",
@@ -288,44 +504,76 @@ def _grid_pair(
     show_default=True,
     help="One panel, or 'all' for E, pt and (E, pt) panels.",
 )
-@click.option("--events", type=float, required=True, help="Expected signal events.")
-@click.option("--experiment", default="ldmx-phase2", show_default=True)
-@click.option("--points", type=int, default=60, show_default=True, help="Masses per axis.")
+@_signal_events_options(True, "Expected signal events of the Asimov data")
+@_experiment_option
 @click.option(
-    "--out",
+    "--points",
+    type=click.IntRange(min=2),
+    default=60,
+    show_default=True,
+    help="Masses per axis of the surface (log-spaced over the template range).",
+)
+@click.option(
+    "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Figure file (.png, .pdf, .svg).",
+    help="Figure file (.png, .pdf, .svg); its directory must exist [default: no figure].",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the best fits as JSON.")
+@click.option(
+    "--out",
+    "out_deprecated",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    hidden=True,
+    help="Deprecated alias of --plot.",
+)
+@_json_option
+@_no_progress_option
 @_templates_option
 def degeneracy_cmd(
     true_spec: str,
     alt_model: str,
     observables: str,
-    events: float,
+    signal_events: float | None,
+    events_deprecated: float | None,
     experiment: str,
     points: int,
-    out: Path | None,
+    plot: Path | None,
+    out_deprecated: Path | None,
     as_json: bool,
+    no_progress: bool,
     templates_dir: Path | None,
 ) -> None:
     """-2 Delta lnL of the alternative model vs (true mass, fitted mass); contour figure."""
     import numpy as np
+    from tqdm.auto import tqdm
 
+    from ..experiments import get_experiment
     from ..models import get_model
     from ..stats.degeneracy import degeneracy_surface
     from ..stats.fits import fit_mass
 
     true_model, true_mass = parse_model_mass(true_spec)
     alt = get_model(alt_model).id
-    positive_float("events", events)
-    positive_int("points", points)
+    events = _merge_signal_events(signal_events, events_deprecated, required=True)
+    assert events is not None
+    if out_deprecated is not None:
+        if plot is not None:
+            raise InputError("give --plot only (--out is its deprecated alias here)")
+        click.echo("darkmoments: warning: degeneracy --out is deprecated; use --plot", err=True)
+        plot = out_deprecated
+    _check_figure(plot)
+    exp = get_experiment(experiment)
     obs_list = ["E", "pt", "E,pt"] if observables == "all" else [observables]
     surfaces = []
     fits = []
-    for obs in obs_list:
-        gt, ga = _grid_pair(true_model, alt, experiment, obs, _dir(templates_dir))
+    for obs in tqdm(
+        obs_list,
+        desc="degeneracy",
+        unit="panel",
+        disable=not progress_enabled(not no_progress),
+    ):
+        gt, ga = _grid_pair(true_model, alt, exp, obs, _dir(templates_dir))
         gt.check_mass(true_mass)
         surfaces.append(degeneracy_surface(gt, ga, events, points=points))
         data = events * gt.shape(true_mass) / gt.shape(true_mass).sum()
@@ -338,19 +586,22 @@ def degeneracy_cmd(
                 "alt_mass": f_alt.mass,
                 "alt_mass_low": f_alt.mass_low,
                 "alt_mass_high": f_alt.mass_high,
+                "alt_n_signal": f_alt.norm,
                 "delta_2lnL": f_alt.deviance - f_true.deviance,
                 "true_fit_mass": f_true.mass,
             }
         )
-    if out is not None:
+    if plot is not None:
         from ..plotting import plot_degeneracy, save_figure
 
-        save_figure(plot_degeneracy(surfaces), out)
+        with _sigterm_as_exit():
+            save_figure(plot_degeneracy(surfaces), plot)
     result = {
         "true_model": true_model,
         "true_mass": true_mass,
         "alt_model": alt,
-        "events": events,
+        "experiment": exp.name,
+        "n_signal": events,
         "fits": fits,
     }
     if as_json:
@@ -363,67 +614,122 @@ def degeneracy_cmd(
             f"-2 dlnL = {f['delta_2lnL']:.4g} vs {true_model} at {true_mass:g} GeV"
             + (f" ({np.sqrt(max(f['delta_2lnL'], 0.0)):.2f} sigma)" if f["delta_2lnL"] > 0 else "")
         )
-    if out is not None:
-        click.echo(f"wrote {out}")
+    if plot is not None:
+        click.echo(f"wrote {plot}")
+
+
+# ---------------------------------------------------------------------------- discriminate
+def discrimination_summary(result: Any, *, seed: int) -> dict[str, Any]:
+    """The JSON record of one :class:`~darkmoments.stats.toys.DiscriminationResult`."""
+    return {**result.summary(), "seed": int(seed)}
 
 
 @main.command("discriminate")
-@click.option("--true", "true_spec", required=True, help="True MODEL:MASS, e.g. km:1.0 (GeV).")
 @click.option(
-    "--alt", "alt_models", required=True, help="Alternative model id(s), comma separated, or 'all'."
+    "--true",
+    "true_spec",
+    required=True,
+    help="True MODEL:MASS, mass in GeV (e.g. km:1.0).",
 )
 @click.option(
-    "--events", type=float, default=None, help="Expected signal events (normalisation free)."
+    "--alt",
+    "alt_models",
+    required=True,
+    help="Alternative model id(s), comma separated, or 'all' (every other model).",
+)
+@_signal_events_options(
+    False, "Expected signal events of the true hypothesis, normalisation free (or --relic)"
 )
 @click.option(
-    "--relic", is_flag=True, help="Instead of --events: tie each model's rate to its relic target."
+    "--relic",
+    is_flag=True,
+    help="Instead of --signal-events: tie each model's rate to its relic-target coupling "
+    "[default: off].",
 )
 @click.option(
     "--coupling-factor",
     type=float,
     default=1.0,
     show_default=True,
-    help="With --relic: couplings = factor x relic-target coupling.",
+    help="With --relic: couplings = factor x relic-target coupling (dimensionless).",
 )
 @click.option(
-    "--toys", "n_toys", type=int, default=10000, show_default=True, help="Toys per hypothesis."
+    "--toys",
+    "n_toys",
+    type=int,
+    default=10000,
+    show_default=True,
+    help="Toys per hypothesis (>= 10).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--observables", type=click.Choice(_OBS_CHOICES), default="E,pt", show_default=True)
-@click.option("--experiment", default="ldmx-phase2", show_default=True)
 @click.option(
-    "--workers", type=int, default=None, help="Local worker processes (default: all cores)."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Root random seed (integer >= 0).",
 )
-@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:port).")
-@click.option("--chunk-size", type=int, default=1000, show_default=True)
+@click.option(
+    "--observables",
+    type=click.Choice(_OBS_CHOICES),
+    default="E,pt",
+    show_default=True,
+    help="Binned observables (recoil-lepton E and pt, GeV).",
+)
+@_experiment_option
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Local worker processes [default: all cores].",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address, e.g. tcp://host:8786 [default: none, local processes].",
+)
+@click.option(
+    "--chunk-size",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Toys per checkpoint chunk (part of a run's identity for --resume).",
+)
 @click.option(
     "--p-floor",
     type=float,
     default=P_FLOOR,
     show_default=True,
-    help="Floor on template bin probabilities (empty MC bins).",
+    help="Floor on template bin probabilities for empty MC bins (dimensionless, in (0, 1e-3)).",
 )
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory streaming the toy results (one sub-directory per alternative).",
+    help="Checkpoint DIRECTORY (a directory: the run writes many chunk files), one "
+    "sub-directory <true>_vs_<alt> per alternative; created if its parent exists "
+    "[default: none, toys kept in memory].",
 )
-@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run in --out (same settings) [default: off].",
+)
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Figure of the statistic distributions (first alternative).",
+    help="Figure of the statistic distributions of the first alternative (.png, .pdf, .svg); "
+    "its directory must exist [default: no figure].",
 )
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--no-progress", is_flag=True)
+@_json_option
+@_no_progress_option
 @_templates_option
 def discriminate_cmd(
     true_spec: str,
     alt_models: str,
-    events: float | None,
+    signal_events: float | None,
+    events_deprecated: float | None,
     relic: bool,
     coupling_factor: float,
     n_toys: int,
@@ -442,63 +748,89 @@ def discriminate_cmd(
     templates_dir: Path | None,
 ) -> None:
     """Model-discrimination toys: p-value and significance for rejecting each alternative."""
+    from ..experiments import get_experiment
     from ..models import MODEL_IDS, get_model
-    from ..stats.toys import DiscriminationSetup, relic_setup, run_discrimination
+    from ..stats.toys import MIN_TOYS, DiscriminationSetup, relic_setup, run_discrimination
 
     true_model, true_mass = parse_model_mass(true_spec)
+    events = _merge_signal_events(signal_events, events_deprecated, required=False)
     if relic == (events is not None):
-        raise ValueError("give exactly one of --events N or --relic")
-    if events is not None:
-        positive_float("events", events)
-    positive_float("coupling-factor", coupling_factor)
-    positive_int("toys", n_toys)
-    positive_int("chunk-size", chunk_size)
-    if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+        raise InputError("give exactly one of --signal-events N or --relic")
+    positive_float("--coupling-factor", coupling_factor)
+    if n_toys < MIN_TOYS:
+        raise InputError(
+            f"--toys must be >= {MIN_TOYS} (toys per hypothesis; the p-value resolution is "
+            f"1/toys), got {n_toys}"
+        )
+    positive_int("--chunk-size", chunk_size)
+    check_real("--p-floor", p_floor, lo=0.0, hi=1e-3, lo_open=True, hi_open=True)
     if resume and out_dir is None:
-        raise ValueError("--resume needs --out DIR of the interrupted run")
+        raise InputError("--resume needs --out DIR of the interrupted run")
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    positive_int("workers", n_workers)
+    positive_int("--workers", n_workers)
     if alt_models.strip().lower() == "all":
         alts = [m for m in MODEL_IDS if m != true_model]
     else:
         alts = [get_model(a).id for a in alt_models.split(",") if a.strip()]
     if not alts:
-        raise ValueError("no alternative model given")
-    results = []
+        raise InputError("--alt: no alternative model given")
+    if true_model in alts:
+        raise InputError(
+            f"--alt {true_model} is the true model of --true {true_spec}: t = 0 for every toy; "
+            "choose another alternative"
+        )
+    if len(set(alts)) != len(alts):
+        raise InputError(f"--alt {alt_models}: a model is given twice")
+    _check_figure(plot)
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise OutputPathError(f"--out {out_dir} exists and is not a directory")
+        parent = out_dir.parent if str(out_dir.parent) else Path(".")
+        if not parent.is_dir():
+            raise OutputPathError(
+                f"--out {out_dir}: directory {parent} does not exist (create it first)"
+            )
+    exp = get_experiment(experiment)
+    setups = []
     for alt in alts:
-        gt, ga = _grid_pair(true_model, alt, experiment, observables, _dir(templates_dir))
+        gt, ga = _grid_pair(true_model, alt, exp, observables, _dir(templates_dir))
         if events is not None:
             setup = DiscriminationSetup(gt, ga, true_mass, events, p_floor=p_floor)
         else:
-            setup = relic_setup(gt, ga, true_mass, coupling_factor=coupling_factor)
+            tied = relic_setup(gt, ga, true_mass, coupling_factor=coupling_factor)
             setup = DiscriminationSetup(
                 gt,
                 ga,
                 true_mass,
-                setup.n_events,
-                setup.rates_true,
-                setup.rates_alt,
+                tied.n_events,
+                tied.rates_true,
+                tied.rates_alt,
                 p_floor=p_floor,
             )
-        res = run_discrimination(
-            setup,
-            n_toys,
-            seed=seed,
-            chunk_size=chunk_size,
-            workers=n_workers,
-            scheduler=scheduler,
-            out_dir=None if out_dir is None else out_dir / f"{true_model}_vs_{alt}",
-            resume=resume,
-            progress=not no_progress,
-        )
-        results.append(res)
-    if plot is not None:
-        from ..plotting import plot_discrimination, save_figure
+        setups.append(setup)
+    results = []
+    with _sigterm_as_exit():
+        if out_dir is not None:
+            out_dir.mkdir(exist_ok=True)
+        for alt, setup in zip(alts, setups, strict=True):
+            res = run_discrimination(
+                setup,
+                n_toys,
+                seed=seed,
+                chunk_size=chunk_size,
+                workers=n_workers,
+                scheduler=scheduler,
+                out_dir=None if out_dir is None else out_dir / f"{true_model}_vs_{alt}",
+                resume=resume,
+                progress=progress_enabled(not no_progress),
+            )
+            results.append(res)
+        if plot is not None:
+            from ..plotting import plot_discrimination, save_figure
 
-        save_figure(plot_discrimination(results[0]), plot)
+            save_figure(plot_discrimination(results[0]), plot)
     if as_json:
-        echo_json([r.summary() for r in results])
+        echo_json([discrimination_summary(r, seed=seed) for r in results])
         return
     for r in results:
         bound = ">=" if r.z_is_bound else "="

@@ -400,11 +400,16 @@ class DiscriminationResult:
     t_alt: FloatArray = field(repr=False)
 
     def summary(self) -> dict[str, Any]:
-        """JSON-able summary (without the toy arrays)."""
+        """JSON-able summary (without the toy arrays), in the keys of the command line.
+
+        The attributes, except ``n_events`` -> ``n_signal`` and ``alt_norm`` ->
+        ``alt_n_signal`` (expected signal events of the true and the alternative hypothesis).
+        """
         d = asdict(self)
         d.pop("t_true")
         d.pop("t_alt")
-        return d
+        renamed = {"n_events": "n_signal", "alt_norm": "alt_n_signal"}
+        return {renamed.get(k, k): v for k, v in d.items()}
 
 
 #: Fewest toys per hypothesis :func:`run_discrimination` accepts: the p-value resolution is
