@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from darkmoments.demo import main
 from darkmoments.io.events import read_events
 
 
-def test_demo_runs_and_writes_consistent_outputs(tmp_path, capsys):
-    assert main(["--out", str(tmp_path)]) == 0
+def test_demo_runs_and_writes_consistent_outputs(tmp_path, capsys, caplog):
+    from matplotlib import font_manager
+
+    # font look-ups are cached per process: forget earlier ones so warnings would show
+    font_manager.FontManager._findfont_cached.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        assert main(["--out", str(tmp_path)]) == 0
+    assert not [r for r in caplog.records if "findfont" in r.getMessage()]
     xs = pd.read_csv(tmp_path / "cross_sections.csv")
     assert list(xs.model) == ["km", "md", "ed", "cr", "am"]
     km = xs.set_index("model").sigma_pb
@@ -21,4 +29,6 @@ def test_demo_runs_and_writes_consistent_outputs(tmp_path, capsys):
     assert set(reach.model) == {"km", "md", "ed", "cr", "am"}
     assert (reach.coupling > 0).all() and (reach.y > 0).all()
     assert (tmp_path / "reach_relic_ldmx-phase2.png").stat().st_size > 10_000
-    assert "relic target y" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "relic target y" in captured.out
+    assert "findfont" not in captured.err

@@ -44,3 +44,86 @@ def test_discrimination_and_reach_figures(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\.png, \.pdf or \.svg"):
         save_figure(fig2, tmp_path / "x.txt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["disc.pdf"]
+
+
+_PLOT_ALL = r"""
+import sys
+import numpy as np
+from darkmoments.plotting import plot_degeneracy, plot_discrimination, plot_reach, save_figure
+from darkmoments.stats import DiscriminationSetup, ShapeGrid, run_discrimination
+from darkmoments.stats.degeneracy import DegeneracySurface
+from darkmoments.stats.synthetic import synthetic_grid_templates
+
+out = sys.argv[1]
+ms = np.geomspace(0.1, 2.0, 6)
+gk = ShapeGrid.from_templates(synthetic_grid_templates("km", ms, bins=(8, 6)), "E")
+gm = ShapeGrid.from_templates(synthetic_grid_templates("md", ms, bins=(8, 6)), "E")
+res = run_discrimination(DiscriminationSetup(gk, gm, 1.0, 40.0), 200, seed=2)
+tm, fm = np.geomspace(0.1, 1.0, 5), np.geomspace(0.1, 1.0, 6)
+q = (np.log(fm)[None, :] - np.log(tm)[:, None]) ** 2 * 30.0
+surf = DegeneracySurface("km", "md", ("E", "pt"), 100.0, tm, fm, q, tm * 1.1, np.zeros(5))
+rows = {
+    "km": [
+        {"mass": 0.1, "coupling": 1e-4, "y": 1e-10},
+        {"mass": 1.0, "coupling": 1e-3, "y": 1e-9},
+    ]
+}
+relic = {"km": ([0.1, 1.0], [1e-9, 1e-8])}
+for name, fig in (
+    ("disc", plot_discrimination(res)),
+    ("reach", plot_reach(rows, relic=relic, title=r"$m_{A'}$, $\mathcal{L}$, $\alpha_D$")),
+    ("deg", plot_degeneracy([surf])),
+):
+    for ext in ("png", "pdf", "svg"):
+        save_figure(fig, f"{out}/{name}.{ext}")
+print("plotted")
+"""
+
+
+def test_figures_emit_no_font_warnings(tmp_path: Path) -> None:
+    """Every figure, drawn in a fresh process (font look-ups are cached per process), in
+    every format, with matplotlib's warnings on stderr: no findfont (or other) warning."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "default"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PLOT_ALL, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "plotted"
+    assert "findfont" not in proc.stderr, proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(
+        f"{n}.{e}" for n in ("deg", "disc", "reach") for e in ("pdf", "png", "svg")
+    )
+    assert all((tmp_path / n).stat().st_size > 5000 for n in names)
+
+
+def test_style_uses_only_fonts_matplotlib_ships() -> None:
+    from matplotlib import font_manager
+
+    from darkmoments.plotting import style
+
+    st = style()
+    assert st["mathtext.fontset"] == "dejavusans"
+    assert "cursive" not in str(st.get("mathtext.cal", ""))
+    shipped = Path(font_manager.__file__).parent / "mpl-data" / "fonts" / "ttf"
+    for family in st["font.sans-serif"]:
+        path = Path(font_manager.findfont(family, fallback_to_default=False))
+        assert path.parent == shipped, (family, path)
+
+
+def test_save_figure_refuses_missing_directory(tmp_path: Path) -> None:
+    from darkmoments.errors import OutputPathError
+
+    fig = plot_reach({"km": [{"mass": 0.1, "coupling": 1e-4, "y": 1e-10}]})
+    with pytest.raises(OutputPathError, match="nope"):
+        save_figure(fig, tmp_path / "nope" / "fig.png")
+    assert not (tmp_path / "nope").exists()

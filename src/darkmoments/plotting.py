@@ -2,7 +2,10 @@
 
 Plotting draws results computed elsewhere (``darkmoments.stats``); it computes no physics.
 Every ``plot_*`` function returns a ``matplotlib.figure.Figure``; :func:`save_figure` writes
-it atomically.
+it atomically.  Figures use :func:`style` (mplhep's ROOT style with the DejaVu fonts shipped
+with matplotlib, so no font lookup warns).  Needs the ``plot`` extra (``pip install
+'darkmoments[plot]'``); without it every function raises
+:class:`~darkmoments.errors.MissingExtraError` naming the extra.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from ._optional import require
+from .errors import InputError, OutputPathError
+from .io.atomic import atomic_path
 from .models import get_model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,14 +29,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .stats.degeneracy import DegeneracySurface
     from .stats.toys import DiscriminationResult
 
-from .io.atomic import atomic_path
-
 __all__ = [
     "SIGMA_LEVELS",
     "plot_degeneracy",
     "plot_discrimination",
     "plot_reach",
     "save_figure",
+    "style",
 ]
 
 #: Contour levels of -2 Delta ln L drawn on degeneracy plots (1, 2, 3, 5 sigma, 1 dof).
@@ -40,23 +45,69 @@ _OBS_LABEL = {("E", "pt"): r"$(E, p_T)$", ("E",): r"$E$ only", ("pt",): r"$p_T$ 
 
 
 def _pyplot() -> Any:
-    import matplotlib.pyplot as plt
+    return require("matplotlib.pyplot", "plot", "plotting")
 
-    return plt
+
+def _mplhep() -> Any:
+    require("matplotlib", "plot", "plotting")
+    return require("mplhep", "plot", "plotting")
+
+
+#: Fonts that matplotlib itself ships: every text is drawn with them, so no system font is
+#: looked up and no ``findfont`` warning can appear.
+_FONT_OVERRIDES: dict[str, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.serif": ["DejaVu Serif"],
+    "font.monospace": ["DejaVu Sans Mono"],
+    "font.cursive": ["DejaVu Sans"],
+    "font.fantasy": ["DejaVu Sans"],
+    # mathtext: the DejaVu set shipped with matplotlib; "custom" would look up
+    # mathtext.cal (default 'cursive', absent on most systems) at draw time.
+    "mathtext.fontset": "dejavusans",
+    "mathtext.default": "regular",
+    "mathtext.rm": "DejaVu Sans",
+    "mathtext.it": "DejaVu Sans:italic",
+    "mathtext.bf": "DejaVu Sans:bold",
+    "mathtext.sf": "DejaVu Sans",
+    "mathtext.tt": "DejaVu Sans Mono",
+    "mathtext.cal": "DejaVu Sans",
+}
+
+
+def style() -> dict[str, Any]:
+    """The darkmoments figure style: mplhep's ROOT style with matplotlib's DejaVu fonts.
+
+    Returns
+    -------
+    dict
+        rcParams for ``matplotlib.pyplot.style.context``; only keys this matplotlib knows.
+
+    Raises
+    ------
+    MissingExtraError
+        matplotlib or mplhep is not installed (``pip install 'darkmoments[plot]'``).
+    """
+    mpl = require("matplotlib", "plot", "plotting")
+    base = _mplhep().style.ROOT
+    merged: dict[str, Any] = {}
+    for part in base if isinstance(base, list | tuple) else [base]:
+        if isinstance(part, Mapping):
+            merged.update(part)
+    merged.update(_FONT_OVERRIDES)
+    return {k: v for k, v in merged.items() if k in mpl.rcParams}
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _styled(fn: F) -> F:
-    """Run a plot function inside mplhep's ROOT style (without changing global rcParams)."""
+    """Run a plot function inside :func:`style` (without changing global rcParams)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import matplotlib.pyplot as plt
-        import mplhep
-
-        with plt.style.context(mplhep.style.ROOT):
+        plt = _pyplot()
+        with plt.style.context(style()):
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -77,12 +128,27 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 120) ->
     Returns
     -------
     Path
+
+    Raises
+    ------
+    InputError
+        The suffix is not png, pdf or svg.
+    OutputPathError
+        The directory of ``path`` does not exist (it is never created silently).
+    MissingExtraError
+        matplotlib or mplhep is not installed.
     """
     out = Path(path)
     suffix = out.suffix.lower().lstrip(".")
     if suffix not in ("png", "pdf", "svg"):
-        raise ValueError(f"figure file {str(out)!r} must end in .png, .pdf or .svg")
-    with atomic_path(out, mkdir=True) as tmp:
+        raise InputError(f"figure file {str(out)!r} must end in .png, .pdf or .svg")
+    if not out.parent.is_dir():
+        raise OutputPathError(
+            f"directory {str(out.parent)!r} of figure file {str(out)!r} does not exist"
+        )
+    plt = _pyplot()
+    # Draw with the style the figure was made in: text is laid out at draw time.
+    with plt.style.context(style()), atomic_path(out) as tmp:
         fig.savefig(tmp, dpi=dpi, format=suffix)
     return out
 
@@ -161,7 +227,7 @@ def plot_discrimination(result: DiscriminationResult, *, bins: int = 60) -> Figu
     Figure
     """
     plt = _pyplot()
-    import mplhep
+    mplhep = _mplhep()
 
     tru, alt = get_model(result.true_model), get_model(result.alt_model)
     fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
