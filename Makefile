@@ -5,12 +5,22 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install demo test test-all lint format bench templates studies clean
+# Other dependency sets, each in its own venv (created on first use):
+#   make test-newest  the newest releases of every dependency (pip install --upgrade, eager)
+#   make test-oldest  the lower bounds of pyproject.toml (ci/oldest-constraints.txt)
+NEWEST_VENV ?= .venv-newest
+OLDEST_VENV ?= .venv-oldest
+# Default test selection and parallelism (2 cores).
+PYTEST_ARGS ?= -q -n 2 -m "not slow"
+
+.PHONY: venv install demo test test-all test-newest test-oldest lint format bench templates \
+	studies clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# [test] pulls [all] = [plot] (matplotlib, mplhep) + [dask] (dask, distributed).
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install --quiet -e ".[test]"
 	touch $(STAMP)
@@ -19,14 +29,34 @@ venv install: $(STAMP)
 
 # The main job on shipped data: cross sections, a small event sample, a reach table.
 demo: $(STAMP)
-	$(PY) -m darkmoments.demo
+	MPLBACKEND=Agg $(PY) -m darkmoments.demo
 
 # Default suite (< 15 min on 2 cores).  `make test-all` adds the slow checks.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 -m "not slow"
+	MPLBACKEND=Agg $(PY) -m pytest $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q -n 2
+	MPLBACKEND=Agg $(PY) -m pytest -q -n 2
+
+# The same suite against the newest release of every dependency (no cap in pyproject.toml).
+test-newest:
+	test -x $(NEWEST_VENV)/bin/python || $(PYTHON) -m venv $(NEWEST_VENV)
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NEWEST_VENV)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e ".[test]"
+	$(NEWEST_VENV)/bin/python -m pip list --format=freeze > $(NEWEST_VENV)/versions.txt
+	@grep -iE '^(numpy|scipy|iminuit|pyhf|pandas|matplotlib|mplhep|hist|h5py|dask)==' \
+	  $(NEWEST_VENV)/versions.txt | tr '\n' ' '; echo
+	MPLBACKEND=Agg $(NEWEST_VENV)/bin/python -m pytest $(PYTEST_ARGS) -p no:cacheprovider
+
+# The same suite against the oldest supported set (the lower bounds in pyproject.toml).
+test-oldest:
+	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -c ci/oldest-constraints.txt -e ".[test]"
+	$(OLDEST_VENV)/bin/python -m pip list --format=freeze > $(OLDEST_VENV)/versions.txt
+	@grep -iE '^(numpy|scipy|iminuit|pyhf|pandas|matplotlib|mplhep|hist|h5py|dask)==' \
+	  $(OLDEST_VENV)/versions.txt | tr '\n' ' '; echo
+	MPLBACKEND=Agg $(OLDEST_VENV)/bin/python -m pytest $(PYTEST_ARGS) -p no:cacheprovider
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests studies benchmarks
@@ -48,4 +78,4 @@ studies: $(STAMP)
 	  $(PY) $$s --out studies/results/$$n $(if $(FAST),--fast,) || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(NEWEST_VENV) $(OLDEST_VENV) build dist .pytest_cache .ruff_cache
