@@ -228,7 +228,7 @@ def test_signal_yield_bad_input(tmp_path) -> None:
     _synthetic_file(tmp_path, exp, sigma=5.0)
     with pytest.raises(ValueError, match=r"outside the template grid \[0.1, 0.2\] GeV"):
         signal_yield("km", 0.5, 1e-3, exp, directory=tmp_path)
-    with pytest.raises(ValueError, match="coupling must be finite"):
+    with pytest.raises(ValueError, match="coupling must be a finite number > 0, got nan"):
         signal_yield("km", 0.1, float("nan"), exp, directory=tmp_path)
     with pytest.raises(ValueError, match="no templates for model md"):
         signal_yield("md", 0.1, 1e-3, exp, directory=tmp_path)

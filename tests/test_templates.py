@@ -256,7 +256,9 @@ def test_load_grid_offgrid_and_range(tmp_path) -> None:
         templates.load("ed", 0.1, directory=tmp_path)
     with pytest.raises(ValueError, match="mass must be a finite number > 0"):
         templates.load("km", -1.0, directory=tmp_path)
-    with pytest.raises(TypeError, match="mass must be a number"):
+    with pytest.raises(
+        TypeError, match=r"mass must be a finite number > 0 GeV, got .0\.1. \(str\)"
+    ):
         templates.load("km", "0.1", directory=tmp_path)  # type: ignore[arg-type]
     with pytest.raises(OSError, match="templates build"):
         templates.load("km", 0.1, "ldmx-phase1", directory=tmp_path)

@@ -118,20 +118,95 @@ def test_dask_build_is_bit_identical(serial_dir, tmp_path) -> None:
         assert ta.metadata["checksum"] == tb.metadata["checksum"]
 
 
-def test_resume_after_interruption(serial_dir, tmp_path) -> None:
-    # a finished template left in the parts directory (as after a crash) is reused
-    first = templates_io.read_templates(serial_dir / f"{EXP}.h5")[0]
-    templates.save(first, tmp_path / f".parts-{EXP}" / "km_1.000000e-01.h5")
-    rep = templates.build_grid(EXP, ["km"], [0.1], N, out=tmp_path, base_seed=SEED, progress=False)
-    assert (rep.built, rep.skipped) == (0, 1)
-    packed = templates_io.read_templates(tmp_path / f"{EXP}.h5")
-    assert len(packed) == 1 and packed[0].metadata["checksum"] == first.metadata["checksum"]
+def test_resume_after_interruption_is_bit_identical(serial_dir, tmp_path, monkeypatch) -> None:
+    """Interrupted after the first template: the checkpoint keeps it (manifest + SHA-256),
+    the rerun builds only the second, and the packed file equals an uninterrupted build."""
+    calls = []
+    real = templates.build_template
+
+    def interrupted(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(templates, "build_template", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        templates.build_grid(
+            EXP, ["km"], [0.1, 0.2], N, out=tmp_path, base_seed=SEED, progress=False
+        )
+    parts = tmp_path / f".parts-{EXP}"
+    manifest = json.loads((parts / "manifest.json").read_text())
+    assert list(manifest["chunks"]) == ["km_1.000000e-01"]
+    assert manifest["identity"]["n_events"] == N and manifest["identity"]["base_seed"] == SEED
+    assert not (tmp_path / f"{EXP}.h5").exists()
+    monkeypatch.setattr(templates, "build_template", real)
+    rep = templates.build_grid(
+        EXP, ["km"], [0.1, 0.2], N, out=tmp_path, base_seed=SEED, progress=False
+    )
+    assert (rep.built, rep.skipped, rep.resumed) == (1, 1, 1)
+    assert not parts.exists()
+    a = templates_io.read_templates(serial_dir / f"{EXP}.h5")
+    b = templates_io.read_templates(tmp_path / f"{EXP}.h5")
+    for ta, tb in zip(a, b, strict=True):
+        assert np.array_equal(ta.hist.values(), tb.hist.values())
+        assert np.array_equal(ta.hist.variances(), tb.hist.variances())
+        assert ta.sigma_pb == tb.sigma_pb
+        assert ta.metadata["checksum"] == tb.metadata["checksum"]
+
+
+def _interrupted_build(tmp_path, monkeypatch):
+    real = templates.build_template
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(templates, "build_template", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        templates.build_grid(
+            EXP, ["km"], [0.1, 0.2], N, out=tmp_path, base_seed=SEED, progress=False
+        )
+    monkeypatch.setattr(templates, "build_template", real)
+    return tmp_path / f".parts-{EXP}"
+
+
+def test_altered_or_foreign_chunks_are_refused(serial_dir, tmp_path, monkeypatch) -> None:
+    from darkmoments.errors import StaleCheckpointError
+
+    parts = _interrupted_build(tmp_path, monkeypatch)
+    chunk = parts / "chunk_km_1.000000e-01.h5"
+    # another build's settings: refused, naming the setting and how to proceed
+    with pytest.raises(StaleCheckpointError, match=r"n_events.*remove .*\.parts-ldmx-phase1"):
+        templates.build_grid(
+            EXP, ["km"], [0.1, 0.2], 2 * N, out=tmp_path, base_seed=SEED, progress=False
+        )
+    # a valid template file of other content swapped in: refused by its recorded SHA-256
+    other = templates_io.read_templates(serial_dir / f"{EXP}.h5")[1]
+    templates.save(other, chunk)
+    with pytest.raises(StaleCheckpointError, match=r"chunk_km_1\.000000e-01\.h5.*checksum"):
+        templates.build_grid(
+            EXP, ["km"], [0.1, 0.2], N, out=tmp_path, base_seed=SEED, progress=False
+        )
+    # chunks without their manifest cannot be bound to any build
+    (parts / "manifest.json").unlink()
+    with pytest.raises(StaleCheckpointError, match="no manifest.json"):
+        templates.build_grid(
+            EXP, ["km"], [0.1, 0.2], N, out=tmp_path, base_seed=SEED, progress=False
+        )
+    assert not (tmp_path / f"{EXP}.h5").exists()
 
 
 def test_list_and_yield_cli(serial_dir) -> None:
-    r = CliRunner().invoke(main, ["templates", "list", "--dir", str(serial_dir), "--json"])
+    r = CliRunner().invoke(main, ["templates", "list", "--templates", str(serial_dir), "--json"])
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)
+    old = CliRunner().invoke(main, ["templates", "list", "--dir", str(serial_dir), "--json"])
+    assert old.exit_code == 0 and "--dir is deprecated" in old.output
+    assert json.loads(old.output.splitlines()[-1]) == rows
     assert rows == [
         {
             "file": f"{EXP}.h5",
@@ -155,7 +230,7 @@ def test_list_and_yield_cli(serial_dir) -> None:
             EXP,
             "--coupling",
             "1e-5",
-            "--dir",
+            "--templates",
             str(serial_dir),
             "--json",
         ],
@@ -188,7 +263,7 @@ def test_list_and_yield_cli(serial_dir) -> None:
 def test_build_cli_bad_input(tmp_path) -> None:
     for args, msg in (
         (["--masses", "0.1,abc"], "--masses must be a comma-separated list"),
-        (["--events", "0"], "--events must be a positive integer"),
+        (["--events", "0"], "--events must be an integer >= 1, got 0"),
         (["--models", "xx"], "unknown model 'xx'"),
         (["--experiment", "nope"], "unknown experiment 'nope'"),
     ):

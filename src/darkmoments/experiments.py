@@ -45,7 +45,7 @@ from numpy.typing import ArrayLike, NDArray
 from .constants import PB_TO_CM2
 from .errors import InputError
 from .targets import Target, get_target
-from .validation import check_real
+from .validation import check_finite_result, check_real
 
 __all__ = [
     "CUT_RTOL",
@@ -769,7 +769,8 @@ def expected_events(
         raise ValueError(f"sigma_pb must be finite and >= 0 pb, got {sigma_pb}")
     if not np.all(np.isfinite(g)):
         raise ValueError(f"coupling must be finite, got {coupling}")
-    n = s * g**2 * selection_efficiency * exp.efficiency * exp.events_per_pb
+    with np.errstate(over="ignore"):  # a huge coupling gives inf; callers check finiteness
+        n = s * g**2 * selection_efficiency * exp.efficiency * exp.events_per_pb
     return float(n) if n.ndim == 0 else n
 
 
@@ -782,8 +783,9 @@ class SignalYield:
     n_signal : float
         Expected events.
     error : float
-        MC uncertainty on ``n_signal`` (events), from the template's cross-section error and
-        the binomial error of its selection efficiency.
+        Uncertainty on ``n_signal`` (events): the template's MC error on sigma, the error of
+        the mass interpolation of sigma (``sigma_interp_err_pb``, 0 on a grid node) and the
+        binomial error of the selection efficiency, added in quadrature.
     model, experiment : str
         Identifiers.
     mass : float
@@ -798,6 +800,11 @@ class SignalYield:
         Experiment signal efficiency.
     events_per_pb : float
         Events per pb at efficiency 1.
+    sigma_err_pb : float
+        MC error of ``sigma_pb`` (pb).
+    sigma_interp_err_pb : float
+        Estimated error of the mass interpolation of ``sigma_pb`` (pb; 0 on a grid node;
+        :func:`darkmoments.templates.interpolate`).
     """
 
     n_signal: float
@@ -810,6 +817,8 @@ class SignalYield:
     selection_efficiency: float
     efficiency: float
     events_per_pb: float
+    sigma_err_pb: float = 0.0
+    sigma_interp_err_pb: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (for ``--json``)."""
@@ -828,7 +837,8 @@ def signal_yield(
 
     N = sigma_pb(g=1) * g^2 * selection_efficiency * efficiency * events_per_pb, with
     sigma_pb and the selection efficiency from the template (interpolated off-grid).
-    Relative error = sqrt((d sigma / sigma)^2 + (d eps_sel / eps_sel)^2).
+    Relative error = sqrt((d sigma_MC / sigma)^2 + (d sigma_interp / sigma)^2 +
+    (d eps_sel / eps_sel)^2), d sigma_interp the template's ``sigma_interp_err_pb``.
 
     Parameters
     ----------
@@ -837,7 +847,7 @@ def signal_yield(
     mass : float
         A' mass in GeV (within the template grid).
     coupling : float
-        g_f in the model's units (1, GeV^-1, GeV^-2).
+        g_f in the model's units (1, GeV^-1, GeV^-2), a finite number > 0.
     experiment : str or Experiment
         Setup name, TOML path or Experiment.
     directory : path, optional
@@ -846,30 +856,45 @@ def signal_yield(
     Returns
     -------
     SignalYield
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Coupling or mass not a finite number > 0; mass outside the grid.
+    NonFiniteResultError
+        The yield overflows (a coupling so large that g^2 sigma is not a finite float).
     """
     from . import templates
 
-    if isinstance(coupling, bool) or not isinstance(coupling, int | float | np.floating):
-        raise TypeError(f"coupling must be a number, got {type(coupling).__name__}")
-    if not math.isfinite(coupling):
-        raise ValueError(f"coupling must be finite, got {coupling}")
+    # the same rule as cross_section and generate: g_f is a finite number > 0
+    g = check_real("coupling", coupling, lo=0.0, lo_open=True)
+    m = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")
     exp = get_experiment(experiment)
-    tpl = templates.load(model, mass, exp, directory=directory)
+    tpl = templates.load(model, m, exp, directory=directory)
     eps = float(tpl.metadata["selection_efficiency"])
     eps_err = float(tpl.metadata.get("selection_efficiency_err", 0.0))
-    n = float(expected_events(tpl.sigma_pb, coupling, exp, eps))
-    rel2 = (tpl.sigma_err_pb / tpl.sigma_pb) ** 2 if tpl.sigma_pb > 0 else 0.0
+    interp_err = float(tpl.metadata.get("sigma_interp_err_pb", 0.0))
+    n = float(expected_events(tpl.sigma_pb, g, exp, eps))
+    rel2 = 0.0
+    if tpl.sigma_pb > 0:
+        rel2 += (tpl.sigma_err_pb / tpl.sigma_pb) ** 2 + (interp_err / tpl.sigma_pb) ** 2
     if eps > 0:
         rel2 += (eps_err / eps) ** 2
+    err = n * math.sqrt(rel2)
+    hint = f"coupling {g!r} is too large for a float result; the yield scales as coupling^2"
+    check_finite_result("n_signal", n, hint=hint)
+    check_finite_result("n_signal error", err, hint=hint)
     return SignalYield(
         n_signal=n,
-        error=n * math.sqrt(rel2),
+        error=err,
         model=tpl.model,
-        mass=float(mass),
-        coupling=float(coupling),
+        mass=m,
+        coupling=g,
         experiment=exp.name,
         sigma_pb=tpl.sigma_pb,
         selection_efficiency=eps,
         efficiency=exp.efficiency,
         events_per_pb=exp.events_per_pb,
+        sigma_err_pb=tpl.sigma_err_pb,
+        sigma_interp_err_pb=interp_err,
     )

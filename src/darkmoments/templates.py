@@ -61,25 +61,30 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._version import __version__
-from .errors import TemplateFileError
+from .errors import InputError, OutputPathError, StaleCheckpointError, TemplateFileError
 from .experiments import (
     CUT_RTOL,
     EDGE_RTOL,
+    MASS_DIGITS,
     Binning,
     Experiment,
     cuts_difference,
     edges_difference,
     get_experiment,
+    round_significant,
 )
 from .io import templates_io
 from .models import MODEL_IDS, get_model
+from .validation import check_int, check_real
 
 __all__ = [
     "DEFAULT_BASE_SEED",
     "DEFAULT_N_EVENTS",
+    "BuildPlan",
     "BuildReport",
     "Template",
     "build_grid",
+    "build_output_directory",
     "build_template",
     "catalogue",
     "clear_cache",
@@ -87,9 +92,11 @@ __all__ = [
     "empty_hist",
     "fill_template_hist",
     "interpolate",
+    "is_shipped_directory",
     "lagrange_weights",
     "load",
     "masses",
+    "plan_grid",
     "read",
     "save",
     "template_from_events",
@@ -333,10 +340,8 @@ def build_template(
     import darkmoments
 
     exp = get_experiment(experiment)
-    if isinstance(n_events, bool) or not isinstance(n_events, int | np.integer) or n_events < 1:
-        raise ValueError(f"n_events must be an integer >= 1, got {n_events!r}")
-    if not (isinstance(mass, int | float | np.floating) and math.isfinite(mass) and mass > 0):
-        raise ValueError(f"mass must be a finite number > 0 GeV, got {mass!r}")
+    n_events = check_int("n_events", n_events, lo=1)
+    mass = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")
     generate = getattr(darkmoments, "generate", None)
     if generate is None:  # the package namespace may not re-export it yet
         from .generator import generate
@@ -637,10 +642,7 @@ def load(
         No template file for the experiment.
     """
     mid = get_model(model).id
-    if isinstance(mass, bool) or not isinstance(mass, int | float | np.floating):
-        raise TypeError(f"mass must be a number in GeV, got {type(mass).__name__}")
-    if not math.isfinite(mass) or mass <= 0:
-        raise ValueError(f"mass must be a finite number > 0 GeV, got {mass}")
+    mass = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")  # numpy scalars too
     exp = get_experiment(experiment)
     path = template_path(exp, directory)
     tf = _template_file(path)
@@ -713,6 +715,11 @@ class _Task:
     n_events: int
     seed: int
 
+    @property
+    def key(self) -> str:
+        """Checkpoint chunk key, e.g. ``km_1.000000e-01``."""
+        return f"{self.model}_{templates_io.mass_key(self.mass)}"
+
 
 def _run_task(task: _Task) -> Template:
     return build_template(task.model, task.mass, task.experiment, task.n_events, task.seed)
@@ -727,8 +734,13 @@ class BuildReport:
     experiment : str
     path : pathlib.Path
         The packed template file.
-    built, skipped : int
-        Templates generated now / already present with the same seed and event count.
+    built : int
+        Templates generated in this run.
+    skipped : int
+        Templates not generated: already in the packed file with the same seed and event
+        count, or finished by an interrupted run of the same build (``resumed`` of them).
+    resumed : int
+        Templates taken from the checkpoint of an interrupted run.
     seconds : float
         Wall time of the generation.
     """
@@ -737,32 +749,63 @@ class BuildReport:
     path: Path
     built: int = 0
     skipped: int = 0
+    resumed: int = 0
     seconds: float = 0.0
 
 
-def _parts_dir(out: Path, exp: Experiment) -> Path:
-    return out / f".parts-{exp.name}"
+@dataclass(frozen=True)
+class BuildPlan:
+    """The validated jobs of one experiment's build (:func:`plan_grid`); nothing on disk yet.
+
+    Attributes
+    ----------
+    experiment : Experiment
+    models : tuple of str
+    masses : tuple of float
+        A' masses in GeV (rounded to 6 significant digits, as stored).
+    n_events : int
+    base_seed : int
+    """
+
+    experiment: Experiment
+    models: tuple[str, ...]
+    masses: tuple[float, ...]
+    n_events: int
+    base_seed: int
+
+    def tasks(self) -> list[_Task]:
+        """One task per (model, mass), with its seed (:func:`template_seed`)."""
+        exp = self.experiment
+        return [
+            _Task(mid, m, exp, self.n_events, template_seed(mid, m, exp.name, self.base_seed))
+            for mid in self.models
+            for m in self.masses
+        ]
+
+    def identity(self) -> dict[str, Any]:
+        """What determines every template of this build (the checkpoint identity)."""
+        return {
+            "experiment": self.experiment.to_dict(),
+            "n_events": self.n_events,
+            "base_seed": self.base_seed,
+            "format_version": templates_io.FORMAT_VERSION,
+            "darkmoments_version": __version__,
+        }
 
 
-def build_grid(
+def plan_grid(
     experiment: str | Experiment,
     models: Sequence[str] | None = None,
     mass_values: Sequence[float] | None = None,
     n_events: int = DEFAULT_N_EVENTS,
     *,
-    out: str | os.PathLike[str] | None = None,
-    workers: int = 1,
-    scheduler: Any = None,
     base_seed: int = DEFAULT_BASE_SEED,
-    progress: bool = True,
-) -> BuildReport:
-    """Build (or complete) the template file ``<out>/<experiment>.h5``.
+) -> BuildPlan:
+    """Validate every job of a build up front, before any directory or worker exists.
 
-    Each (model, mass) is generated with seed :func:`template_seed` and written atomically to
-    ``<out>/.parts-<experiment>/`` as soon as it is done; templates already in the packed file
-    or among the parts with the same seed and event count are skipped (resumable after an
-    interruption).  At the end the packed file is rewritten atomically with the union and
-    the parts are removed.
+    Each (model, mass) is checked the way the generator will check it (A' mass below the
+    kinematic threshold of the experiment's beam on its target, :class:`DarkBremProcess`),
+    so a build never fails half-way on an input error.
 
     Parameters
     ----------
@@ -771,11 +814,145 @@ def build_grid(
     models : sequence of str, optional
         Model ids (default: all five).
     mass_values : sequence of float, optional
+        A' masses in GeV (default: the experiment's ``mass_grid``).
+    n_events : int
+        Unweighted events per template (>= 1).
+    base_seed : int
+        Base of the per-template seeds (>= 0).
+
+    Returns
+    -------
+    BuildPlan
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Naming the first invalid model, mass, event count or seed.
+    """
+    from .generator import DarkBremProcess
+
+    exp = get_experiment(experiment)
+    assert exp.mass_grid is not None
+    n = check_int("n_events", n_events, lo=1)
+    seed = check_int("base_seed", base_seed, lo=0)
+    if models is not None and (isinstance(models, str) or len(models) == 0):
+        raise InputError(f"models must be a non-empty list of model ids, got {models!r}")
+    mids = tuple(dict.fromkeys(get_model(m).id for m in (models or MODEL_IDS)))
+    if mass_values is None:
+        raw = [float(m) for m in exp.mass_grid.masses()]
+    else:
+        if isinstance(mass_values, str) or np.ndim(mass_values) != 1 or len(mass_values) == 0:
+            raise InputError(
+                f"masses must be a non-empty list of masses in GeV, got {mass_values!r}"
+            )
+        raw = [check_real("mass", m, lo=0.0, lo_open=True, unit="GeV") for m in mass_values]
+    masses = tuple(dict.fromkeys(round_significant(m, MASS_DIGITS) for m in raw))
+    for m in masses:
+        for mid in mids:
+            try:
+                DarkBremProcess.create(
+                    mid, m, exp.beam_energy, lepton=exp.lepton, target=exp.target.symbol
+                )
+            except (ValueError, TypeError) as exc:
+                raise InputError(
+                    f"experiment {exp.name}: cannot build model {mid} at m = {m} GeV: {exc}"
+                ) from None
+    return BuildPlan(exp, mids, masses, n, seed)
+
+
+def _shipped_directories() -> set[Path]:
+    dirs = {default_directory().resolve()}
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file():
+        dirs.add((root / "templates").resolve())
+    dirs.add((Path(__file__).resolve().parent / "_templates").resolve())
+    return dirs
+
+
+def build_output_directory(
+    out: str | os.PathLike[str] | None, *, update_shipped: bool = False
+) -> Path:
+    """The directory a build writes to: ``out``, or the shipped one only when asked.
+
+    Building never modifies the shipped templates unless asked explicitly: either ``out``
+    names the directory (``make templates`` passes ``--out templates``), or
+    ``update_shipped=True`` (``--update-shipped``) selects :func:`default_directory`.  The
+    directory itself may be created by the build; its parent must exist.
+
+    Raises
+    ------
+    InputError
+        Neither ``out`` nor ``update_shipped`` given.
+    OutputPathError
+        The parent directory does not exist or ``out`` is a file.
+    """
+    if out is None:
+        if not update_shipped:
+            raise InputError(
+                "templates build needs --out DIR (the directory for <experiment>.h5; "
+                "give it explicitly, also for the shipped templates/ directory) or "
+                "--update-shipped to rebuild the shipped templates in place"
+            )
+        return default_directory()
+    d = Path(out)
+    if d.exists() and not d.is_dir():
+        raise OutputPathError(f"--out {d} is a file; give a directory for the template files")
+    parent = d.parent if str(d.parent) else Path(".")
+    if not d.exists() and not parent.is_dir():
+        raise OutputPathError(f"--out {d}: directory {parent} does not exist (create it first)")
+    return d
+
+
+def is_shipped_directory(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is the directory of the shipped templates."""
+    return Path(path).resolve() in _shipped_directories()
+
+
+def _load_part(path: Path) -> Template:
+    return read(path)
+
+
+def build_grid(
+    experiment: str | Experiment | BuildPlan,
+    models: Sequence[str] | None = None,
+    mass_values: Sequence[float] | None = None,
+    n_events: int = DEFAULT_N_EVENTS,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    update_shipped: bool = False,
+    workers: int = 1,
+    scheduler: Any = None,
+    base_seed: int = DEFAULT_BASE_SEED,
+    progress: bool = True,
+) -> BuildReport:
+    """Build (or complete) the template file ``<out>/<experiment>.h5``.
+
+    Every job is validated first (:func:`plan_grid`); nothing is created on bad input.  Each
+    (model, mass) is generated with seed :func:`template_seed` and stored, as soon as it is
+    done, as a chunk of a :class:`darkmoments.checkpoint.Checkpoint` in
+    ``<out>/.parts-<experiment>/`` (a manifest binding the chunks to this build's identity:
+    experiment, event count, base seed; SHA-256 per chunk).  Templates already in the packed
+    file with the same seed and event count are skipped; rerunning an interrupted build
+    resumes it (bit-identical to an uninterrupted one); chunks of another build or altered
+    chunks are refused (:class:`~darkmoments.errors.StaleCheckpointError`).  At the end the
+    packed file is rewritten atomically with the union and the checkpoint is removed.
+
+    Parameters
+    ----------
+    experiment : str, Experiment or BuildPlan
+        The setup, or a plan from :func:`plan_grid` (then ``models``, ``mass_values``,
+        ``n_events`` and ``base_seed`` are taken from it).
+    models : sequence of str, optional
+        Model ids (default: all five).
+    mass_values : sequence of float, optional
         Masses in GeV (default: the experiment's ``mass_grid``).
     n_events : int
         Unweighted events per template.
-    out : path, optional
-        Output directory (default: :func:`default_directory`).
+    out : path
+        Output directory (required unless ``update_shipped``; may be the shipped directory
+        when named explicitly).  Created if missing; its parent must exist.
+    update_shipped : bool
+        Without ``out``: write into the shipped template directory.
     workers : int
         Local processes (1 = serial in this process).
     scheduler : str or distributed.Client, optional
@@ -791,24 +968,15 @@ def build_grid(
     """
     import time
 
-    from tqdm import tqdm
+    from .checkpoint import Checkpoint, run_checkpointed
 
-    from .parallel import get_executor
-
-    exp = get_experiment(experiment)
-    assert exp.mass_grid is not None
-    mids = [get_model(m).id for m in (models or MODEL_IDS)]
-    grid = exp.mass_grid.masses() if mass_values is None else np.asarray(mass_values, float)
-    if grid.ndim != 1 or grid.size == 0 or np.any(~np.isfinite(grid)) or np.any(grid <= 0):
-        raise ValueError(f"masses must be finite numbers > 0 GeV, got {list(grid)}")
-    if np.any(grid >= exp.beam_energy):
-        raise ValueError(f"masses must be below the beam energy {exp.beam_energy} GeV")
-    if isinstance(n_events, bool) or not isinstance(n_events, int) or n_events < 1:
-        raise ValueError(f"n_events must be an integer >= 1, got {n_events!r}")
-    out_dir = default_directory() if out is None else Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(experiment, BuildPlan):
+        plan = experiment
+    else:
+        plan = plan_grid(experiment, models, mass_values, n_events, base_seed=base_seed)
+    exp = plan.experiment
+    out_dir = build_output_directory(out, update_shipped=update_shipped)
     final = out_dir / f"{exp.name}.h5"
-    parts = _parts_dir(out_dir, exp)
     report = BuildReport(exp.name, final)
 
     have: dict[tuple[str, str], Template] = {}
@@ -816,51 +984,80 @@ def build_grid(
         for t in templates_io.read_templates(final):
             _check_matches(t, exp, final)
             have[(t.model, templates_io.mass_key(t.mass))] = t
-    part_files: dict[tuple[str, str], Path] = {}
-    if parts.is_dir():
-        for p in sorted(parts.glob("*.h5")):
-            t = read(p)
-            _check_matches(t, exp, p)
-            key = (t.model, templates_io.mass_key(t.mass))
-            have[key] = t
-            part_files[key] = p
-
     tasks: list[_Task] = []
-    for mid in mids:
-        for m in grid:
-            m = float(f"{float(m):.6g}")
-            seed = template_seed(mid, m, exp.name, base_seed)
-            done = have.get((mid, templates_io.mass_key(m)))
-            if (
-                done is not None
-                and done.metadata.get("seed") == seed
-                and int(done.metadata.get("n_events", -1)) == n_events
-            ):
-                report.skipped += 1
-                continue
-            tasks.append(_Task(mid, m, exp, n_events, seed))
-
-    t0 = time.perf_counter()
-    if tasks:
-        parts.mkdir(parents=True, exist_ok=True)
-        with (
-            get_executor(workers, scheduler) as ex,
-            tqdm(
-                total=len(tasks), desc=f"templates {exp.name}", unit="tpl", disable=not progress
-            ) as bar,
+    for task in plan.tasks():
+        done = have.get((task.model, templates_io.mass_key(task.mass)))
+        if (
+            done is not None
+            and done.metadata.get("seed") == task.seed
+            and int(done.metadata.get("n_events", -1)) == task.n_events
         ):
-            for i, t in ex.imap_unordered(_run_task, tasks):
-                key = (t.model, templates_io.mass_key(t.mass))
-                path = parts / f"{tasks[i].model}_{key[1]}.h5"
-                save(t, path)
-                have[key] = t
-                part_files[key] = path
-                report.built += 1
-                bar.update(1)
-    report.seconds = time.perf_counter() - t0
+            report.skipped += 1
+        else:
+            tasks.append(task)
+    parts = out_dir / f".parts-{exp.name}"
+    if not tasks and not parts.exists() and final.exists():
+        return report
 
-    if report.built or part_files or not final.exists():
-        ordered = sorted(have.values(), key=lambda t: (t.model, t.mass))
-        templates_io.write_templates(final, ordered, json.dumps(exp.to_dict(), sort_keys=True))
-        shutil.rmtree(parts, ignore_errors=True)
+    created = not out_dir.exists()
+    if created:
+        out_dir.mkdir()
+    try:
+        cp = Checkpoint(parts, plan.identity(), resume=True, what="template build", suffix=".h5")
+    except StaleCheckpointError as exc:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        if "settings differ" in str(exc):
+            raise StaleCheckpointError(
+                f"{exc} (an interrupted build with other settings; rerun it with those "
+                f"settings to finish it, or remove {parts} to discard it)"
+            ) from None
+        raise
+    keys = [t.key for t in tasks]
+    resumed = {k for k in cp.done() if k in set(keys)}
+    t0 = time.perf_counter()
+    try:
+        built = run_checkpointed(
+            _run_task,
+            tasks,
+            keys=keys,
+            checkpoint=cp,
+            save=save,
+            load=_load_part,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress,
+            desc=f"templates {exp.name}",
+            unit="tpl",
+        )
+    except BaseException:
+        if not cp.done():  # nothing finished: leave no empty checkpoint behind
+            cp.remove()
+            if created:
+                shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    report.seconds = time.perf_counter() - t0
+    report.resumed = len(resumed)
+    report.skipped += len(resumed)
+    report.built = len(tasks) - len(resumed)
+    for task, t in zip(tasks, built, strict=True):
+        if t.model != task.model or templates_io.mass_key(t.mass) != templates_io.mass_key(
+            task.mass
+        ):
+            raise StaleCheckpointError(
+                f"{cp.path(task.key)}: holds model {t.model} m={t.mass} GeV, expected "
+                f"{task.model} m={task.mass} GeV"
+            )
+        _check_matches(t, exp, cp.path(task.key))
+        have[(t.model, templates_io.mass_key(t.mass))] = t
+    for key in cp.done():  # finished chunks of this build that this run did not ask for
+        if key not in keys:
+            f = cp.verified(key)
+            if f is not None:
+                t = read(f)
+                _check_matches(t, exp, f)
+                have[(t.model, templates_io.mass_key(t.mass))] = t
+    ordered = sorted(have.values(), key=lambda t: (t.model, t.mass))
+    templates_io.write_templates(final, ordered, json.dumps(exp.to_dict(), sort_keys=True))
+    cp.remove()
     return report

@@ -1,6 +1,10 @@
 """``darkmoments templates build|list`` and ``darkmoments yield``.
 
 Thin click wrappers over :mod:`darkmoments.templates` and :mod:`darkmoments.experiments`.
+Vocabulary (:mod:`darkmoments.cli._common`): ``--templates DIR`` is the template directory
+(``--dir`` is a hidden, deprecated alias), ``--out DIR`` the directory a build writes
+``<experiment>.h5`` into, ``--json`` prints one JSON document, progress bars are drawn only
+when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from typing import Any
 
 import click
 
+from ..errors import InputError
 from . import main
-from ._common import echo_json, positive_float, positive_int
+from ._common import echo_json, progress_enabled
 
 __all__ = ["templates_group", "yield_command"]
 
@@ -23,18 +28,50 @@ def _split(text: str | None) -> list[str]:
 
 
 def _parse_masses(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
     items = _split(text)
     if not items:
-        return None
+        raise InputError(f"--masses must be a comma-separated list of masses in GeV, got {text!r}")
     out = []
     for x in items:
         try:
-            out.append(positive_float("mass", float(x)))
+            v = float(x)
         except ValueError:
-            raise ValueError(
+            v = float("nan")
+        if not (v > 0 and v < float("inf")):
+            raise InputError(
                 f"--masses must be a comma-separated list of masses > 0 in GeV, got {x!r}"
-            ) from None
+            )
+        out.append(v)
     return out
+
+
+def _template_dir(templates_dir: str | None, old_dir: str | None) -> str | None:
+    """``--templates`` with the deprecated ``--dir`` alias (both: they must agree)."""
+    if old_dir is not None:
+        if templates_dir is not None and templates_dir != old_dir:
+            raise InputError(
+                f"--dir {old_dir!r} (deprecated) and --templates {templates_dir!r} disagree; "
+                "give --templates only"
+            )
+        click.echo("darkmoments: warning: --dir is deprecated, use --templates", err=True)
+        return old_dir
+    return templates_dir
+
+
+def _templates_options(f):
+    f = click.option(
+        "--dir", "old_dir", default=None, hidden=True, help="Deprecated alias of --templates."
+    )(f)
+    f = click.option(
+        "--templates",
+        "templates_dir",
+        default=None,
+        metavar="DIR",
+        help="Template directory holding <experiment>.h5 (default: the shipped templates).",
+    )(f)
+    return f
 
 
 @main.group("templates")
@@ -49,21 +86,54 @@ def templates_group() -> None:
     multiple=True,
     help="Experiment name or TOML file (repeatable; default: ldmx-phase1 and ldmx-phase2).",
 )
-@click.option("--models", default=None, help="Comma-separated model ids (default: all five).")
+@click.option("--models", default=None, help="Comma-separated model ids (default: km,md,ed,cr,am).")
 @click.option(
-    "--masses", default=None, help="Comma-separated A' masses in GeV (default: the grid)."
+    "--masses",
+    default=None,
+    help="Comma-separated A' masses in GeV (default: the experiment's grid, 40 masses).",
 )
-@click.option("--events", "n_events", type=int, default=None, help="Events per template.")
+@click.option(
+    "--events",
+    "n_events",
+    type=int,
+    default=None,
+    help="Unweighted MC events per template (default: 100000).",
+)
 @click.option(
     "--workers",
     type=int,
     default=None,
     help="Local processes (default: number of CPUs; 1 = serial).",
 )
-@click.option("--scheduler", default=None, help="dask.distributed scheduler address.")
-@click.option("--out", "out", default=None, help="Output directory (default: shipped templates).")
-@click.option("--seed", "base_seed", type=int, default=None, help="Base seed of the grid.")
-@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option(
+    "--scheduler", default=None, help="dask.distributed scheduler address (default: none)."
+)
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    metavar="DIR",
+    help="Directory for the <experiment>.h5 files (required; created if missing, its parent "
+    "must exist).  May be the shipped templates/ directory when named explicitly.",
+)
+@click.option(
+    "--update-shipped",
+    is_flag=True,
+    help="Without --out: rebuild the shipped templates in place (default: refused).",
+)
+@click.option(
+    "--seed",
+    "base_seed",
+    type=int,
+    default=None,
+    help="Base seed of the grid, an integer >= 0 (default: 20250904).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress bar on stderr (only drawn when stderr is a terminal).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_command(
     experiments: tuple[str, ...],
@@ -73,34 +143,40 @@ def build_command(
     workers: int | None,
     scheduler: str | None,
     out: str | None,
+    update_shipped: bool,
     base_seed: int | None,
     progress: bool,
     as_json: bool,
 ) -> None:
-    """Regenerate templates (resumable: completed templates are skipped)."""
+    """Generate templates (resumable: completed templates are skipped, an interrupted build
+    continues where it stopped).  Every job is validated before anything is written."""
     from .. import templates
     from ..experiments import EXPERIMENTS, get_experiment
+    from ..validation import check_int
 
+    out_dir = templates.build_output_directory(out, update_shipped=update_shipped)
     exps = [get_experiment(e) for e in (experiments or tuple(EXPERIMENTS))]
+    if models is not None and not _split(models):
+        raise InputError(f"--models must be a comma-separated list of model ids, got {models!r}")
     mids = _split(models) or None
     mass_values = _parse_masses(masses)
-    n = positive_int("--events", templates.DEFAULT_N_EVENTS if n_events is None else n_events)
-    w = positive_int("--workers", (os.cpu_count() or 1) if workers is None else workers)
-    seed = templates.DEFAULT_BASE_SEED if base_seed is None else base_seed
-    if seed < 0:
-        raise ValueError(f"--seed must be an integer >= 0, got {seed}")
+    n = check_int("--events", templates.DEFAULT_N_EVENTS if n_events is None else n_events, lo=1)
+    w = check_int("--workers", (os.cpu_count() or 1) if workers is None else workers, lo=1)
+    seed = check_int(
+        "--seed", templates.DEFAULT_BASE_SEED if base_seed is None else base_seed, lo=0
+    )
+    # every job of every experiment is validated before the first one starts
+    plans = [templates.plan_grid(exp, mids, mass_values, n, base_seed=seed) for exp in exps]
+    if templates.is_shipped_directory(out_dir) and not as_json:
+        click.echo(f"darkmoments: writing into the shipped template directory {out_dir}", err=True)
     rows: list[dict[str, Any]] = []
-    for exp in exps:
+    for plan in plans:
         rep = templates.build_grid(
-            exp,
-            mids,
-            mass_values,
-            n,
-            out=out,
+            plan,
+            out=out_dir,
             workers=w,
             scheduler=scheduler,
-            base_seed=seed,
-            progress=progress,
+            progress=progress_enabled(progress),
         )
         rows.append(
             {
@@ -108,6 +184,7 @@ def build_command(
                 "path": str(rep.path),
                 "built": rep.built,
                 "skipped": rep.skipped,
+                "resumed": rep.resumed,
                 "seconds": round(rep.seconds, 2),
             }
         )
@@ -122,12 +199,15 @@ def build_command(
 
 
 @templates_group.command("list")
-@click.option("--dir", "directory", default=None, help="Template directory (default: shipped).")
+@_templates_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
-def list_command(directory: str | None, as_json: bool) -> None:
-    """Show which templates are available (experiment, model, mass range)."""
+def list_command(templates_dir: str | None, old_dir: str | None, as_json: bool) -> None:
+    """Show which templates are available (experiment, model, mass range in GeV)."""
     from .. import templates
 
+    directory = _template_dir(templates_dir, old_dir)
+    if directory is not None and not os.path.isdir(directory):
+        raise InputError(f"--templates {directory}: no such directory")
     rows = templates.catalogue(directory)
     if as_json:
         echo_json(rows)
@@ -149,23 +229,39 @@ def list_command(directory: str | None, as_json: bool) -> None:
 
 @main.command("yield")
 @click.option("--model", required=True, help="Model id: km md ed cr am.")
-@click.option("--mass", type=float, required=True, help="A' mass in GeV.")
-@click.option("--coupling", type=float, required=True, help="g_f in the model's units.")
-@click.option("--experiment", default="ldmx-phase2", help="Experiment name or TOML file.")
-@click.option("--dir", "directory", default=None, help="Template directory (default: shipped).")
+@click.option(
+    "--mass", type=float, required=True, help="A' mass in GeV (inside the template grid)."
+)
+@click.option(
+    "--coupling",
+    type=float,
+    required=True,
+    help="g_f in the model's units (1, GeV^-1, GeV^-2), a finite number > 0.",
+)
+@click.option(
+    "--experiment",
+    default="ldmx-phase2",
+    show_default=True,
+    help="Experiment name or TOML file.",
+)
+@_templates_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def yield_command(
     model: str,
     mass: float,
     coupling: float,
     experiment: str,
-    directory: str | None,
+    templates_dir: str | None,
+    old_dir: str | None,
     as_json: bool,
 ) -> None:
-    """Expected signal events N_sig and its MC error."""
+    """Expected signal events N_sig and its error (MC and mass interpolation), in events."""
     from ..experiments import signal_yield
+    from ..validation import check_real
 
-    positive_float("--mass", mass)
+    check_real("--mass", mass, lo=0.0, lo_open=True, unit="GeV")
+    check_real("--coupling", coupling, lo=0.0, lo_open=True)
+    directory = _template_dir(templates_dir, old_dir)
     y = signal_yield(model, mass, coupling, experiment, directory=directory)
     if as_json:
         echo_json(y.to_dict())

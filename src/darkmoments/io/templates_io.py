@@ -61,7 +61,7 @@ import numpy as np
 import uhi.io.hdf5
 
 from .._version import __version__
-from ..errors import TemplateFileError
+from ..errors import OutputPathError, TemplateFileError
 from .atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def write_templates(
     Parameters
     ----------
     path : path-like
-        Output file (replaced atomically).
+        Output file (replaced atomically); its directory must exist.
     templates : iterable of Template
         Distinct (model, mass) pairs.
     experiment_json : str
@@ -199,7 +199,10 @@ def write_templates(
         The written path.
     """
     seen: set[tuple[str, str]] = set()
-    with atomic_path(path, mkdir=True) as tmp:
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise OutputPathError(f"{path}: directory {parent} does not exist (create it first)")
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["darkmoments_format"] = FORMAT_TAG
             f.attrs["format_version"] = FORMAT_VERSION
