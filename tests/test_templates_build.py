@@ -193,7 +193,7 @@ def test_altered_or_foreign_chunks_are_refused(serial_dir, tmp_path, monkeypatch
         )
     # chunks without their manifest cannot be bound to any build
     (parts / "manifest.json").unlink()
-    with pytest.raises(StaleCheckpointError, match="no manifest.json"):
+    with pytest.raises(StaleCheckpointError, match=r"no manifest\.json"):
         templates.build_grid(
             EXP, ["km"], [0.1, 0.2], N, out=tmp_path, base_seed=SEED, progress=False
         )
