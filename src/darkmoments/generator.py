@@ -15,7 +15,11 @@ gives bit-identical events and cross sections.  Units: GeV, pb.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,19 +30,25 @@ from numpy.typing import NDArray
 
 from ._version import __version__
 from .constants import GEV2_TO_PB, M_E, M_MU
+from .errors import InputError, InputTypeError
 from .models import Model, get_model
 from .physics.amplitudes import squared_amplitude
 from .physics.form_factors import G2
 from .physics.kinematics import PhaseSpacePoints, map_phase_space, map_phase_space_lab
 from .targets import Target, get_target
+from .validation import check_int, check_real
 
 __all__ = [
+    "BYTES_PER_EVENT",
     "EVENT_COLUMNS",
     "CrossSection",
     "DarkBremProcess",
+    "GenerationResult",
+    "PrecisionWarning",
     "Sample",
     "cross_section",
     "generate",
+    "generate_blocks",
     "lepton_mass",
     "unweighting_threshold",
 ]
@@ -62,6 +72,9 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "weight",
 )
 
+#: Bytes of one event row (float64 per column of :data:`EVENT_COLUMNS`).
+BYTES_PER_EVENT: int = 8 * len(EVENT_COLUMNS)
+
 _LEPTONS = {"e": "e", "e-": "e", "electron": "e", "mu": "mu", "mu-": "mu", "muon": "mu"}
 _NDIM = 5
 
@@ -73,8 +86,16 @@ def lepton_mass(lepton: str) -> float:
 
 def _canonical_lepton(lepton: str) -> str:
     if not isinstance(lepton, str) or lepton.strip().lower() not in _LEPTONS:
-        raise ValueError(f"unknown lepton {lepton!r}; allowed: 'e' (electron) or 'mu' (muon)")
+        raise InputError(f"unknown lepton {lepton!r}; allowed: 'e' (electron) or 'mu' (muon)")
     return _LEPTONS[lepton.strip().lower()]
+
+
+class PrecisionWarning(UserWarning):
+    """A Monte Carlo integration stopped before reaching the requested precision.
+
+    Raised (as a warning) by :func:`cross_section` when ``max_evaluations`` is exhausted before
+    the relative error reaches ``rtol``; the result then has ``converged == False``.
+    """
 
 
 @dataclass(frozen=True)
@@ -87,11 +108,18 @@ class CrossSection:
         Cross section and its MC (one standard deviation) uncertainty in pb.
     n_evaluations : int
         Integrand evaluations used for the estimate.
+    converged : bool
+        Whether the requested relative uncertainty ``rtol`` was reached (False: the
+        evaluation budget ran out first and a :class:`PrecisionWarning` was issued).
+    rtol : float or None
+        The requested relative uncertainty (``rel_error`` is the one achieved).
     """
 
     value_pb: float
     error_pb: float
     n_evaluations: int = 0
+    converged: bool = True
+    rtol: float | None = None
 
     def __iter__(self):  # allows ``sigma, err = cross_section(...)``
         return iter((self.value_pb, self.error_pb))
@@ -146,11 +174,11 @@ class DarkBremProcess:
         lep = _canonical_lepton(lepton)
         for name, val in (("beam_energy", beam_energy), ("mass", mass)):
             if isinstance(val, bool) or not isinstance(val, int | float | np.floating | np.integer):
-                raise TypeError(f"{name} must be a number in GeV, got {type(val).__name__}")
+                raise InputTypeError(f"{name} must be a number in GeV, got {type(val).__name__}")
         beam_energy, mass = float(beam_energy), float(mass)
         ml = lepton_mass(lep)
         if not math.isfinite(beam_energy) or beam_energy <= ml:
-            raise ValueError(
+            raise InputError(
                 f"beam_energy must be a finite energy above the lepton mass {ml:.6g} GeV, "
                 f"got {beam_energy} GeV"
             )
@@ -158,7 +186,7 @@ class DarkBremProcess:
         s = ml**2 + M**2 + 2.0 * beam_energy * M
         m_max = math.sqrt(s) - M - ml
         if not math.isfinite(mass) or mass <= 0 or mass >= m_max:
-            raise ValueError(
+            raise InputError(
                 f"A' mass must be in (0, {m_max:.6g}) GeV (kinematic threshold for a "
                 f"{beam_energy} GeV {lep} beam on {tgt.symbol}), got {mass} GeV"
             )
@@ -190,7 +218,7 @@ class DarkBremProcess:
             return map_phase_space(*args)
         if mapping == "lab":
             return map_phase_space_lab(*args)
-        raise ValueError(f"unknown phase-space mapping {mapping!r}; allowed: 'x-frame', 'lab'")
+        raise InputError(f"unknown phase-space mapping {mapping!r}; allowed: 'x-frame', 'lab'")
 
     def weight(
         self, u: NDArray[np.float64], mapping: str = "x-frame"
@@ -265,11 +293,27 @@ def _validate_coupling(coupling: float) -> float:
     if isinstance(coupling, bool) or not isinstance(
         coupling, int | float | np.floating | np.integer
     ):
-        raise TypeError(f"coupling must be a number, got {type(coupling).__name__}")
+        raise InputTypeError(f"coupling must be a number, got {type(coupling).__name__}")
     c = float(coupling)
     if not math.isfinite(c) or c <= 0:
-        raise ValueError(f"coupling must be a finite number > 0, got {coupling}")
+        raise InputError(f"coupling must be a finite number > 0, got {coupling}")
     return c
+
+
+def _validate_seed(seed: int | None) -> int | None:
+    """``None`` (fresh entropy) or an integer >= 0 (numpy refuses negative seeds)."""
+    return None if seed is None else check_int("seed", seed, lo=0)
+
+
+def _progress_bar(requested: bool, **kwargs: Any) -> Any:
+    """A tqdm bar on stderr, or None.  ``delay`` keeps short runs silent."""
+    if not requested:
+        return None
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("file", sys.stderr)
+    kwargs.setdefault("dynamic_ncols", True)
+    return tqdm(**kwargs)
 
 
 def cross_section(
@@ -285,6 +329,7 @@ def cross_section(
     max_evaluations: int = 20_000_000,
     inelastic: bool = True,
     method: str = "map",
+    progress: bool = False,
 ) -> CrossSection:
     """Total cross section of l N -> l N A' in pb, with its MC uncertainty.
 
@@ -303,11 +348,13 @@ def cross_section(
     coupling : float
         g_f in the model's units (1, GeV^-1, GeV^-2); sigma scales as g_f^2.
     seed : int, optional
-        Seed of the random stream (same seed, same result).
+        Seed (an integer >= 0) of the random stream (same seed, same result).
     rtol : float
-        Target relative MC uncertainty (integration stops when reached).
+        Target relative MC uncertainty, in (0, 1) (integration stops when reached).
     max_evaluations : int
-        Upper bound on integrand evaluations after adaptation.
+        Upper bound (>= 1000) on integrand evaluations after adaptation; ``method="lab"``
+        evaluates in blocks of 1e6 (rounded up).  If it runs out before ``rtol`` is reached,
+        a :class:`PrecisionWarning` is issued and the result has ``converged == False``.
     inelastic : bool
         Include the inelastic nuclear form factor.
     method : str
@@ -315,32 +362,75 @@ def cross_section(
         plain importance sampling, as used by :func:`generate`.  ``"lab"``: an independent
         cross-check, the A'-first phase-space map integrated by ``vegas.Integrator`` (its
         own adaptation and stratified sampling); slower.
+    progress : bool
+        Show a tqdm bar on stderr (evaluations and the current relative error) when the
+        integration takes more than a second.
 
     Returns
     -------
     CrossSection
-        ``value_pb`` and ``error_pb`` (pb).
+        ``value_pb`` and ``error_pb`` (pb), ``n_evaluations``, ``converged`` and the
+        requested ``rtol``.
+
+    Raises
+    ------
+    InputError, InputTypeError
+        A value out of range or of the wrong type (the message names it).
+
+    Warns
+    -----
+    PrecisionWarning
+        ``max_evaluations`` was exhausted before the relative error reached ``rtol``.
     """
     process = DarkBremProcess.create(
         model, mass, beam_energy, lepton=lepton, target=target, inelastic=inelastic
     )
     c2 = _validate_coupling(coupling) ** 2
-    if not (0 < rtol < 1):
-        raise ValueError(f"rtol must be in (0, 1), got {rtol}")
+    rtol = check_real("rtol", rtol, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    max_evaluations = check_int("max_evaluations", max_evaluations, lo=1000)
+    seed = _validate_seed(seed)
+    if method not in ("map", "lab"):
+        raise InputError(f"unknown method {method!r}; allowed: 'map', 'lab'")
     rng = np.random.default_rng(seed)
-    if method == "lab":
-        return _cross_section_lab(process, rng, rtol, max_evaluations, c2)
-    if method != "map":
-        raise ValueError(f"unknown method {method!r}; allowed: 'map', 'lab'")
-    integ = _adapt(process, rng)
-    acc = _Accumulator()
-    batch = 100_000
-    while acc.n < max_evaluations:
-        w, _ = integ.sample(batch)
-        acc.add(w)
-        if acc.n >= 200_000 and acc.error <= rtol * acc.mean:
-            break
-    return CrossSection(acc.mean * c2, acc.error * c2, acc.n)
+    bar = _progress_bar(
+        progress,
+        total=max_evaluations,
+        unit="eval",
+        unit_scale=True,
+        delay=1.0,
+        leave=False,
+        desc=f"sigma {process.model.id} {process.mass:g} GeV",
+    )
+    try:
+        if method == "lab":
+            value, error, n = _cross_section_lab(process, rng, rtol, max_evaluations, bar)
+        else:
+            integ = _adapt(process, rng)
+            acc = _Accumulator()
+            batch = 100_000
+            while acc.n < max_evaluations:
+                w, _ = integ.sample(min(batch, max_evaluations - acc.n))
+                acc.add(w)
+                if bar is not None:
+                    bar.update(w.size)
+                    bar.set_postfix_str(f"rel. error {acc.error / acc.mean:.2e}", refresh=False)
+                if acc.n >= 200_000 and acc.error <= rtol * acc.mean:
+                    break
+            value, error, n = acc.mean, acc.error, acc.n
+    finally:
+        if bar is not None:
+            bar.close()
+    converged = bool(error <= rtol * value)
+    if not converged:
+        achieved = error / value if value else math.inf
+        warnings.warn(
+            f"cross section of {process.model.id} at m_A' = {process.mass:g} GeV: relative "
+            f"error {achieved:.3g} after max_evaluations = {n} evaluations, not the requested "
+            f"rtol = {rtol:g} (raise max_evaluations or rtol)",
+            PrecisionWarning,
+            stacklevel=2,
+        )
+    return CrossSection(value * c2, error * c2, n, converged, rtol)
 
 
 def _cross_section_lab(
@@ -348,9 +438,12 @@ def _cross_section_lab(
     rng: np.random.Generator,
     rtol: float,
     max_evaluations: int,
-    c2: float,
-) -> CrossSection:
-    """sigma from the independent A'-first map with vegas.Integrator (cross-check path)."""
+    bar: Any = None,
+) -> tuple[float, float, int]:
+    """sigma from the independent A'-first map with vegas.Integrator (cross-check path).
+
+    Returns (value, error, evaluations) at unit coupling.
+    """
 
     @vegas.lbatchintegrand
     def f(x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -367,9 +460,11 @@ def _cross_section_lab(
         used += 5 * neval
         mean = sum(x.mean / x.sdev**2 for x in results) / sum(1 / x.sdev**2 for x in results)
         sdev = sum(1 / x.sdev**2 for x in results) ** -0.5
+        if bar is not None:
+            bar.update(5 * neval)
         if sdev <= rtol * mean:
             break
-    return CrossSection(float(mean) * c2, float(sdev) * c2, used)
+    return float(mean), float(sdev), used
 
 
 class _Accumulator:
@@ -477,12 +572,110 @@ def _event_block(ps: PhaseSpacePoints, idx: NDArray[np.intp]) -> NDArray[np.floa
     return out
 
 
-def generate(
+def _check_n_events(n_events: Any) -> int:
+    if isinstance(n_events, bool) or not isinstance(n_events, int | np.integer):
+        raise InputTypeError(
+            f"n_events must be an integer, got {n_events!r} ({type(n_events).__name__})"
+        )
+    if n_events <= 0:
+        raise InputError(f"n_events must be a positive integer, got {n_events}")
+    return int(n_events)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"  # pragma: no cover
+
+
+#: In-memory samples hold the event table about twice (array and DataFrame) at worst.
+_MEMORY_COPIES = 2
+
+
+def _check_memory(n_events: int) -> None:
+    need = n_events * BYTES_PER_EVENT * _MEMORY_COPIES
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise InputError(
+            f"n_events = {n_events} needs about {_fmt_bytes(need)} of memory for the event "
+            f"table ({BYTES_PER_EVENT} bytes per event, up to {_MEMORY_COPIES} copies); only "
+            f"{_fmt_bytes(avail)} is available.  Stream the events to a file instead: "
+            "darkmoments.io.events.generate_to_file or `darkmoments generate`"
+        )
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """Cross section, efficiency and metadata of a run of :func:`generate_blocks`.
+
+    Attributes
+    ----------
+    sigma_pb, sigma_err_pb : float
+        Total cross section and MC uncertainty in pb (at the requested coupling).
+    unweighting_efficiency : float
+        Accepted / tried points (1 for weighted samples).
+    metadata : dict
+        As :attr:`Sample.metadata`.
+    weighted : bool
+        Whether the blocks hold weighted events.
+    n_events : int
+        Events delivered to the sink.
+    """
+
+    sigma_pb: float
+    sigma_err_pb: float
+    unweighting_efficiency: float
+    metadata: dict[str, Any]
+    weighted: bool
+    n_events: int
+    _weight_scale: float
+
+    def final_weight(self, raw: Any) -> Any:
+        """Event weight(s) in pb from the provisional ``weight`` value(s) of the blocks.
+
+        Weighted events: the point weight x coupling^2 / n_events (summing to sigma);
+        unweighted events: sigma / n_events whatever ``raw`` is.
+        """
+        if self.weighted:
+            return raw * self._weight_scale
+        return np.zeros_like(raw) + self._weight_scale if np.ndim(raw) else self._weight_scale
+
+    def finalise_weights(self, block: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Set the ``weight`` column of blocks from the sink to pb per event (in place).
+
+        See :meth:`final_weight`.  Returns ``block``.
+        """
+        if self.weighted:
+            block[:, -1] *= self._weight_scale
+        else:
+            block[:, -1] = self._weight_scale
+        return block
+
+
+def generate_blocks(
     model: str | Model,
     mass: float,
     beam_energy: float,
     n_events: int,
     *,
+    sink: Callable[[NDArray[np.float64]], None],
     lepton: str = "e",
     target: str | Target = "W",
     coupling: float = 1.0,
@@ -494,117 +687,99 @@ def generate(
     batch_size: int = 20_000,
     max_excess: float = 1e-3,
     timings: dict[str, float] | None = None,
-) -> Sample:
-    """Generate dark-bremsstrahlung events l N -> l N A'.
+) -> GenerationResult:
+    """Generate events block by block into ``sink``: the streaming core of :func:`generate`.
+
+    Memory does not grow with ``n_events``: each block (at most ``batch_size`` rows, float64,
+    columns :data:`EVENT_COLUMNS`) is handed to ``sink`` and not kept.  The ``weight`` column
+    of a block is provisional (the cross section is only known at the end): pass every block
+    through :meth:`GenerationResult.finalise_weights` of the returned result.  The events, their
+    order and the random stream are those of :func:`generate` with the same arguments.
 
     Parameters
     ----------
-    model : str
-        km, md, ed, cr or am.
-    mass : float
-        A' mass in GeV.
-    beam_energy : float
-        Beam energy in GeV.
-    n_events : int
-        Number of events (> 0).
-    lepton, target, coupling, inelastic
-        As in :func:`cross_section`.
-    seed : int, optional
-        Seed; the same seed gives bit-identical events.
-    weighted : bool
-        Return weighted events (no rejection; weights in pb summing to sigma) instead of
-        unweighted ones (equal weights sigma/N).
-    progress : bool
-        Show a tqdm progress bar.
-    n_pilot : int
-        Points used to find the maximum weight for unweighting.
-    batch_size : int
-        Points evaluated per vectorised batch.
-    max_excess : float
-        Unweighting threshold: the smallest w_max whose pilot-sample excess
-        sum(max(w - w_max, 0)) is at most this fraction of sum(w).  A point above w_max is kept
-        floor(w/w_max) times plus once more with probability frac(w/w_max) (duplicated
-        events, counted in ``metadata["overweight_fraction"]``), so the unweighted sample is
-        exact for any threshold; a lower threshold only trades efficiency for duplicates.
-    timings : dict, optional
-        If given, filled with wall-clock seconds of the phases (``adaptation``, ``pilot``,
-        ``generation``) for benchmarks; kept out of ``metadata`` so that equal seeds give
-        identical metadata.
+    sink : callable
+        Called with each block, an ``(n, len(EVENT_COLUMNS))`` float64 array the sink may keep
+        (it is not reused).  The blocks hold exactly ``n_events`` rows in total.
+    model, mass, beam_energy, n_events, lepton, target, coupling, seed, weighted, progress, \
+inelastic, n_pilot, batch_size, max_excess, timings
+        As in :func:`generate`.
 
     Returns
     -------
-    Sample
-        Events, cross section (pb) with its MC error, unweighting efficiency and metadata.
+    GenerationResult
     """
     process = DarkBremProcess.create(
         model, mass, beam_energy, lepton=lepton, target=target, inelastic=inelastic
     )
     c2 = _validate_coupling(coupling) ** 2
-    if isinstance(n_events, bool) or not isinstance(n_events, int | np.integer):
-        raise TypeError(f"n_events must be an integer, got {type(n_events).__name__}")
-    if n_events <= 0:
-        raise ValueError(f"n_events must be a positive integer, got {n_events}")
+    n_events = _check_n_events(n_events)
+    seed = _validate_seed(seed)
+    n_pilot = check_int("n_pilot", n_pilot, lo=1000, hi=100_000_000)
+    batch_size = check_int("batch_size", batch_size, lo=100, hi=10_000_000)
+    max_excess = check_real("max_excess", max_excess, lo=0.0, hi=1.0, hi_open=True)
+    if not callable(sink):
+        raise InputTypeError(f"sink must be callable, got {type(sink).__name__}")
     rng = np.random.default_rng(seed)
     clock = time.perf_counter()
     integ = _adapt(process, rng)
     t_adapted = time.perf_counter()
     t_pilot = t_adapted
     acc = _Accumulator()
-    blocks: list[NDArray[np.float64]] = []
     n_have = 0
     n_over = 0
     max_copies = 1
     over_excess = 0.0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=int(n_events), unit="ev", desc=f"{process.model.id} {mass:g} GeV")
-    if weighted:
-        while n_have < n_events:
-            n = min(batch_size, n_events - n_have)
-            w, ps = integ.sample(n)
-            acc.add(w)
-            blk = _event_block(ps, np.arange(n))
-            blk[:, 14] = w
-            blocks.append(blk)
-            n_have += n
-            if bar is not None:
-                bar.update(n)
-        efficiency = 1.0
-        n_tried = n_have
-    else:
-        pilot = []
-        for start in range(0, n_pilot, batch_size):
-            w_b, _ = integ.sample(min(batch_size, n_pilot - start))
-            acc.add(w_b)
-            pilot.append(w_b)
-        w_max = unweighting_threshold(np.concatenate(pilot), max_excess)
-        t_pilot = time.perf_counter()
-        n_tried = 0
-        n_accepted = 0
-        max_copies = 0
-        while n_have < n_events:
-            w, ps = integ.sample(batch_size)
-            acc.add(w)
-            n_tried += w.size
-            # keep each point floor(w/w_max) + Bernoulli(frac) times: unbiased for any w_max
-            ratio = w / w_max
-            copies = np.floor(ratio).astype(np.int64)
-            copies += rng.random(w.size) < (ratio - copies)
-            n_over += int(np.count_nonzero(copies > 1))
-            max_copies = max(max_copies, int(copies.max(initial=0)))
-            over_excess += float(np.sum(w[ratio > 1] - w_max))
-            n_accepted += int(np.sum(copies))
-            idx = np.repeat(np.arange(w.size), copies)[: n_events - n_have]
-            if idx.size:
-                blocks.append(_event_block(ps, idx))
-                n_have += idx.size
+    bar = _progress_bar(
+        progress, total=int(n_events), unit="ev", desc=f"{process.model.id} {mass:g} GeV"
+    )
+    try:
+        if weighted:
+            while n_have < n_events:
+                n = min(batch_size, n_events - n_have)
+                w, ps = integ.sample(n)
+                acc.add(w)
+                blk = _event_block(ps, np.arange(n))
+                blk[:, 14] = w
+                sink(blk)
+                n_have += n
                 if bar is not None:
-                    bar.update(idx.size)
-        efficiency = n_accepted / n_tried
-    if bar is not None:
-        bar.close()
+                    bar.update(n)
+            efficiency = 1.0
+        else:
+            pilot = []
+            for start in range(0, n_pilot, batch_size):
+                w_b, _ = integ.sample(min(batch_size, n_pilot - start))
+                acc.add(w_b)
+                pilot.append(w_b)
+            w_max = unweighting_threshold(np.concatenate(pilot), max_excess)
+            del pilot
+            t_pilot = time.perf_counter()
+            n_tried = 0
+            n_accepted = 0
+            max_copies = 0
+            while n_have < n_events:
+                w, ps = integ.sample(batch_size)
+                acc.add(w)
+                n_tried += w.size
+                # keep each point floor(w/w_max) + Bernoulli(frac) times: unbiased for any w_max
+                ratio = w / w_max
+                copies = np.floor(ratio).astype(np.int64)
+                copies += rng.random(w.size) < (ratio - copies)
+                n_over += int(np.count_nonzero(copies > 1))
+                max_copies = max(max_copies, int(copies.max(initial=0)))
+                over_excess += float(np.sum(w[ratio > 1] - w_max))
+                n_accepted += int(np.sum(copies))
+                idx = np.repeat(np.arange(w.size), copies)[: n_events - n_have]
+                if idx.size:
+                    sink(_event_block(ps, idx))
+                    n_have += idx.size
+                    if bar is not None:
+                        bar.update(idx.size)
+            efficiency = n_accepted / n_tried
+    finally:
+        if bar is not None:
+            bar.close()
     if timings is not None:
         timings.update(
             adaptation=t_adapted - clock,
@@ -612,12 +787,6 @@ def generate(
             generation=time.perf_counter() - t_pilot,
         )
     sigma, err = acc.mean * c2, acc.error * c2
-    data = np.concatenate(blocks)[:n_events]
-    if weighted:
-        data[:, 14] *= c2 / n_events
-    else:
-        data[:, 14] = sigma / n_events
-    events = pd.DataFrame(data, columns=list(EVENT_COLUMNS))
     metadata: dict[str, Any] = {
         "model": process.model.id,
         "mass": process.mass,
@@ -644,4 +813,110 @@ def generate(
         "generator": "darkmoments",
         "generator_version": __version__,
     }
-    return Sample(events, sigma, err, efficiency, metadata)
+    scale = c2 / n_events if weighted else sigma / n_events
+    return GenerationResult(sigma, err, efficiency, metadata, bool(weighted), n_events, scale)
+
+
+def generate(
+    model: str | Model,
+    mass: float,
+    beam_energy: float,
+    n_events: int,
+    *,
+    lepton: str = "e",
+    target: str | Target = "W",
+    coupling: float = 1.0,
+    seed: int | None = None,
+    weighted: bool = False,
+    progress: bool = False,
+    inelastic: bool = True,
+    n_pilot: int = 200_000,
+    batch_size: int = 20_000,
+    max_excess: float = 1e-3,
+    timings: dict[str, float] | None = None,
+) -> Sample:
+    """Generate dark-bremsstrahlung events l N -> l N A' (in memory).
+
+    The whole event table is held in memory (``BYTES_PER_EVENT`` = 120 bytes per event); a
+    request that does not fit in the available memory is refused up front.  For large samples
+    stream them to a file with :func:`darkmoments.io.events.generate_to_file` (or
+    ``darkmoments generate``), whose memory does not grow with ``n_events``.
+
+    Parameters
+    ----------
+    model : str
+        km, md, ed, cr or am.
+    mass : float
+        A' mass in GeV.
+    beam_energy : float
+        Beam energy in GeV.
+    n_events : int
+        Number of events (an integer > 0).
+    lepton, target, coupling, inelastic
+        As in :func:`cross_section`.
+    seed : int, optional
+        Seed (integer >= 0); the same seed gives bit-identical events.
+    weighted : bool
+        Return weighted events (no rejection; weights in pb summing to sigma) instead of
+        unweighted ones (equal weights sigma/N).
+    progress : bool
+        Show a tqdm progress bar (stderr).
+    n_pilot : int
+        Points used to find the maximum weight for unweighting (1000 to 1e8).
+    batch_size : int
+        Points evaluated per vectorised batch (100 to 1e7; memory grows with it).
+    max_excess : float
+        Unweighting threshold, in [0, 1): the smallest w_max whose pilot-sample excess
+        sum(max(w - w_max, 0)) is at most this fraction of sum(w).  A point above w_max is kept
+        floor(w/w_max) times plus once more with probability frac(w/w_max) (duplicated
+        events, counted in ``metadata["overweight_fraction"]``), so the unweighted sample is
+        exact for any threshold; a lower threshold only trades efficiency for duplicates.
+    timings : dict, optional
+        If given, filled with wall-clock seconds of the phases (``adaptation``, ``pilot``,
+        ``generation``) for benchmarks; kept out of ``metadata`` so that equal seeds give
+        identical metadata.
+
+    Returns
+    -------
+    Sample
+        Events, cross section (pb) with its MC error, unweighting efficiency and metadata.
+
+    Raises
+    ------
+    InputError, InputTypeError
+        A value out of range or of the wrong type, or a sample too large for the memory.
+    """
+    # validate everything (cheap) before allocating the table
+    DarkBremProcess.create(model, mass, beam_energy, lepton=lepton, target=target)
+    _validate_coupling(coupling)
+    n = _check_n_events(n_events)
+    _check_memory(n)
+    data = np.empty((n, len(EVENT_COLUMNS)))
+    filled = 0
+
+    def sink(block: NDArray[np.float64]) -> None:
+        nonlocal filled
+        data[filled : filled + block.shape[0]] = block
+        filled += block.shape[0]
+
+    res = generate_blocks(
+        model,
+        mass,
+        beam_energy,
+        n,
+        sink=sink,
+        lepton=lepton,
+        target=target,
+        coupling=coupling,
+        seed=seed,
+        weighted=weighted,
+        progress=progress,
+        inelastic=inelastic,
+        n_pilot=n_pilot,
+        batch_size=batch_size,
+        max_excess=max_excess,
+        timings=timings,
+    )
+    res.finalise_weights(data)
+    events = pd.DataFrame(data, columns=list(EVENT_COLUMNS), copy=False)
+    return Sample(events, res.sigma_pb, res.sigma_err_pb, res.unweighting_efficiency, res.metadata)

@@ -9,6 +9,7 @@ import click
 
 from ..generator import cross_section, generate
 from . import main
+from ..validation import check_int
 from ._common import echo_json, positive_int
 
 __all__ = ["generate_cmd", "xsec_cmd"]
@@ -49,6 +50,8 @@ def _process_options(f):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def xsec_cmd(model, mass, beam_energy, coupling, target, lepton, inelastic, seed, rtol, as_json):
     """Total cross section of l N -> l N A' in pb, with its MC uncertainty."""
+    if seed is not None:
+        check_int("--seed", seed, lo=0)
     xs = cross_section(
         model,
         mass,
@@ -113,6 +116,8 @@ def generate_cmd(
     from ..io.events import write_events
 
     positive_int("--events", n_events)
+    if seed is not None:
+        check_int("--seed", seed, lo=0)
     if not str(out).lower().endswith(_EVENT_SUFFIXES):
         raise ValueError(
             f"--out {out!r}: the file name must end in one of {', '.join(_EVENT_SUFFIXES)}"

@@ -22,7 +22,9 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from ..constants import E_CHARGE, LAMBDA_F_DEFAULT, M_E
+from ..errors import InputError, InputTypeError
 from ..models import MODEL_IDS, get_model, y_parameter
+from ..validation import check_int, check_real, is_real
 from .annihilation import HADRON_MODES, LEPTON_MASSES, angular_factor
 from .boltzmann import omega_from_yield, solve_yield
 from .cosmology import OMEGA_DM_H2
@@ -48,39 +50,54 @@ _N_X = 90  # x points on which <sigma v> is tabulated (log-spaced)
 
 
 def _check_masses(m_ap: ArrayLike) -> NDArray[np.float64]:
-    m = np.asarray(m_ap, dtype=float)
+    """m_A' as a float or a non-empty 1-D float array in (2 m_e, 1000] GeV."""
+    if isinstance(m_ap, str | bytes):
+        raise InputTypeError(
+            f"m_ap must be a number or a 1-D array of masses in GeV, got the string {m_ap!r}"
+        )
+    try:
+        m = np.asarray(m_ap)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise InputTypeError(f"m_ap must be a number or a 1-D array of GeV masses: {exc}") from None
     if m.ndim > 1:
-        raise ValueError(f"m_ap must be a number or 1-D array of GeV masses, got shape {m.shape}")
+        raise InputError(f"m_ap must be a number or 1-D array of GeV masses, got shape {m.shape}")
+    if m.size == 0:
+        raise InputError(f"m_ap must hold at least one mass in GeV, got {m_ap!r} (empty)")
+    if m.dtype.kind not in "iuf":  # bool, strings, objects
+        raise InputTypeError(
+            f"m_ap must hold real numbers (masses in GeV), got {m_ap!r} (dtype {m.dtype})"
+        )
+    m = m.astype(float)
     bad = ~np.isfinite(m) | (m <= M_AP_MIN) | (m > M_AP_MAX)
     if np.any(bad):
-        raise ValueError(
+        raise InputError(
             f"m_A' must be in (2 m_e = {M_AP_MIN:.6g}, {M_AP_MAX:g}] GeV, got {m[bad].tolist()}"
         )
     return m
 
 
 def _check_params(mass_ratio: float, alpha_d: float, hadrons: str, leptons: Sequence[str]) -> None:
-    if not (isinstance(mass_ratio, int | float) and math.isfinite(mass_ratio)) or mass_ratio <= 2:
-        raise ValueError(
+    if not is_real(mass_ratio) or not math.isfinite(mass_ratio) or mass_ratio <= 2:
+        raise InputError(
             f"mass_ratio = m_A'/m_chi must be a finite number > 2 (A' -> chi chi* open), "
-            f"got {mass_ratio}"
+            f"got {mass_ratio!r}"
         )
-    if not (isinstance(alpha_d, int | float) and 0 < alpha_d < 4 * math.pi):
-        raise ValueError(f"alpha_d must be in (0, 4 pi), got {alpha_d}")
-    if hadrons not in HADRON_MODES:
-        raise ValueError(f"hadrons must be one of {HADRON_MODES}, got {hadrons!r}")
+    if not is_real(alpha_d) or not 0 < alpha_d < 4 * math.pi:
+        raise InputError(f"alpha_d must be in (0, 4 pi), got {alpha_d!r}")
+    if not isinstance(hadrons, str) or hadrons not in HADRON_MODES:
+        raise InputError(f"hadrons must be one of {HADRON_MODES}, got {hadrons!r}")
     if isinstance(leptons, str):
-        raise TypeError(f"leptons must be a sequence such as ('e', 'mu'), got {leptons!r}")
+        raise InputTypeError(f"leptons must be a sequence such as ('e', 'mu'), got {leptons!r}")
     bad = [lep for lep in leptons if lep not in LEPTON_MASSES]
     if bad or len(leptons) == 0:
-        raise ValueError(
+        raise InputError(
             f"leptons must be a non-empty subset of {tuple(LEPTON_MASSES)}, got {leptons}"
         )
 
 
 def _hadrons_on(mid: str, hadrons: str) -> bool:
     if hadrons == "rratio" and mid != "km":
-        raise ValueError(f"hadrons='rratio' is only valid for km, got model {mid!r}; use 'proxy'")
+        raise InputError(f"hadrons='rratio' is only valid for km, got model {mid!r}; use 'proxy'")
     return hadrons in ("rratio", "proxy") or (hadrons == "auto" and mid == "km")
 
 
@@ -156,9 +173,11 @@ class _Batch:
 
 
 def _check_coupling(coupling: ArrayLike, shape: tuple[int, ...]) -> NDArray:
+    if isinstance(coupling, str | bytes):
+        raise InputTypeError(f"coupling g_f must be a number or an array, got {coupling!r}")
     g = np.asarray(coupling, dtype=float)
     if np.any(~np.isfinite(g)) or np.any(g <= 0):
-        raise ValueError(f"coupling g_f must be finite and > 0, got {coupling!r}")
+        raise InputError(f"coupling g_f must be finite and > 0, got {coupling!r}")
     return np.broadcast_to(g, shape).astype(float)
 
 
@@ -213,7 +232,17 @@ def omega_h2(
     mid = get_model(model).id
     _check_params(mass_ratio, alpha_d, hadrons, leptons)
     m = _check_masses(m_ap)
-    mm, gg = np.broadcast_arrays(np.atleast_1d(m), np.atleast_1d(np.asarray(coupling, float)))
+    check_real("x_start", x_start, lo=0.0, lo_open=True)
+    check_real("x_end", x_end, lo=x_start, lo_open=True)
+    check_int("n_steps", n_steps, lo=10)
+    g0 = _check_coupling(coupling, np.shape(coupling))
+    try:
+        mm, gg = np.broadcast_arrays(np.atleast_1d(m), np.atleast_1d(g0))
+    except ValueError:
+        raise InputError(
+            f"coupling (shape {np.shape(coupling)}) does not broadcast with m_ap "
+            f"(shape {np.shape(m)})"
+        ) from None
     g = _check_coupling(gg, mm.shape)
     batch = _Batch(
         mid,
@@ -339,12 +368,11 @@ def target(
     """
     mod = get_model(model)
     _check_params(mass_ratio, alpha_d, hadrons, leptons)
-    if not (math.isfinite(omega_target) and omega_target > 0):
-        raise ValueError(f"omega_target must be finite and > 0, got {omega_target}")
-    if not (0 < rtol < 0.1):
-        raise ValueError(f"rtol must be in (0, 0.1), got {rtol}")
-    if not math.isfinite(cutoff) or cutoff <= 0:
-        raise ValueError(f"cutoff Lambda_f must be finite and > 0 GeV, got {cutoff}")
+    check_real("omega_target", omega_target, lo=0.0, lo_open=True)
+    check_real("rtol", rtol, lo=0.0, hi=0.1, lo_open=True, hi_open=True)
+    check_real("cutoff Lambda_f", cutoff, lo=0.0, lo_open=True, unit="GeV")
+    check_int("max_iter", max_iter, lo=1)
+    check_int("n_steps", n_steps, lo=10)
     m = _check_masses(m_ap)
     mm = np.atleast_1d(m).astype(float)
     had = _hadrons_on(mod.id, hadrons)
@@ -372,7 +400,7 @@ def target(
         slope = np.where((new_slope < -0.05) & np.isfinite(new_slope), new_slope, slope)
         lg2, lom = np.where(moved, lg2_new, lg2), np.where(moved, lom_new, lom)
     else:
-        raise ValueError(
+        raise InputError(
             f"relic target did not converge within {max_iter} iterations for "
             f"m_A' = {mm[np.abs(lom - ln_t) >= rtol].tolist()} GeV"
         )
@@ -407,8 +435,21 @@ def target(
 
 def _models(models: str | Iterable[str]) -> list[str]:
     if isinstance(models, str):
-        return list(MODEL_IDS) if models == "all" else [get_model(models).id]
-    return [get_model(m).id for m in models]
+        return list(MODEL_IDS) if models.strip().lower() == "all" else [get_model(models).id]
+    try:
+        out = [get_model(m).id for m in models]
+    except TypeError:
+        raise InputTypeError(
+            f"models must be 'all', a model id or a list of ids, got {models!r}"
+        ) from None
+    if not out:
+        raise InputError("models must name at least one model, got an empty list")
+    return out
+
+
+#: Masses solved together in one call of :func:`target` by :func:`scan` (the unit of its
+#: progress bar).  Results do not depend on it (each mass is solved independently).
+SCAN_CHUNK: int = 50
 
 
 def scan(
@@ -419,6 +460,7 @@ def scan(
     m_min: float = 0.003,
     m_max: float = 3.0,
     proxy_band: bool = True,
+    hadrons: str = "auto",
     progress: bool = False,
     **kwargs: object,
 ) -> pd.DataFrame:
@@ -436,10 +478,14 @@ def scan(
     m_min, m_max : float
         Mass range in GeV.
     proxy_band : bool
-        Also compute, for models other than km, the target with the hadronic proxy
-        (``hadrons="proxy"``), the other edge of the paper's shaded band.
+        Also compute, for models other than km whose main curve has no hadrons (``hadrons``
+        ``"auto"`` or ``"none"``), the target with the hadronic proxy (``hadrons="proxy"``),
+        the other edge of the paper's shaded band.
+    hadrons : {"auto", "none", "rratio", "proxy"}
+        Hadronic final states of the main curve, as in :func:`target` (``"rratio"`` only for
+        km).
     progress : bool
-        Show a tqdm progress bar over models.
+        Show a tqdm bar on stderr counting the masses solved (all models, band included).
     **kwargs
         Passed to :func:`target` (mass_ratio, alpha_d, cutoff, leptons, paper_normalisation ...).
 
@@ -447,40 +493,70 @@ def scan(
     -------
     pandas.DataFrame
         Columns model, m_ap_gev, m_chi_gev, coupling, coupling_unit, y, omega_h2 and
-        y_hadron_proxy (NaN for km and when ``proxy_band`` is False).
+        y_hadron_proxy (NaN where no band is computed).
     """
     from tqdm.auto import tqdm
 
     if m_ap is None:
-        if not isinstance(n_masses, int) or n_masses < 2:
-            raise ValueError(f"n_masses must be an integer >= 2, got {n_masses!r}")
-        if not (M_AP_MIN < m_min < m_max <= M_AP_MAX):
-            raise ValueError(
+        n_masses = check_int("n_masses", n_masses, lo=2)
+        m_min = check_real("m_min", m_min, lo=M_AP_MIN, lo_open=True, unit="GeV")
+        m_max = check_real("m_max", m_max, hi=M_AP_MAX, unit="GeV")
+        if not m_min < m_max:
+            raise InputError(
                 f"need {M_AP_MIN:.6g} < m_min < m_max <= {M_AP_MAX:g} GeV, "
                 f"got m_min={m_min}, m_max={m_max}"
             )
         masses = np.geomspace(m_min, m_max, n_masses)
     else:
         masses = np.atleast_1d(_check_masses(m_ap))
-    kwargs.pop("hadrons", None)
+    if not isinstance(hadrons, str) or hadrons not in HADRON_MODES:
+        raise InputError(f"hadrons must be one of {HADRON_MODES}, got {hadrons!r}")
+    mids = _models(models)
+    for mid in mids:  # refuse before any work (e.g. hadrons='rratio' for md)
+        _hadrons_on(mid, hadrons)
+    bands = {mid: proxy_band and mid != "km" and not _hadrons_on(mid, hadrons) for mid in mids}
+    chunks = [masses[i : i + SCAN_CHUNK] for i in range(0, masses.size, SCAN_CHUNK)]
+    total = masses.size * sum(1 + bands[mid] for mid in mids)
     frames = []
-    for mid in tqdm(_models(models), desc="relic targets", disable=not progress):
-        res = target(mid, masses, **kwargs)  # type: ignore[arg-type]
-        proxy = np.full(masses.shape, np.nan)
-        if proxy_band and mid != "km":
-            proxy = np.asarray(target(mid, masses, hadrons="proxy", **kwargs).y)  # type: ignore[arg-type]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "model": mid,
-                    "m_ap_gev": masses,
-                    "m_chi_gev": res.m_chi,
-                    "coupling": res.coupling,
-                    "coupling_unit": res.coupling_unit,
-                    "y": res.y,
-                    "omega_h2": res.omega_h2,
-                    "y_hadron_proxy": proxy,
-                }
+    with tqdm(
+        total=total, desc="relic targets", unit="mass", disable=not progress, leave=False
+    ) as bar:
+
+        def solve(mid: str, had: str) -> RelicTarget:
+            parts = []
+            for c in chunks:
+                parts.append(target(mid, c, hadrons=had, **kwargs))  # type: ignore[arg-type]
+                bar.update(c.size)
+            res = parts[0]
+            return RelicTarget(
+                res.model,
+                masses,
+                np.concatenate([np.atleast_1d(p.m_chi) for p in parts]),
+                np.concatenate([np.atleast_1d(p.coupling) for p in parts]),
+                np.concatenate([np.atleast_1d(p.y) for p in parts]),
+                np.concatenate([np.atleast_1d(p.omega_h2) for p in parts]),
+                res.coupling_unit,
+                res.settings,
             )
-        )
+
+        for mid in mids:
+            bar.set_postfix_str(mid, refresh=False)
+            res = solve(mid, hadrons)
+            proxy = np.full(masses.shape, np.nan)
+            if bands[mid]:
+                proxy = np.asarray(solve(mid, "proxy").y)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "model": mid,
+                        "m_ap_gev": masses,
+                        "m_chi_gev": res.m_chi,
+                        "coupling": res.coupling,
+                        "coupling_unit": res.coupling_unit,
+                        "y": res.y,
+                        "omega_h2": res.omega_h2,
+                        "y_hadron_proxy": proxy,
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,123 @@
+"""Bad input to the generator API and to ``darkmoments xsec`` / ``generate``: one table each.
+
+API: the error class of :mod:`darkmoments.errors` and a message naming the parameter and the
+value.  CLI: exit code 2, one line on stderr naming the option or file, no traceback and
+nothing left on disk.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import darkmoments as dm
+from darkmoments.errors import InputError, InputTypeError
+from darkmoments.relic import target
+
+XS = {"model": "km", "mass": 0.1, "beam_energy": 8.0}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "needle"),
+    [
+        ({"max_evaluations": 0}, InputError, "max_evaluations must be an integer >= 1000, got 0"),
+        ({"max_evaluations": -5}, InputError, "max_evaluations must be an integer >= 1000"),
+        ({"max_evaluations": 1e6}, InputTypeError, "max_evaluations must be an integer"),
+        ({"rtol": 0.0}, InputError, "rtol must be a finite number > 0 and < 1, got 0.0"),
+        ({"rtol": 1.5}, InputError, "rtol must be a finite number > 0 and < 1, got 1.5"),
+        ({"rtol": float("nan")}, InputError, "rtol must be"),
+        ({"rtol": "0.01"}, InputTypeError, "rtol must be a finite number"),
+        ({"seed": -1}, InputError, "seed must be an integer >= 0, got -1"),
+        ({"seed": 1.5}, InputTypeError, "seed must be an integer >= 0, got 1.5"),
+        ({"method": "mc"}, InputError, "unknown method 'mc'"),
+        ({"coupling": float("inf")}, InputError, "coupling must be a finite number > 0, got inf"),
+        ({"lepton": "tau"}, InputError, "unknown lepton 'tau'"),
+    ],
+)
+def test_cross_section_bad_input(kwargs, exc, needle):
+    with pytest.raises(exc) as info:
+        dm.cross_section(**{**XS, **kwargs})
+    assert needle in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "needle"),
+    [
+        ({"n_pilot": 0}, InputError, "n_pilot must be an integer >= 1000 and <= 1e+08, got 0"),
+        ({"n_pilot": 2.0e5}, InputTypeError, "n_pilot must be an integer"),
+        ({"batch_size": 0}, InputError, "batch_size must be an integer >= 100"),
+        ({"batch_size": -1}, InputError, "batch_size must be an integer >= 100"),
+        ({"batch_size": 10**9}, InputError, "batch_size must be an integer >= 100 and <= 1e+07"),
+        ({"max_excess": 1.0}, InputError, "max_excess must be a finite number >= 0 and < 1"),
+        ({"max_excess": -0.1}, InputError, "max_excess must be"),
+        ({"seed": -1}, InputError, "seed must be an integer >= 0, got -1"),
+        ({"seed": "1"}, InputTypeError, "seed must be an integer"),
+        ({"n_events": 1e6}, InputTypeError, "n_events must be an integer, got 1000000.0"),
+        ({"n_events": np.int64(0)}, InputError, "n_events must be a positive integer, got 0"),
+        ({"n_events": True}, InputTypeError, "n_events must be an integer"),
+        ({"mass": "0.1"}, InputTypeError, "mass must be a number in GeV"),
+    ],
+)
+def test_generate_bad_input(kwargs, exc, needle):
+    args = {**XS, "n_events": 10, **kwargs}
+    with pytest.raises(exc) as info:
+        dm.generate(args.pop("model"), args.pop("mass"), args.pop("beam_energy"),
+                    args.pop("n_events"), **args)  # fmt: skip
+    assert needle in str(info.value)
+
+
+def test_generate_refuses_a_sample_larger_than_memory():
+    with pytest.raises(InputError) as info:
+        dm.generate("km", 0.1, 8.0, 10**11, seed=1)
+    msg = str(info.value)
+    assert "n_events = 100000000000" in msg and "TB of memory" in msg
+    assert "generate_to_file" in msg
+
+
+@pytest.mark.parametrize(
+    ("m_ap", "exc", "needle"),
+    [
+        ([], InputError, "m_ap must hold at least one mass in GeV, got [] (empty)"),
+        ("0.1", InputTypeError, "got the string '0.1'"),
+        (["0.1"], InputTypeError, "m_ap must hold real numbers"),
+        (True, InputTypeError, "got True"),
+        (None, InputTypeError, "got None"),
+        ([[0.1, 0.2]], InputError, "got shape (1, 2)"),
+        (-0.1, InputError, "got [-0.1]"),
+    ],
+)
+def test_relic_target_bad_masses(m_ap, exc, needle):
+    with pytest.raises(exc) as info:
+        target("km", m_ap)
+    assert needle in str(info.value)
+
+
+def _run(*args, cwd):
+    p = subprocess.run(
+        [sys.executable, "-m", "darkmoments", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    return p.returncode, p.stdout, p.stderr
+
+
+XS_ARGS = ["xsec", "--model", "km", "--mass", "0.1", "--beam-energy", "8"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+    ],
+)
+def test_xsec_cli_bad_input(extra, needle, tmp_path):
+    code, out, err = _run(*XS_ARGS, *extra, cwd=tmp_path)
+    assert code == 2, err
+    assert needle in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert out == "" and list(tmp_path.iterdir()) == []
