@@ -81,9 +81,9 @@ def test_bad_values_name_key_and_range(key: str, value: float, range_text: str) 
 @pytest.mark.parametrize("depth_range", [[0.0, 1.2], [-0.1, 1.0], [0.8, 0.2]])
 def test_depths_beyond_the_target_refused(depth_range: list[float]) -> None:
     with pytest.raises(InputError) as info:
-        DetectorConfig.from_dict({"depth_range": depth_range})
+        DetectorConfig.from_dict({"depth_range": depth_range}, source="setup.toml")
     msg = str(info.value)
-    assert "depth_range" in msg and ("<= 1" in msg or "lo <= hi" in msg)
+    assert "setup.toml" in msg and "depth_range" in msg and ("<= 1" in msg or "lo <= hi" in msg)
 
 
 @pytest.mark.parametrize("thickness", [0.0, -0.1, 150.0])

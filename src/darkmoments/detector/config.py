@@ -230,13 +230,13 @@ class DetectorConfig:
                 f"{source}: unknown [detector] key(s) {unknown}; allowed: {list(DETECTOR_KEYS)}"
             )
         kwargs: dict[str, Any] = dict(data)
-        if "depth_range" in kwargs:
-            kwargs["depth_range"] = _check_depth_range(kwargs["depth_range"])
         if target is not None:
             kwargs["target"] = target
         if thickness_x0 is not None:
             kwargs["thickness_x0"] = thickness_x0
         try:
+            if "depth_range" in kwargs:
+                kwargs["depth_range"] = _check_depth_range(kwargs["depth_range"])
             return cls(**kwargs)
         except (InputError, InputTypeError) as exc:
             raise type(exc)(f"{source}: {exc}") from exc
