@@ -24,6 +24,8 @@ n_signal          expected signal events; ``alt_n_signal`` the alternative's fit
 background        expected background events; ``n_obs`` observed events
 z, p0, p_value    significance (one-sided sigma), background-only p-value, toy p-value
 n_toys, seed      pseudo-experiments per hypothesis and the root seed
+observables       binned observables (``E``, ``pt`` or ``E,pt``); ``n_bins`` their bins
+out               the file written
 ================  ======================================================================
 """
 
@@ -619,9 +621,16 @@ def degeneracy_cmd(
 
 
 # ---------------------------------------------------------------------------- discriminate
-def discrimination_summary(result: Any, *, seed: int) -> dict[str, Any]:
+def discrimination_summary(
+    result: Any, *, seed: int, experiment: str, observables: str
+) -> dict[str, Any]:
     """The JSON record of one :class:`~darkmoments.stats.toys.DiscriminationResult`."""
-    return {**result.summary(), "seed": int(seed)}
+    return {
+        **result.summary(),
+        "experiment": experiment,
+        "observables": observables,
+        "seed": int(seed),
+    }
 
 
 @main.command("discriminate")
@@ -830,7 +839,12 @@ def discriminate_cmd(
 
             save_figure(plot_discrimination(results[0]), plot)
     if as_json:
-        echo_json([discrimination_summary(r, seed=seed) for r in results])
+        echo_json(
+            [
+                discrimination_summary(r, seed=seed, experiment=exp.name, observables=observables)
+                for r in results
+            ]
+        )
         return
     for r in results:
         bound = ">=" if r.z_is_bound else "="

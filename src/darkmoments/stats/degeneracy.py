@@ -62,12 +62,12 @@ class DegeneracySurface:
     best_alt_q: FloatArray
 
     def summary(self) -> dict[str, Any]:
-        """JSON-able per-true-mass summary."""
+        """JSON-able per-true-mass summary (``n_signal``: the expected signal events)."""
         return {
             "true_model": self.true_model,
             "alt_model": self.alt_model,
             "observables": list(self.observables),
-            "n_events": self.n_events,
+            "n_signal": self.n_events,
             "rows": [
                 {"true_mass": float(m), "best_alt_mass": float(a), "q": float(q)}
                 for m, a, q in zip(
