@@ -167,6 +167,7 @@ def test_schema_validity_and_the_schema_has_no_note_field(tpls, tmp_path: Path) 
         {},
         {"staterror": True},
         {"staterror": False},
+        {"staterror": "all"},
         {"background": 50.0, "background_uncertainty": 0.1, "signal_uncertainty": 0.05},
         {"observables": "E", "background": np.ones(40)},
         {"observables": "pt", "background": np.ones(12)},  # per workspace bin
@@ -227,7 +228,13 @@ def test_parameter_count_is_bounded_and_mc_stat_where_it_matters(tpls) -> None:
             )
             n = spec_parameter_count(spec)
             assert n <= MAX_DEFAULT_PARAMETERS, (model, mass, bkg, n)
-        assert spec_parameter_count(build_spec(t, 1e6, staterror=True)) <= 1 + 96
+        full = build_spec(t, 1e6, staterror=True)
+        assert full == build_spec(t, 1e6, staterror="all")
+        assert spec_parameter_count(full) == 1 + 96  # mu + one gamma per bin (empty: fixed)
+        unc = np.asarray(full["channels"][0]["samples"][0]["modifiers"][1]["data"])
+        sig = np.asarray(full["channels"][0]["samples"][0]["data"])
+        np.testing.assert_array_equal(unc > 0, sig > 0)
+        assert build_spec(t, 1e6, staterror="none") == build_spec(t, 1e6, staterror=False)
     # a low-statistics template (200 MC events) at a large background: gammas exactly in the
     # bins whose MC error at the reference limit exceeds STATERROR_THRESHOLD x Poisson error
     low = synthetic_template("km", 0.3, n_mc=200.0)
@@ -252,9 +259,9 @@ def test_readme_example_export_is_small_and_mu_one_is_the_limit(tmp_path: Path) 
     res = export_workspace("km", 0.1, EXP, out=tmp_path / "ws.json")
     n1 = signal_yield("km", 0.1, 1.0, EXP).n_signal
     info = res.summary()
-    assert info["bins"] == 96 and info["parameters"] <= 2 and res.warnings == ()
-    np.testing.assert_allclose(info["signal_events_mu1"], LN10, rtol=1e-12)
-    np.testing.assert_allclose(info["coupling_mu1"], math.sqrt(LN10 / n1), rtol=1e-12)
+    assert info["n_bins"] == 96 and info["parameters"] <= 2 and res.warnings == ()
+    np.testing.assert_allclose(info["n_signal"], LN10, rtol=1e-12)
+    np.testing.assert_allclose(info["coupling"], math.sqrt(LN10 / n1), rtol=1e-12)
     # exact counting limit of this workspace is mu = 1 (2.303 events)
     spec = json.loads((tmp_path / "ws.json").read_text())
     assert spec == res.spec
@@ -264,7 +271,7 @@ def test_readme_example_export_is_small_and_mu_one_is_the_limit(tmp_path: Path) 
     # an explicit coupling far from the sensitivity is allowed but warned about
     far = export_workspace("km", 0.1, EXP, coupling=1.0)
     assert far.paths == () and any("unreliable" in w for w in far.warnings)
-    np.testing.assert_allclose(far.info["signal_events_mu1"], n1, rtol=1e-12)
+    np.testing.assert_allclose(far.info["n_signal"], n1, rtol=1e-12)
 
 
 def test_zero_background_note_and_pyhf_cli_asymptotic_value(tmp_path: Path) -> None:
@@ -298,7 +305,7 @@ def test_pyhf_cli_vs_exact_limit_at_b20(tmp_path: Path) -> None:
     p = t.hist.values().ravel()
     res = export_workspace("km", 0.1, EXP, background=b * p, out=tmp_path / "ws.json")
     s_exact = poisson_upper_limit(20, b, 0.9)
-    np.testing.assert_allclose(res.info["signal_events_mu1"], s_exact, rtol=1e-9)
+    np.testing.assert_allclose(res.info["n_signal"], s_exact, rtol=1e-9)
     assert res.info["parameters"] == 2 and res.note is None  # mu, signal_norm
     s_asym = brentq(lambda s: asymptotic_counting_cls(s, b) - 0.1, 1.0, 50.0, xtol=1e-12)
     assert 0.93 < s_asym / s_exact < 0.96

@@ -139,6 +139,8 @@ LAYOUTS: tuple[str, ...] = ("coarse", "full")
 #: the reference limit exceeds this fraction of its Poisson uncertainty.
 STATERROR_THRESHOLD: float = 0.05
 
+_STATERROR_ALIASES: dict[str, bool] = {"all": True, "none": False}
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
@@ -389,8 +391,12 @@ def _build(
 ) -> _Built:
     n_signal = check_real("n_signal", n_signal, lo=0.0, lo_open=True, unit="events")
     cl = check_real("cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    if isinstance(staterror, str) and staterror in _STATERROR_ALIASES:
+        staterror = _STATERROR_ALIASES[staterror]
     if staterror not in (True, False, "auto"):
-        raise InputError(f"staterror must be True, False or 'auto', got {staterror!r}")
+        raise InputError(
+            f"staterror must be 'auto', True ('all') or False ('none'), got {staterror!r}"
+        )
     lay = workspace_layout(template, observables, layout=layout)
     probs_fine, var_fine = project_template(template, lay.observables)
     probs = lay.coarsen(probs_fine)
@@ -501,9 +507,7 @@ def _build(
         "mass": float(template.mass),
         "experiment": template.experiment,
         "layout": lay.to_dict(),
-        "signal_events_mu1": float(s_mu1),
-        "n_signal": float(n_signal),
-        "mu_per_n_signal": float(n_signal / s_mu1),
+        "n_signal": float(s_mu1),
         "background_events": b_total,
         "observed_events": float(data.sum()),
         "reference_limit_events": float(s_ref),
@@ -552,11 +556,11 @@ def build_spec(
     observed : array, optional
         Observed events per template bin (or per workspace bin); default: the background
         expectation (zeros if none).
-    staterror : bool or "auto"
+    staterror : bool or str
         Template MC statistical uncertainty (pyhf ``staterror``): ``"auto"`` (default) only in
         bins where it exceeds :data:`STATERROR_THRESHOLD` of the Poisson error at the
-        reference limit (module docstring; usually none), ``True`` in every bin with signal,
-        ``False`` nowhere.
+        reference limit (module docstring; usually none), ``True`` or ``"all"`` in every bin
+        with signal, ``False`` or ``"none"`` nowhere.
     layout : str
         ``"coarse"`` (default, :data:`COARSE_MAX_BINS`) or ``"full"`` (every template bin);
         see :func:`workspace_layout`.  Fixed per binning in both cases.
@@ -764,21 +768,25 @@ def readme_path(path: str | os.PathLike[str]) -> Path:
     return p.with_name(f"{stem}.README.txt")
 
 
-def _readme_text(spec: Mapping[str, Any], info: Mapping[str, Any] | None) -> str:
+def _readme_text(
+    spec: Mapping[str, Any], info: Mapping[str, Any] | None, ws_name: str = "ws.json"
+) -> str:
     lines = [f"pyhf workspace written by darkmoments (measurement {MEASUREMENT!r}, POI {POI!r})."]
     note = zero_background_note(spec, cl=float((info or {}).get("cl", 0.9)))
     if note is not None:
         lines += ["", "WARNING: " + note + "."]
+    for w in (info or {}).get("warnings", []):
+        lines += ["", "WARNING: " + w + "."]
     if info:
         lay = info["layout"]
         lines += [
             "",
             f"model {info['model']}, m_A' = {info['mass']:g} GeV, experiment {info['experiment']}",
-            f"mu = 1 means {info['signal_events_mu1']:.6g} expected signal events"
+            f"mu = 1 means {info['n_signal']:.6g} expected signal events"
             + (
-                f" (coupling g = {info['coupling_mu1']:.6g} in model units; mu = (g / "
-                f"{info['coupling_mu1']:.6g})^2, g_up = {info['coupling_mu1']:.6g} sqrt(mu_up))"
-                if info.get("coupling_mu1") is not None
+                f" (coupling g = {info['coupling']:.6g} in model units; mu = (g / "
+                f"{info['coupling']:.6g})^2, g_up = {info['coupling']:.6g} sqrt(mu_up))"
+                if info.get("coupling") is not None
                 else ""
             ),
             f"exact counting CLs limit of these data at {100 * info['cl']:g}% CL: "
@@ -796,7 +804,7 @@ def _readme_text(spec: Mapping[str, Any], info: Mapping[str, Any] | None) -> str
         ]
     lines += [
         "",
-        "pyhf cls ws.json tests mu = 1 with asymptotic CLs (qtilde).",
+        f"pyhf cls {ws_name} tests mu = 1 with asymptotic CLs (qtilde).",
         "",
     ]
     return "\n".join(lines)
@@ -838,7 +846,7 @@ def write_workspace(
         )
     side = readme_path(out)
     text_ws = json.dumps(spec, indent=1, allow_nan=False) + "\n"
-    text_rd = _readme_text(spec, info)
+    text_rd = _readme_text(spec, info, out.name)
     with ExitStack() as stack:
         tmp_rd = stack.enter_context(atomic_path(side))
         tmp_ws = stack.enter_context(atomic_path(out))
@@ -874,9 +882,10 @@ class WorkspaceExport:
     spec : dict
         The pyhf workspace spec.
     info : dict
-        Export details (JSON-able): model, mass (GeV), experiment, coupling at mu = 1
-        (``coupling_mu1``, model units), ``signal_events_mu1``, ``n_signal_unit`` (events at
-        g = 1), the layout, the reference limit, the parameter count ...
+        Export details (JSON-able): ``model``, ``mass`` (GeV), ``experiment``, ``coupling``
+        (g_f at mu = 1, model units), ``n_signal`` (expected signal events at mu = 1),
+        ``n_signal_unit`` (events at g_f = 1), ``layout``, ``reference_limit_events``,
+        ``expected_mu_limit``, ``parameters`` (pyhf parameter count) ...
     note : str or None
         :func:`zero_background_note` of the spec.
     warnings : tuple of str
@@ -896,7 +905,7 @@ class WorkspaceExport:
         out = dict(self.info)
         out["note"] = self.note
         out["warnings"] = list(self.warnings)
-        out["bins"] = self.info["layout"]["n_bins"]
+        out["n_bins"] = self.info["layout"]["n_bins"]
         if self.paths:
             out["out"] = str(self.paths[0])
             out["readme"] = str(self.paths[1])
@@ -937,7 +946,7 @@ def export_workspace(
         Coupling g_f (model units) at mu = 1.  Default None: mu = 1 at the coupling whose
         signal equals the exact counting CLs limit of the data (2.303 events at 90% CL
         without background), so that mu ~ 1 is the region of interest; the coupling is
-        ``info["coupling_mu1"]``.  With an explicit coupling far from the limit (mu_up outside
+        ``info["coupling"]``.  With an explicit coupling far from the limit (mu_up outside
         [1e-3, 1e3]) a warning says pyhf's fits will be unreliable.
     observables, background, background_uncertainty, observed, staterror, layout, cl
         As in :func:`build_spec`.
@@ -951,8 +960,11 @@ def export_workspace(
     WorkspaceExport
     """
     from .. import templates
-    from ..experiments import signal_yield
+    from ..experiments import get_experiment, signal_yield
 
+    g = None
+    if coupling is not None:
+        g = check_real("coupling", coupling, lo=0.0, lo_open=True, unit="(model units)")
     tpl = templates.load(model, mass, experiment, directory=directory)
     unit = signal_yield(model, mass, 1.0, experiment, directory=directory)
     n1 = float(unit.n_signal)
@@ -963,7 +975,7 @@ def export_workspace(
     rel = float(unit.error) / n1 if unit.error > 0 else None
     if rel is not None and rel >= 1:
         raise InputError(f"signal MC uncertainty of {rel:.3g} (relative) is >= 100%")
-    if coupling is None:
+    if g is None:
         built = _build(
             tpl,
             n1,
@@ -978,7 +990,6 @@ def export_workspace(
             cl=cl,
         )
     else:
-        g = check_real("coupling", coupling, lo=0.0, lo_open=True, unit="(model units)")
         built = _build(
             tpl,
             n1 * g * g,
@@ -994,18 +1005,19 @@ def export_workspace(
         )
     info = dict(built.info)
     info["n_signal_unit"] = n1
-    info["coupling_mu1"] = math.sqrt(info["signal_events_mu1"] / n1)
+    info["coupling"] = math.sqrt(info["n_signal"] / n1) if g is None else g
     info["model"] = tpl.model
     info["mass"] = float(mass)
-    info["experiment"] = str(experiment)
+    info["experiment"] = get_experiment(experiment).name
     warns: list[str] = []
     mu_ref = info["expected_mu_limit"]
     if not (1e-3 <= mu_ref <= 1e3):
         warns.append(
-            f"mu = 1 is {info['signal_events_mu1']:.3g} signal events, the limit is near mu = "
+            f"mu = 1 is {info['n_signal']:.3g} signal events, the limit is near mu = "
             f"{mu_ref:.3g}: pyhf's fits (finite-difference steps of ~1e-8 in mu) are "
             "unreliable so far from mu = 1; omit the coupling to put mu = 1 at the limit"
         )
+    info["warnings"] = list(warns)
     note = zero_background_note(built.spec, cl=cl)
     paths: tuple[Path, ...] = ()
     if out is not None:
