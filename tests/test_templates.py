@@ -125,7 +125,10 @@ def test_interpolation_exact_for_shapes_linear_in_log_mass() -> None:
         mc = 0.01 * math.hypot(1 - w, w)  # independent MC errors of the two templates
         assert t.sigma_err_pb == pytest.approx(mc * t.sigma_pb, rel=1e-12)
         assert t.metadata["interpolated"] is True
-        assert t.metadata["checksum"] == templates_io.template_checksum(t)
+        # a fingerprint of the stored inputs and the target mass, not of computed floats
+        again = templates.interpolate([lo, hi], m).metadata["checksum"]
+        assert t.metadata["checksum"] == again and len(again) == 64
+        assert again != templates.interpolate([lo, hi], 0.1234).metadata["checksum"]
 
 
 def test_interpolation_error_is_second_order_as_predicted() -> None:
@@ -245,7 +248,8 @@ def test_load_grid_offgrid_and_range(tmp_path) -> None:
     t = templates.load("km", 0.1, directory=tmp_path)
     assert "interpolated" not in t.metadata and t.sigma_pb == pytest.approx(200.0)
     t2 = templates.load("magnetic-dipole", 0.3, exp, directory=tmp_path)
-    assert t2.model == "md" and t2.metadata["interpolated_from"] == [0.1, 1.0]  # edge: linear
+    # 3 grid nodes: the shape stencil is all of them (never a lower order at the edge)
+    assert t2.model == "md" and t2.metadata["interpolated_from"] == [0.01, 0.1, 1.0]
     assert t2.sigma_pb == pytest.approx(2.0 / 0.3**2, rel=1e-12)
     assert t2.hist.values().sum() == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match=r"outside the template grid \[0.01, 1.0\] GeV"):
@@ -290,8 +294,14 @@ def test_load_uses_cubic_in_the_interior(tmp_path) -> None:
     t = templates.load("km", 0.05, exp, directory=tmp_path)
     assert t.metadata["interpolated_from"] == [0.01, 0.03, 0.1, 0.3]
     assert t.sigma_pb == pytest.approx(2.0 / 0.05**2, rel=1e-12)
-    t = templates.load("km", 0.02, exp, directory=tmp_path)  # first interval: linear
-    assert t.metadata["interpolated_from"] == [0.01, 0.03]
+    # first and last interval: one-sided 4-node stencils, not a fall back to linear
+    t = templates.load("km", 0.02, exp, directory=tmp_path)
+    assert t.metadata["interpolated_from"] == [0.01, 0.03, 0.1, 0.3]
+    assert t.metadata["interpolation"] == "cubic in ln m"
+    t = templates.load("km", 0.5, exp, directory=tmp_path)
+    assert t.metadata["interpolated_from"] == [0.03, 0.1, 0.3, 1.0]
+    assert t.sigma_pb == pytest.approx(2.0 / 0.5**2, rel=1e-12)  # power law: exact
+    assert t.metadata["sigma_interp_err_pb"] < 1e-9 * t.sigma_pb
 
 
 def test_file_cache_is_bounded_and_returns_copies(tmp_path) -> None:

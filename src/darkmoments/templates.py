@@ -23,22 +23,35 @@ Public interface (other modules code against it; keep it stable)
 ``save(template, path)`` / ``read(path)``
     One template per file, same HDF5 format as the shipped files
     (:mod:`darkmoments.io.templates_io`).
-``build_grid(experiment, models, masses, n_events, out, workers, scheduler, ...)``
-    The engine of ``darkmoments templates build``: deterministic seed per template
-    (:func:`template_seed`), resumable, atomic writes, progress bar, serial / processes / Dask.
+``plan_grid(experiment, models, masses, n_events)`` / ``build_grid(..., out=DIR, ...)``
+    The engine of ``darkmoments templates build``: every job validated up front, deterministic
+    seed per template (:func:`template_seed`), resumable through :mod:`darkmoments.checkpoint`,
+    atomic writes, progress bar, serial / processes / Dask.  ``out`` is required: the shipped
+    templates are only written when named explicitly (or with ``update_shipped=True``).
+``interpolate_sigma``, ``lagrange_weights``, ``spline_weights``, ``stencil``
+    The interpolation scheme (below), public for reuse.
 
 Interpolation in mass
 ---------------------
-At an off-grid mass m the template is Lagrange-interpolated in ln m, bin by bin, through the
-four nearest grid masses (two on each side; the two neighbours, i.e. linear, in the first and
-last grid interval): fractions sum_i L_i p_i (negative values, possible only in nearly empty
-bins because the cubic has two negative weights, are set to 0 and the shape renormalised),
-variances sum_i L_i^2 V_i (the MC variance of that estimate), ln sigma = sum_i L_i ln sigma_i
-(exact for any local power law sigma ~ m^k), the selection efficiency likewise.  Why cubic:
-against off-grid generated 1e5-event templates (4 GeV, kinetic mixing) linear interpolation
-misplaces sigma by up to 1.7 % at 1.2 GeV (cubic: ~0.1 %) and leaves a larger shape chi2/ndf
-(cubic 1.00-1.10 at ndf ~ 600-1100, vs 1.01 between two seeds at the same mass); numbers in
-docs/templates.md, checks in tests/test_templates.py and tests/test_templates_build.py.
+At an off-grid mass m (:func:`load`, :func:`interpolate`):
+
+* shape, variances and selection efficiency: Lagrange-interpolated in ln m, bin by bin,
+  through the 4 consecutive grid masses of :func:`stencil` (two on each side; one-sided
+  4-node stencils in the first and last interval, never a lower order): fractions
+  sum_i L_i p_i (negative values, possible only in nearly empty bins because the cubic has
+  negative weights, are set to 0 and the shape renormalised), variances sum_i L_i^2 V_i;
+* cross section: ln sigma by the not-a-knot cubic spline in ln m through every grid node
+  (:func:`interpolate_sigma`; exact for any power law), with MC error sum_i c_i^2
+  (dsigma_i/sigma_i)^2 and an interpolation error estimate |cubic - quintic spline| quoted
+  as ``metadata["sigma_interp_err_pb"]`` (included in
+  :func:`darkmoments.experiments.signal_yield`'s error).  Against cross sections generated
+  directly at the log-midpoints of the top halves of both LDMX grids it is within 2e-3
+  (rms 7e-4, the size of the MC errors); a 4-node cubic misplaces sigma by up to 5e-3 at the
+  form-factor kink near 1 GeV, the former linear top interval by 2-6 %.
+  Leave-one-out on every node: tests/test_sigma_interpolation.py.
+
+:func:`lagrange_weights`, :func:`spline_weights` and :func:`stencil` are general and public so
+that other modules (the statistics) can use the same scheme.
 """
 
 from __future__ import annotations
@@ -80,8 +93,10 @@ from .validation import check_int, check_real
 __all__ = [
     "DEFAULT_BASE_SEED",
     "DEFAULT_N_EVENTS",
+    "SHAPE_POINTS",
     "BuildPlan",
     "BuildReport",
+    "SigmaInterpolation",
     "Template",
     "build_grid",
     "build_output_directory",
@@ -92,6 +107,7 @@ __all__ = [
     "empty_hist",
     "fill_template_hist",
     "interpolate",
+    "interpolate_sigma",
     "is_shipped_directory",
     "lagrange_weights",
     "load",
@@ -99,6 +115,8 @@ __all__ = [
     "plan_grid",
     "read",
     "save",
+    "spline_weights",
+    "stencil",
     "template_from_events",
     "template_path",
     "template_seed",
@@ -510,9 +528,34 @@ def masses(
     return tf.index[mid].copy()
 
 
+#: Nodes of the Lagrange stencil in ln m for shapes and the selection efficiency (cubic).
+SHAPE_POINTS: int = 4
+
+
 def lagrange_weights(x: Sequence[float], x0: float) -> NDArray[np.float64]:
-    """Lagrange interpolation weights L_i(x0) for nodes x (sum to 1; linear for 2 nodes)."""
+    """Lagrange interpolation weights L_i(x0) for any nodes x (distinct; they sum to 1).
+
+    ``sum_i L_i(x0) y_i`` is the polynomial of degree ``len(x) - 1`` through ``(x_i, y_i)``
+    evaluated at ``x0`` (linear for 2 nodes, cubic for 4); ``x0`` outside the nodes
+    extrapolates.  General and public: the statistics can use the same weights.
+
+    Parameters
+    ----------
+    x : sequence of float
+        Distinct nodes (any order; e.g. ln m).
+    x0 : float
+        Where to evaluate.
+
+    Returns
+    -------
+    numpy.ndarray
+        One weight per node.
+    """
     xs = np.asarray(x, dtype=float)
+    if xs.ndim != 1 or xs.size < 1:
+        raise InputError(f"lagrange_weights needs a 1D list of nodes, got {x!r}")
+    if np.unique(xs).size != xs.size:
+        raise InputError(f"lagrange_weights needs distinct nodes, got {xs.tolist()}")
     w = np.ones(xs.size)
     for i in range(xs.size):
         for j in range(xs.size):
@@ -521,27 +564,215 @@ def lagrange_weights(x: Sequence[float], x0: float) -> NDArray[np.float64]:
     return w
 
 
-def interpolate(neighbours: Sequence[Template], mass: float) -> Template:
-    """Template at an off-grid mass from 2 (linear) or 4 (cubic) neighbours, in ln m.
+def stencil(nodes: Sequence[float], x0: float, n_points: int = SHAPE_POINTS) -> NDArray[np.intp]:
+    """Indices of the ``n_points`` consecutive nodes used to interpolate at ``x0``.
 
-    Lagrange interpolation in ln m with weights L_i (module docstring): fractions
-    sum_i L_i p_i (negative fractions from the cubic's negative weights in nearly empty bins
-    are set to 0 and the shape renormalised), variances sum_i L_i^2 V_i (the templates are
-    independent MC samples), ln sigma = sum_i L_i ln sigma_i with MC error
-    sigma sqrt(sum_i L_i^2 (dsigma_i / sigma_i)^2), the selection efficiency likewise.
+    The same rule at every position: ``n_points // 2`` nodes on each side of ``x0`` where
+    they exist; near the ends the window is shifted inwards (a one-sided stencil of the same
+    size, never a lower order); all nodes if there are fewer.
+
+    Parameters
+    ----------
+    nodes : sequence of float
+        Strictly increasing nodes (e.g. ln m of the grid).
+    x0 : float
+        Where to interpolate.
+    n_points : int
+        Stencil size (>= 1).
+
+    Returns
+    -------
+    numpy.ndarray of int
+    """
+    xs = np.asarray(nodes, dtype=float)
+    k = min(check_int("n_points", n_points, lo=1), xs.size)
+    i = int(np.searchsorted(xs, x0))
+    lo = min(max(i - k // 2, 0), xs.size - k)
+    return np.arange(lo, lo + k)
+
+
+def spline_weights(x: Sequence[float], x0: float, degree: int = 3) -> NDArray[np.float64]:
+    """Weights c_i(x0) of the interpolating spline through nodes x: ``s(x0) = sum c_i y_i``.
+
+    ``degree=3``: the not-a-knot cubic spline (C2; its first two and last two intervals
+    are each one cubic, so the ends are interpolated at the same order as the interior);
+    ``degree=5``: the quintic interpolating spline (used to estimate the cubic's error).
+    With fewer than ``degree + 1`` nodes the weights are those of the polynomial through all
+    nodes (:func:`lagrange_weights`), which is what the spline reduces to.  The weights are
+    the values at ``x0`` of the cardinal splines (the spline of each unit vector), so MC
+    errors propagate as ``sum_i c_i^2 err_i^2``.
+
+    Parameters
+    ----------
+    x : sequence of float
+        Strictly increasing nodes.
+    x0 : float
+        Where to evaluate (outside the nodes: the end polynomials extrapolate).
+    degree : int
+        3 or 5.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    from scipy.interpolate import CubicSpline, make_interp_spline
+
+    xs = np.asarray(x, dtype=float)
+    if xs.ndim != 1 or xs.size < 1 or np.any(np.diff(xs) <= 0):
+        raise InputError(f"spline_weights needs strictly increasing nodes, got {x!r}")
+    if degree not in (3, 5):
+        raise InputError(f"spline degree must be 3 or 5, got {degree!r}")
+    if xs.size <= degree:
+        return lagrange_weights(xs, x0)
+    eye = np.eye(xs.size)
+    if degree == 3:
+        return np.asarray(CubicSpline(xs, eye, bc_type="not-a-knot")(x0), dtype=float)
+    return np.asarray(make_interp_spline(xs, eye, k=5)(x0), dtype=float)
+
+
+@dataclass(frozen=True)
+class SigmaInterpolation:
+    """Cross section at an off-grid mass from the grid's cross sections.
+
+    Attributes
+    ----------
+    sigma_pb : float
+        Interpolated sigma (pb).
+    mc_err_pb : float
+        Its MC error, propagated from the nodes' MC errors (pb).
+    interp_err_pb : float
+        Estimated interpolation error (pb): the difference from the next-higher-order
+        interpolant (quintic spline for >= 6 nodes; the polynomial through one node fewer
+        otherwise).
+    scheme : str
+        Human-readable description.
+    """
+
+    sigma_pb: float
+    mc_err_pb: float
+    interp_err_pb: float
+    scheme: str
+
+
+def interpolate_sigma(
+    masses: Sequence[float],
+    sigma_pb: Sequence[float],
+    sigma_err_pb: Sequence[float],
+    mass: float,
+) -> SigmaInterpolation:
+    """ln sigma interpolated in ln m by the not-a-knot cubic spline through every node.
+
+    Why this scheme (issue 9.2; evidence in tests/test_sigma_interpolation.py): sigma falls
+    by 12 orders of magnitude over the grid and bends sharply at 0.6-2 GeV (the nuclear form
+    factor), so a local cubic through 4 nodes misplaces it by up to 0.5 % between nodes there
+    (linear at the top interval: 2-6 %), ~10 times its MC error of ~5e-4.  The cubic spline
+    is of the same order everywhere, and against directly generated cross sections at the
+    log-midpoints of the upper half of both LDMX grids it stays within 2e-3 (rms 7e-4, the
+    size of the MC errors themselves).  ln sigma is exact for any power law sigma ~ m^k.
+
+    The interpolation error is estimated as |cubic spline - quintic spline| (both through
+    all nodes) and quoted with the result; leave-one-out on every node of the shipped grids
+    gives pulls (deviation over the combined MC and estimated errors) within 3 (rms ~1).
+
+    Parameters
+    ----------
+    masses : sequence of float
+        Grid masses in GeV, strictly increasing.
+    sigma_pb, sigma_err_pb : sequence of float
+        Cross sections (> 0) and their MC errors (pb).
+    mass : float
+        Target mass in GeV (outside the grid: extrapolated, with a larger error estimate).
+
+    Returns
+    -------
+    SigmaInterpolation
+    """
+    m = np.asarray(masses, dtype=float)
+    s = np.asarray(sigma_pb, dtype=float)
+    e = np.asarray(sigma_err_pb, dtype=float)
+    if m.ndim != 1 or m.size < 1 or s.shape != m.shape or e.shape != m.shape:
+        raise InputError("interpolate_sigma needs equal-length 1D masses, sigma and errors")
+    if np.any(m <= 0) or np.any(np.diff(m) <= 0):
+        raise InputError(f"masses must be > 0 GeV and strictly increasing, got {m.tolist()}")
+    x, x0 = np.log(m), math.log(check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV"))
+    if m.size == 1:
+        return SigmaInterpolation(float(s[0]), float(e[0]), 0.0, "single node")
+    if np.all(s > 0):
+        y, rel = np.log(s), e / s
+        c = spline_weights(x, x0, 3)
+        ly = float(c @ y)
+        sigma = math.exp(ly)
+        mc = sigma * math.sqrt(float((c**2) @ (rel**2)))
+        if m.size >= 6:
+            alt = float(spline_weights(x, x0, 5) @ y)
+            what = "quintic spline"
+        else:
+            idx = np.sort(np.argsort(np.abs(x - x0), kind="stable")[: m.size - 1])
+            alt = float(lagrange_weights(x[idx], x0) @ y[idx])
+            what = f"{m.size - 1}-node polynomial"
+        interp = sigma * abs(math.expm1(alt - ly))
+        order = "cubic spline" if m.size >= 4 else f"{m.size}-node polynomial"
+        scheme = (
+            f"ln sigma: not-a-knot {order} in ln m through {m.size} nodes; "
+            f"error estimate |{order} - {what}|"
+        )
+        return SigmaInterpolation(sigma, mc, interp, scheme)
+    # a zero cross section somewhere (no events): linear in sigma, no log
+    c = spline_weights(x, x0, 3)
+    sigma = max(float(c @ s), 0.0)
+    return SigmaInterpolation(
+        sigma, math.sqrt(float((c**2) @ (e**2))), 0.0, "sigma: cubic spline in ln m"
+    )
+
+
+def _derived_checksum(kind: str, mass: float, sources: Sequence[str | None]) -> str:
+    """Fingerprint of a derived template from its stored inputs (never from computed floats).
+
+    SHA-256 of the scheme, the target mass (its ``repr``) and the checksums of every stored
+    template it was computed from: the same on every machine.
+    """
+    h = hashlib.sha256(f"{kind}|{float(mass)!r}".encode())
+    for c in sources:
+        h.update(b"|" + (c or "none").encode())
+    return h.hexdigest()
+
+
+def interpolate(
+    neighbours: Sequence[Template],
+    mass: float,
+    *,
+    sigma_nodes: Sequence[Template] | None = None,
+) -> Template:
+    """Template at an off-grid mass: shape from ``neighbours``, sigma from ``sigma_nodes``.
+
+    * Shape (bin fractions), variances and selection efficiency: Lagrange interpolation in
+      ln m through all ``neighbours`` (:func:`lagrange_weights`; :func:`load` passes the 4
+      nodes of :func:`stencil`, one-sided at the ends): fractions sum_i L_i p_i (negative
+      fractions from the cubic's negative weights in nearly empty bins are set to 0 and the
+      shape renormalised), variances sum_i L_i^2 V_i (independent MC samples).
+    * Cross section: :func:`interpolate_sigma` (not-a-knot cubic spline of ln sigma in ln m)
+      through ``sigma_nodes`` (:func:`load` passes every grid node of the model), or
+      through ``neighbours`` if not given.  ``sigma_err_pb`` is the propagated MC error;
+      the estimated interpolation error is ``metadata["sigma_interp_err_pb"]`` (pb) and
+      :func:`darkmoments.experiments.signal_yield` adds it to the yield's error.
 
     Parameters
     ----------
     neighbours : sequence of Template
-        Same model, experiment and binning, masses strictly increasing, ``mass`` inside
-        their range.
+        Same model, experiment and binning (within :data:`EDGE_RTOL`), masses strictly
+        increasing, ``mass`` inside their range.
     mass : float
         Target mass in GeV.
+    sigma_nodes : sequence of Template, optional
+        Templates (same model and experiment, increasing masses) whose cross sections are
+        interpolated; default ``neighbours``.
 
     Returns
     -------
     Template
-        With metadata ``interpolated = True`` and ``interpolated_from`` (the masses used).
+        With metadata ``interpolated = True``, ``interpolated_from`` (the shape nodes),
+        ``interpolation``, ``sigma_interpolation``, ``sigma_interp_err_pb`` and a
+        ``checksum`` derived from the checksums of every template used.
     """
     ts = list(neighbours)
     if len(ts) < 2:
@@ -579,34 +810,46 @@ def interpolate(neighbours: Sequence[Template], mass: float) -> Template:
     h = first.hist.copy()
     h.view()["value"] = values
     h.view()["variance"] = variances
-    if all(t.sigma_pb > 0 for t in ts):
-        sigma = math.exp(sum(w * math.log(t.sigma_pb) for w, t in zip(lw, ts, strict=True)))
-        rel = math.sqrt(
-            sum((w * t.sigma_err_pb / t.sigma_pb) ** 2 for w, t in zip(lw, ts, strict=True))
-        )
-    else:
-        sigma = max(sum(w * t.sigma_pb for w, t in zip(lw, ts, strict=True)), 0.0)
-        rel = 0.0
+    nodes = ts if sigma_nodes is None else list(sigma_nodes)
+    if any(t.model != first.model or t.experiment != first.experiment for t in nodes):
+        raise ValueError("interpolate needs sigma nodes of the same model and experiment")
+    sig = interpolate_sigma(
+        [t.mass for t in nodes],
+        [t.sigma_pb for t in nodes],
+        [t.sigma_err_pb for t in nodes],
+        float(mass),
+    )
     meta = {k: v for k, v in first.metadata.items() if k not in ("checksum", "source_file")}
-    eps = sum(w * float(t.metadata["selection_efficiency"]) for w, t in zip(lw, ts, strict=True))
+    effs = [float(t.metadata["selection_efficiency"]) for t in ts]
+    # a constant is interpolated exactly (no 1 - 1e-16 from summing the weights)
+    eps = effs[0] if len(set(effs)) == 1 else float(np.dot(lw, effs))
     eps_err = math.sqrt(
         sum(
             (w * float(t.metadata["selection_efficiency_err"])) ** 2
             for w, t in zip(lw, ts, strict=True)
         )
     )
+    shape_scheme = "cubic in ln m" if len(ts) == 4 else f"{len(ts)}-point Lagrange in ln m"
     meta.update(
         selection_efficiency=min(max(eps, 0.0), 1.0),
         selection_efficiency_err=eps_err,
         interpolated=True,
         interpolated_from=ms.tolist(),
-        interpolation="cubic in ln m" if len(ts) == 4 else f"{len(ts)}-point Lagrange in ln m",
+        interpolation=shape_scheme,
+        sigma_interpolation=sig.scheme,
+        sigma_interp_err_pb=sig.interp_err_pb,
         seed=[t.metadata.get("seed") for t in ts],
         n_events=min(int(t.metadata["n_events"]) for t in ts),
         source_checksums=[t.metadata.get("checksum") for t in ts],
     )
-    out = Template(h, first.model, float(mass), first.experiment, sigma, sigma * rel, meta)
-    out.metadata["checksum"] = templates_io.template_checksum(out)
+    out = Template(h, first.model, float(mass), first.experiment, sig.sigma_pb, sig.mc_err_pb, meta)
+    sources = [t.metadata.get("checksum") or templates_io.template_checksum(t) for t in ts]
+    sources += ["sigma"] + [
+        t.metadata.get("checksum") or templates_io.template_checksum(t) for t in nodes
+    ]
+    out.metadata["checksum"] = _derived_checksum(
+        f"interpolated|{shape_scheme}|{sig.scheme}", float(mass), sources
+    )
     return out
 
 
@@ -624,7 +867,11 @@ def load(
     model : str
         Model id, letter or name.
     mass : float
-        A' mass in GeV; grid masses are returned as stored, others interpolated.
+        A' mass in GeV (Python or numpy number); grid masses (within
+        ``templates_io.MASS_KEY_RTOL`` = 1e-6 relative) are returned as stored, others
+        interpolated (:func:`interpolate`: shape cubic in ln m through the 4 nodes of
+        :func:`stencil`, sigma by a cubic spline through every node, with
+        ``metadata["sigma_interp_err_pb"]``).
     experiment : str or Experiment
         ``ldmx-phase1``, ``ldmx-phase2``, a TOML path or an Experiment.
     directory : path, optional
@@ -633,11 +880,14 @@ def load(
     Returns
     -------
     Template
+        An independent copy: changing it does not change what later calls return.
 
     Raises
     ------
-    ValueError
-        Mass outside the grid (the message names the range), corrupted or mismatched file.
+    InputError, InputTypeError
+        Mass not a finite number > 0, or outside the grid (the message names the range).
+    TemplateFileError
+        Corrupted file, or a file made for another setup (names file, template, difference).
     OSError
         No template file for the experiment.
     """
@@ -647,26 +897,29 @@ def load(
     path = template_path(exp, directory)
     tf = _template_file(path)
     if mid not in tf.index:
-        raise ValueError(f"{path}: no templates for model {mid}; present: {sorted(tf.index)}")
+        raise TemplateFileError(
+            f"{path}: no templates for model {mid}; present: {sorted(tf.index)}"
+        )
     grid = tf.index[mid]
     m = float(mass)
-    if m < grid[0] * (1 - 1e-9) or m > grid[-1] * (1 + 1e-9):
-        raise ValueError(
+    rtol = templates_io.MASS_KEY_RTOL
+    if m < grid[0] * (1 - rtol) or m > grid[-1] * (1 + rtol):
+        raise InputError(
             f"mass {m} GeV outside the template grid [{grid[0]}, {grid[-1]}] GeV of model "
             f"{mid}, experiment {exp.name}"
         )
     i = int(np.searchsorted(grid, m))
     for j in (i - 1, i):
-        if 0 <= j < grid.size and math.isclose(grid[j], m, rel_tol=1e-9):
+        if 0 <= j < grid.size and abs(grid[j] - m) <= rtol * m:
             t = tf.get(mid, float(grid[j]))
             _check_matches(t, exp, path)
             return t
-    # cubic through the two neighbours on each side when they exist, else linear
-    idx = range(i - 2, i + 2) if i >= 2 and i + 1 < grid.size else range(i - 1, i + 1)
+    idx = stencil(np.log(grid), math.log(m), SHAPE_POINTS)
     ts = [tf.get(mid, float(grid[j])) for j in idx]
     for t in ts:
         _check_matches(t, exp, path)
-    return interpolate(ts, m)
+    nodes = tf.model_templates(mid)  # cached, verified; read only here
+    return interpolate(ts, m, sigma_nodes=nodes)
 
 
 def catalogue(directory: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:

@@ -406,6 +406,17 @@ class TemplateFile:
             raise KeyError(f"{self.path}: no template for model={model} mass={mass} GeV")
         return copy_template(self._cached(None, model, key))
 
+    def model_templates(self, model: str) -> list[Template]:
+        """Every template of ``model`` (verified), by mass: the cached objects, not copies.
+
+        For read-only use inside darkmoments (the cross-section interpolation needs every
+        node); anything handed to a caller must be copied (:func:`copy_template`).
+        """
+        if model not in self._keys:
+            return []
+        with _open(self.path) as f:
+            return [self._cached(f, model, self._keys[model][float(m)]) for m in self.index[model]]
+
     def all(self) -> list[Template]:
         """Every template in the file (verified, copies), ordered by model then mass."""
         out: list[Template] = []
