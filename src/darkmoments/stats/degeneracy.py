@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import InputError
 from .fast import deviance_grid, profile_mass
 from .shapes import ShapeGrid
 
@@ -104,11 +105,11 @@ def degeneracy_surface(
     DegeneracySurface
     """
     if not (np.isfinite(n_events) and n_events > 0):
-        raise ValueError(f"number of events must be finite and > 0, got {n_events}")
+        raise InputError(f"number of events must be finite and > 0, got {n_events}")
     if true_grid.n_bins != alt_grid.n_bins:
-        raise ValueError("true and alternative shapes must share observables and binning")
+        raise InputError("true and alternative shapes must share observables and binning")
     if int(points) != points or points < 2:
-        raise ValueError(f"points must be an integer >= 2, got {points}")
+        raise InputError(f"points must be an integer >= 2, got {points}")
     tm = (
         np.geomspace(*true_grid.mass_range, int(points))
         if true_masses is None

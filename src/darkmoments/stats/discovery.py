@@ -197,7 +197,7 @@ def pyhf_discovery(spec: dict[str, Any]) -> Discovery:
 
     ch = spec["channels"][0]
     if not any(s["name"] != "signal" for s in ch["samples"]):
-        raise ValueError("a discovery test needs a background sample in the workspace")
+        raise InputError("a discovery test needs a background sample in the workspace")
     model, data = make_model(spec)
     with pyhf_backend("scipy"):
         p0 = pyhf.infer.hypotest(0.0, data, model, test_stat="q0", calctype="asymptotics")

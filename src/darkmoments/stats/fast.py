@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import InputError
 from ..validation import check_real
 from .shapes import ShapeGrid
 
@@ -98,13 +99,13 @@ def prepare_counts(
     """Validate counts (shape (n_toys, n_bins), finite, >= 0) and index their non-empty bins."""
     if isinstance(counts, PreparedCounts):
         if n_bins is not None and counts.n_bins != n_bins:
-            raise ValueError(f"counts have {counts.n_bins} bins, expected {n_bins}")
+            raise InputError(f"counts have {counts.n_bins} bins, expected {n_bins}")
         return counts
     c = np.atleast_2d(np.asarray(counts, dtype=float))
     if c.ndim != 2 or (n_bins is not None and c.shape[1] != n_bins):
-        raise ValueError(f"counts must have shape (n_toys, {n_bins}), got {np.shape(counts)}")
+        raise InputError(f"counts must have shape (n_toys, {n_bins}), got {np.shape(counts)}")
     if not np.all(np.isfinite(c)) or np.any(c < 0):
-        raise ValueError("counts must be finite and >= 0")
+        raise InputError("counts must be finite and >= 0")
     pos = c > 0
     kmax = max(int(pos.sum(axis=1).max()) if c.size else 0, 1)
     if kmax * 2 < c.shape[1]:
@@ -187,7 +188,7 @@ def _deviance_grid(prep: PreparedCounts, p: FloatArray, rates: FloatArray | None
     else:
         r = np.asarray(rates, dtype=float)
         if r.shape != s.shape or np.any(r <= 0) or not np.all(np.isfinite(r)):
-            raise ValueError(f"rates must be finite, > 0, one per mass; got {rates}")
+            raise InputError(f"rates must be finite, > 0, one per mass; got {rates}")
         d = 2.0 * (
             (r * s)[None, :] - n[:, None] + sat[:, None] - n[:, None] * np.log(r)[None, :] - cross
         )

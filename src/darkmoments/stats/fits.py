@@ -19,6 +19,7 @@ from iminuit import Minuit
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
+from ..errors import InputError
 from .fast import P_FLOOR, check_p_floor, xlogx
 from .shapes import ShapeGrid
 
@@ -51,7 +52,7 @@ def asimov(grid: ShapeGrid, mass: float, n_events: float) -> FloatArray:
     ndarray, shape (n_bins,)
     """
     if not (np.isfinite(n_events) and n_events > 0):
-        raise ValueError(f"number of events must be finite and > 0, got {n_events}")
+        raise InputError(f"number of events must be finite and > 0, got {n_events}")
     p = grid.shape(mass)
     return float(n_events) * p / p.sum()
 
@@ -72,15 +73,15 @@ def check_data(counts: FloatArray, grid: ShapeGrid, *, strict: bool = True) -> F
     """
     c = np.asarray(counts, dtype=float)
     if c.ndim != 1 or c.size != grid.n_bins:
-        raise ValueError(f"data must be a 1D array of {grid.n_bins} bins, got shape {c.shape}")
+        raise InputError(f"data must be a 1D array of {grid.n_bins} bins, got shape {c.shape}")
     if not np.all(np.isfinite(c)) or np.any(c < 0):
-        raise ValueError("data must be finite and >= 0 in every bin")
+        raise InputError("data must be finite and >= 0 in every bin")
     if c.sum() <= 0:
-        raise ValueError("data contain no events; a mass fit needs at least one event")
+        raise InputError("data contain no events; a mass fit needs at least one event")
     empty = np.all(grid.probs <= 0, axis=0) & (c > 0)
     if strict and np.any(empty):
         idx = np.flatnonzero(empty)
-        raise ValueError(
+        raise InputError(
             f"bins {idx[:10].tolist()} have zero expected events for model {grid.model} at all "
             f"masses but non-zero observed counts {c[idx[:10]].tolist()}"
         )
@@ -226,9 +227,9 @@ def fit_mass(
     c = check_data(counts, grid, strict=strict)
     p_floor = check_p_floor(p_floor)
     if not (np.isfinite(delta) and delta > 0):
-        raise ValueError(f"delta must be finite and > 0, got {delta}")
+        raise InputError(f"delta must be finite and > 0, got {delta}")
     if rate_coupling is not None and not (np.isfinite(rate_coupling) and rate_coupling > 0):
-        raise ValueError(f"rate_coupling must be finite and > 0, got {rate_coupling}")
+        raise InputError(f"rate_coupling must be finite and > 0, got {rate_coupling}")
     lo_m, hi_m = grid.mass_range
     u_lo, u_hi = np.log(lo_m), np.log(hi_m)
 

@@ -194,7 +194,7 @@ def pyhf_backend(optimizer: str = "scipy", **options: Any) -> Iterator[None]:
     elif optimizer == "minuit":
         opt = pyhf.optimize.minuit_optimizer(**options)
     else:
-        raise ValueError(f"optimizer must be 'scipy' or 'minuit', got {optimizer!r}")
+        raise InputError(f"optimizer must be 'scipy' or 'minuit', got {optimizer!r}")
     pyhf.set_backend("numpy", opt)
     try:
         yield
@@ -372,7 +372,7 @@ def upper_limit(
             break
         hi *= 2.0
     else:
-        raise ValueError("could not bracket the upper limit (CLs never fell below 1 - cl)")
+        raise InputError("could not bracket the upper limit (CLs never fell below 1 - cl)")
     lo = hi / 2.0
     for _ in range(60):
         if f(lo) > 0:
@@ -400,9 +400,9 @@ def coupling_limit(n_up: float | FloatArray, n_signal_unit: float | FloatArray) 
     nu = np.asarray(n_up, dtype=float)
     n1 = np.asarray(n_signal_unit, dtype=float)
     if np.any(~np.isfinite(nu)) or np.any(nu <= 0):
-        raise ValueError(f"event limit must be finite and > 0, got {n_up}")
+        raise InputError(f"event limit must be finite and > 0, got {n_up}")
     if np.any(~np.isfinite(n1)) or np.any(n1 <= 0):
-        raise ValueError(
+        raise InputError(
             f"signal yield at unit coupling must be finite and > 0, got {n_signal_unit}"
         )
     return np.sqrt(nu / n1)
@@ -441,7 +441,7 @@ def reach_rows(
     ms = np.asarray(masses, dtype=float)
     n1 = np.asarray(n_signal_unit, dtype=float)
     if ms.shape != n1.shape:
-        raise ValueError(f"masses {ms.shape} and yields {n1.shape} must have the same shape")
+        raise InputError(f"masses {ms.shape} and yields {n1.shape} must have the same shape")
     n_up = poisson_upper_limit(n_obs, background, cl)
     g = coupling_limit(n_up, n1)
     return [

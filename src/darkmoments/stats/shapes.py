@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import InputError, InputTypeError
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..templates import Template
 
@@ -60,20 +62,20 @@ def parse_observables(observables: str | Sequence[str]) -> tuple[str, ...]:
     elif isinstance(observables, Sequence):
         names = list(observables)
         if not all(isinstance(s, str) for s in names):
-            raise TypeError(f"observables must be strings, got {observables!r}")
+            raise InputTypeError(f"observables must be strings, got {observables!r}")
     else:
-        raise TypeError(f"observables must be a string such as 'E,pt', got {observables!r}")
+        raise InputTypeError(f"observables must be a string such as 'E,pt', got {observables!r}")
     canon = {"e": "E", "pt": "pt", "p_t": "pt"}
     out: list[str] = []
     for name in names:
         key = name.strip().lower()
         if key not in canon:
-            raise ValueError(f"unknown observable {name!r}; allowed: 'E', 'pt' or 'E,pt'")
+            raise InputError(f"unknown observable {name!r}; allowed: 'E', 'pt' or 'E,pt'")
         if canon[key] in out:
-            raise ValueError(f"observable {name!r} given twice in {observables!r}")
+            raise InputError(f"observable {name!r} given twice in {observables!r}")
         out.append(canon[key])
     if not out:
-        raise ValueError(f"no observable selected in {observables!r}; allowed: 'E', 'pt', 'E,pt'")
+        raise InputError(f"no observable selected in {observables!r}; allowed: 'E', 'pt', 'E,pt'")
     return tuple(o for o in OBSERVABLES if o in out)
 
 
@@ -106,7 +108,7 @@ def project_template(
     names = tuple(h.axes.name)
     for o in obs:
         if o not in names:
-            raise ValueError(f"template histogram has axes {names}, observable {o!r} missing")
+            raise InputError(f"template histogram has axes {names}, observable {o!r} missing")
     h_proj = h.project(*obs) if len(obs) < len(names) or obs != names else h
     values = np.asarray(h_proj.values(), dtype=float).ravel()
     variances_raw = h_proj.variances()
@@ -116,12 +118,12 @@ def project_template(
         else np.asarray(variances_raw, dtype=float).ravel()
     )
     if not (np.all(np.isfinite(values)) and np.all(values >= 0)):
-        raise ValueError(
+        raise InputError(
             f"template {template.model} m={template.mass} GeV has negative or non-finite "
             "bin contents; probabilities must be finite and >= 0"
         )
     if not (np.all(np.isfinite(variances)) and np.all(variances >= 0)):
-        raise ValueError(
+        raise InputError(
             f"template {template.model} m={template.mass} GeV has negative or non-finite variances"
         )
     return values, variances
@@ -159,27 +161,27 @@ class ShapeGrid:
         probs = np.atleast_2d(np.asarray(self.probs, dtype=float))
         variances = np.atleast_2d(np.asarray(self.variances, dtype=float))
         if masses.ndim != 1 or masses.size < 1:
-            raise ValueError(f"masses must be a non-empty 1D array, got shape {masses.shape}")
+            raise InputError(f"masses must be a non-empty 1D array, got shape {masses.shape}")
         if not np.all(np.isfinite(masses)) or np.any(masses <= 0):
-            raise ValueError(f"masses must be finite and > 0 GeV, got {masses}")
+            raise InputError(f"masses must be finite and > 0 GeV, got {masses}")
         if np.any(np.diff(masses) <= 0):
-            raise ValueError(f"masses must be strictly increasing, got {masses}")
+            raise InputError(f"masses must be strictly increasing, got {masses}")
         if probs.shape[0] != masses.size or variances.shape != probs.shape:
-            raise ValueError(
+            raise InputError(
                 f"probs {probs.shape} and variances {variances.shape} must have one row per "
                 f"mass ({masses.size})"
             )
         if not np.all(np.isfinite(probs)) or np.any(probs < 0):
-            raise ValueError("probs must be finite and >= 0")
+            raise InputError("probs must be finite and >= 0")
         if np.any(probs.sum(axis=1) <= 0):
-            raise ValueError("every mass needs a shape with non-zero total probability")
+            raise InputError("every mass needs a shape with non-zero total probability")
         object.__setattr__(self, "masses", masses)
         object.__setattr__(self, "probs", probs)
         object.__setattr__(self, "variances", variances)
         if self.n1 is not None:
             n1 = np.asarray(self.n1, dtype=float)
             if n1.shape != masses.shape or not np.all(np.isfinite(n1)) or np.any(n1 <= 0):
-                raise ValueError(f"n1 must be finite, > 0 and have one value per mass, got {n1}")
+                raise InputError(f"n1 must be finite, > 0 and have one value per mass, got {n1}")
             object.__setattr__(self, "n1", n1)
 
     # ------------------------------------------------------------------ construction
@@ -210,17 +212,17 @@ class ShapeGrid:
         ShapeGrid
         """
         if len(templates) == 0:
-            raise ValueError("need at least one template to build a ShapeGrid")
+            raise InputError("need at least one template to build a ShapeGrid")
         models = {t.model for t in templates}
         if len(models) != 1:
-            raise ValueError(f"templates of one model expected, got {sorted(models)}")
+            raise InputError(f"templates of one model expected, got {sorted(models)}")
         ts = sorted(templates, key=lambda t: t.mass)
         obs = parse_observables(observables)
         pv = [project_template(t, obs) for t in ts]
         n1 = None
         if events_per_pb is not None:
             if not np.isfinite(events_per_pb) or events_per_pb <= 0:
-                raise ValueError(f"events_per_pb must be finite and > 0, got {events_per_pb}")
+                raise InputError(f"events_per_pb must be finite and > 0, got {events_per_pb}")
             n1 = np.array(
                 [
                     events_per_pb * t.sigma_pb * float(t.metadata.get("selection_efficiency", 1.0))
@@ -252,7 +254,7 @@ class ShapeGrid:
         m = float(mass)
         lo, hi = self.mass_range
         if not np.isfinite(m) or m < lo * (1 - 1e-12) or m > hi * (1 + 1e-12):
-            raise ValueError(
+            raise InputError(
                 f"mass {mass} GeV outside the template range [{lo:g}, {hi:g}] GeV "
                 f"of model {self.model}"
             )
@@ -285,7 +287,7 @@ class ShapeGrid:
     def rate(self, mass: float) -> float:
         """Expected events at unit coupling at ``mass`` (power-law interpolation)."""
         if self.n1 is None:
-            raise ValueError(f"ShapeGrid of model {self.model} has no event rates (n1)")
+            raise InputError(f"ShapeGrid of model {self.model} has no event rates (n1)")
         i, w = self._locate(mass)
         if self.masses.size == 1:
             return float(self.n1[0])
@@ -308,7 +310,7 @@ class ShapeGrid:
             :meth:`rate` at the new masses (the original masses are kept exactly).
         """
         if int(n_per_segment) != n_per_segment or n_per_segment < 1:
-            raise ValueError(f"n_per_segment must be an integer >= 1, got {n_per_segment}")
+            raise InputError(f"n_per_segment must be an integer >= 1, got {n_per_segment}")
         k = int(n_per_segment)
         if self.masses.size == 1 or k == 1:
             return self

@@ -127,22 +127,22 @@ class DiscriminationSetup:
         check_real("p_floor", self.p_floor, lo=0.0, hi=1e-3, lo_open=True, hi_open=True)
         self.true_grid.check_mass(self.true_mass)
         if (self.rates_true is None) != (self.rates_alt is None):
-            raise ValueError("give both rates_true and rates_alt (tied rates) or neither")
+            raise InputError("give both rates_true and rates_alt (tied rates) or neither")
         if self.rates_true is not None:
             rt = np.asarray(self.rates_true, dtype=float)
             ra = np.asarray(self.rates_alt, dtype=float)
             if rt.shape != self.true_grid.masses.shape or ra.shape != self.alt_grid.masses.shape:
-                raise ValueError("rates_true / rates_alt need one value per grid mass")
+                raise InputError("rates_true / rates_alt need one value per grid mass")
             if not (
                 np.all(np.isfinite(rt))
                 and np.all(rt > 0)
                 and np.all(np.isfinite(ra))
                 and np.all(ra > 0)
             ):
-                raise ValueError("tied rates must be finite and > 0 events")
+                raise InputError("tied rates must be finite and > 0 events")
             expected = _power_law(self.true_grid.masses, rt, float(self.true_mass))
             if not np.isclose(self.n_events, expected, rtol=1e-9):
-                raise ValueError(
+                raise InputError(
                     f"n_events = {self.n_events} differs from the tied true rate {expected} "
                     f"at m = {self.true_mass} GeV"
                 )
@@ -208,11 +208,11 @@ def relic_setup(
     from ..relic import target
 
     if not (np.isfinite(coupling_factor) and coupling_factor > 0):
-        raise ValueError(f"coupling_factor must be finite and > 0, got {coupling_factor}")
+        raise InputError(f"coupling_factor must be finite and > 0, got {coupling_factor}")
     rates = []
     for g in (true_grid, alt_grid):
         if g.n1 is None:
-            raise ValueError(f"shape grid of model {g.model} has no event rates (n1)")
+            raise InputError(f"shape grid of model {g.model} has no event rates (n1)")
         gr = np.asarray(target(g.model, g.masses).coupling, dtype=float)
         rates.append((coupling_factor * gr) ** 2 * g.n1)
     true_grid.check_mass(true_mass)
@@ -334,7 +334,7 @@ def empirical_p_values(t_obs: FloatArray, t_ref: FloatArray) -> FloatArray:
     """P(T >= t_obs) estimated from reference toys ``t_ref`` (fraction, 0 if none exceed)."""
     ref = np.sort(np.asarray(t_ref, dtype=float))
     if ref.size == 0:
-        raise ValueError("need at least one reference toy")
+        raise InputError("need at least one reference toy")
     idx = np.searchsorted(ref, np.asarray(t_obs, dtype=float), side="left")
     return (ref.size - idx) / ref.size
 
