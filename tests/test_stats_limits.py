@@ -113,8 +113,13 @@ def test_workspace_validates_and_bad_input(tpl) -> None:
     obs[0] = 2.0
     with pytest.raises(ValueError, match=r"zero expected signal and background"):
         build_spec(t0, 5.0, observed=obs)
-    # the empty bin is simply dropped if nothing is observed there
-    assert len(build_spec(t0, 5.0)["observations"][0]["data"]) == probs.size - 1
+    # with nothing observed there the empty bin stays in the fixed layout (no mass-dependent
+    # dropping, so workspaces of every mass share their bins), with no signal and no events
+    spec0 = build_spec(t0, 5.0)
+    assert len(spec0["observations"][0]["data"]) == probs.size
+    assert spec0["observations"][0]["data"][0] == 0.0
+    assert spec0["channels"][0]["samples"][0]["data"][0] == 0.0
+    pyhf.Workspace(spec0)
 
 
 def test_write_json_atomic(tmp_path: Path) -> None:
