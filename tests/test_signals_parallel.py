@@ -167,25 +167,12 @@ def test_templates_build_signal_ends_run_and_workers(tmp_path: Path, sig: int) -
     _check(res, sig)
     assert _temporary_files(tmp_path) == []
     assert not (out / "ldmx-phase2.h5").exists()  # interrupted: no packed file
-    # what remains is resumable data only: complete parts
-    from darkmoments import templates
-
-    for part in out.glob(".parts-*/*"):
-        assert part.suffix == ".h5", part
-        assert templates.read(part).model == "km"
-
-
-@pytest.mark.xfail(
-    reason="templates.build_grid leaves an empty .parts-<experiment> directory when "
-    "interrupted before any template is complete (issue 9; templates.py)",
-    strict=False,
-)
-def test_templates_build_interrupted_early_leaves_no_empty_parts_dir(tmp_path: Path) -> None:
-    out = tmp_path / "tpl"
-    out.mkdir()
-    res = _run_and_signal(_build_args(out), signal.SIGTERM, tmp_path)
-    _check(res, signal.SIGTERM)
-    assert [p for p in out.glob(".parts-*") if not any(p.iterdir())] == []
+    # what remains is resumable data only: a checkpoint with its manifest and finished
+    # templates, and no empty checkpoint directory
+    for parts in out.glob(".parts-*"):
+        names = sorted(p.name for p in parts.iterdir())
+        assert "manifest.json" in names, names
+        assert all(n == "manifest.json" or n.endswith(".h5") for n in names), names
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -197,7 +184,7 @@ def test_discriminate_signal_ends_run_and_workers(tmp_path: Path, sig: int) -> N
         "km:1.0",
         "--alt",
         "md",
-        "--events",
+        "--signal-events",
         "50",
         "--toys",
         "5000000",

@@ -208,11 +208,17 @@ class ProcessExecutor(Executor):
     def __init__(self, workers: int) -> None:
         self.workers = _check_workers(workers)
         self._closed = False
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=_WorkerContext(), initializer=_worker_init
-        )
         self._previous: dict[int, Any] = {}
+        # handlers first: a signal while the pool is being set up is handled the same way
         self._install_signal_handlers()
+        try:
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=_WorkerContext(), initializer=_worker_init
+            )
+        except BaseException:
+            self._closed = True
+            self._restore_signal_handlers()
+            raise
 
     # -- signals -----------------------------------------------------------------------------
 
@@ -247,7 +253,7 @@ class ProcessExecutor(Executor):
     # -- processes ---------------------------------------------------------------------------
 
     def _processes(self) -> list[multiprocessing.process.BaseProcess]:
-        procs = getattr(self._pool, "_processes", None) or {}
+        procs = getattr(getattr(self, "_pool", None), "_processes", None) or {}
         return list(procs.values())
 
     def _terminate_workers(self) -> None:
