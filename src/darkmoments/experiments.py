@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .constants import PB_TO_CM2
-from .errors import InputError
+from .errors import InputError, InputTypeError
 from .targets import Target, get_target
 from .validation import check_finite_result, check_real
 
@@ -696,9 +696,17 @@ def experiment_from_toml(path: str | os.PathLike[str]) -> Experiment:
     try:
         with p.open("rb") as fh:
             data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{p}: not valid TOML ({exc})") from exc
-    return experiment_from_dict(data, source=str(p))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: not valid TOML ({exc})") from exc
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a directory, not a TOML experiment file") from None
+    try:
+        return experiment_from_dict(data, source=str(p))
+    except (ValueError, TypeError) as exc:
+        if str(p) in str(exc):
+            raise
+        cls = InputTypeError if isinstance(exc, TypeError) else InputError
+        raise cls(f"{p}: {exc}") from exc
 
 
 def get_experiment(experiment: str | os.PathLike[str] | Experiment) -> Experiment:
