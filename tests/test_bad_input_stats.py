@@ -115,6 +115,10 @@ CLI_CASES = [
     ([*WS, "--background-uncertainty", "0.1"], "--background-uncertainty needs"),
     ([*WS, "--flat-background", "-5"], "--flat-background"),
     ([*WS, "--coupling", "0"], "--coupling"),
+    ([*WS, "--staterror", "some"], "'--staterror'"),
+    ([*WS, "--staterror", "all", "--no-staterror"], "--staterror only"),
+    ([*WS, "--cl", "0"], "--cl"),
+    (["workspace", "--model", "km", "--mass", "9", "--out", "ws.json"], "outside"),
     # reach
     (["reach", "--model", "km", "--out", "nope/r.csv"], "nope does not exist"),
     (["reach", "--model", "km", "--cl", "1.5"], "--cl"),

@@ -115,20 +115,26 @@ def test_workspace_cli_validates_and_matches_limit(tdir: Path, tmp_path: Path) -
         "--templates",
         str(tdir),
     ]
-    # with the MC staterror (40 gamma parameters): schema-valid and runs in pyhf's CLI
+    # with the MC staterror in every bin: schema-valid and runs in pyhf's CLI
     full = tmp_path / "ws_full.json"
-    code, _, err = run([*base, "--out", str(full)])
+    code, _, err = run([*base, "--out", str(full), "--staterror", "all"])
     assert code == 0, err
     spec_full = json.loads(full.read_text())
     pyhf.Workspace(spec_full)
     mods = [m["type"] for m in spec_full["channels"][0]["samples"][0]["modifiers"]]
-    assert mods == ["normfactor", "staterror"]
+    assert mods[0] == "normfactor" and "staterror" in mods
+    assert (tmp_path / "ws_full.README.txt").is_file()
     res = subprocess.run([pyhf_exe, "cls", str(full)], capture_output=True, text=True, check=True)
     assert 0 <= json.loads(res.stdout)["CLs_obs"] <= 1
     # limit comparison (no staterror, to keep the root finding fast)
     out = tmp_path / "ws.json"
-    code, _, err = run([*base, "--out", str(out), "--no-staterror"])
+    code, _, err = run([*base, "--out", str(out), "--staterror", "none"])
     assert code == 0, err
+    # the deprecated flag gives the same workspace
+    old = tmp_path / "ws_old.json"
+    code, _, err = run([*base, "--out", str(old), "--no-staterror"])
+    assert code == 0 and "deprecated" in err
+    assert json.loads(old.read_text()) == json.loads(out.read_text())
     spec = json.loads(out.read_text())
     pyhf.Workspace(spec)
     ul = upper_limit(spec, cl=0.9, method="asymptotic", rtol=1e-8)
@@ -141,7 +147,7 @@ def test_workspace_cli_validates_and_matches_limit(tdir: Path, tmp_path: Path) -
     np.testing.assert_allclose(json.loads(res.stdout)["CLs_obs"], 0.1, rtol=1e-4)
     # zero background: the workspace limit is exactly 2.303 events
     out0 = tmp_path / "ws0.json"
-    code, _, _ = run(
+    code, js, _ = run(
         [
             "workspace",
             "--model",
@@ -150,17 +156,25 @@ def test_workspace_cli_validates_and_matches_limit(tdir: Path, tmp_path: Path) -
             "1.0",
             "--out",
             str(out0),
+            "--json",
             "--templates",
             str(tdir),
         ]
     )
     assert code == 0
-    np.testing.assert_allclose(upper_limit(json.loads(out0.read_text())).events, LN10, rtol=1e-9)
+    summary = json.loads(js)
+    spec0 = json.loads(out0.read_text())
+    np.testing.assert_allclose(upper_limit(spec0).events, LN10, rtol=1e-9)
+    # by default mu = 1 is the exact limit: 2.303 events at the reported coupling
+    np.testing.assert_allclose(summary["n_signal"], LN10, rtol=1e-9)
+    np.testing.assert_allclose(upper_limit(spec0).mu, 1.0, rtol=1e-9)
+    assert summary["model"] == "md" and summary["mass"] == 1.0 and summary["n_bins"] > 0
+    assert "zero background" in summary["note"]
 
 
 def test_discovery_cli(tdir: Path) -> None:
     code, out, _ = run(
-        ["discovery", "--events", "10", "--background", "3", "--n-obs", "10", "--json"]
+        ["discovery", "--signal-events", "10", "--background", "3", "--n-obs", "10", "--json"]
     )
     assert code == 0
     d = json.loads(out)

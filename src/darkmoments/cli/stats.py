@@ -180,9 +180,10 @@ def _sigterm_as_exit() -> Iterator[None]:
 @click.option(
     "--coupling",
     type=float,
-    default=1.0,
-    show_default=True,
-    help="Reference coupling g_f for mu = 1, in the model's units (1, GeV^-1, GeV^-2).",
+    default=None,
+    help="Coupling g_f at mu = 1, in the model's units (1, GeV^-1, GeV^-2) [default: the "
+    "coupling whose signal equals the exact counting limit of the data, 2.303 events at 90% "
+    "CL without background, so that mu ~ 1 is where the limit lies].",
 )
 @click.option(
     "--observables",
@@ -196,8 +197,8 @@ def _sigterm_as_exit() -> Iterator[None]:
     "background_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Background template file (.npy or .json): expected events per bin, flattened "
-    "(E major) [default: no background].",
+    help="Background template file (.npy or .json): expected events per template bin, "
+    "flattened (E major) [default: no background].",
 )
 @click.option(
     "--flat-background",
@@ -214,15 +215,40 @@ def _sigterm_as_exit() -> Iterator[None]:
     "[default: none].",
 )
 @click.option(
+    "--staterror",
+    type=click.Choice(["auto", "all", "none"]),
+    default="auto",
+    show_default=True,
+    help="Template MC statistical uncertainty (pyhf staterror): auto = only in bins where it "
+    "matters at the limit (usually none), all = every bin with signal, none.",
+)
+@click.option(
     "--no-staterror",
     is_flag=True,
-    help="Omit the template MC statistical uncertainty [default: included].",
+    hidden=True,
+    help="Deprecated alias of --staterror none.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["coarse", "full"]),
+    default="coarse",
+    show_default=True,
+    help="Workspace bins: coarse = fixed merge of the template bins (96 on LDMX), full = every "
+    "template bin; fixed per experiment either way.",
+)
+@click.option(
+    "--cl",
+    type=float,
+    default=0.9,
+    show_default=True,
+    help="Confidence level of the reference limit that sets mu = 1 (0.9 = 90% CL).",
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Workspace JSON file to write; its directory must exist.",
+    help="Workspace JSON file to write (with its sidecar <name>.README.txt next to it); its "
+    "directory must exist.",
 )
 @_json_option
 @_templates_option
@@ -230,26 +256,38 @@ def workspace_cmd(
     model: str,
     mass: float,
     experiment: str,
-    coupling: float,
+    coupling: float | None,
     observables: str,
     background_file: Path | None,
     flat_background: float | None,
     background_uncertainty: float | None,
+    staterror: str,
     no_staterror: bool,
+    layout: str,
+    cl: float,
     out: Path,
     as_json: bool,
     templates_dir: Path | None,
 ) -> None:
-    """Export the pyhf JSON workspace of one (model, mass, experiment)."""
-    from .. import templates
-    from ..experiments import get_experiment, signal_yield
+    """Export the pyhf JSON workspace of one (model, mass, experiment), with a README sidecar
+    (zero-background note, meaning of mu = 1)."""
     from ..models import get_model
-    from ..stats.workspace import build_spec, load_background, write_json_atomic
+    from ..stats.workspace import export_workspace, load_background, readme_path
 
     mid = get_model(model).id
     positive_float("--mass (GeV)", mass)
-    positive_float("--coupling", coupling)
+    if coupling is not None:
+        positive_float("--coupling", coupling)
+    check_real("--cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    if no_staterror:
+        if staterror != "auto":
+            raise InputError("give --staterror only (--no-staterror is its deprecated alias)")
+        click.echo(
+            "darkmoments: warning: --no-staterror is deprecated; use --staterror none", err=True
+        )
+        staterror = "none"
     check_output_path(out, option="--out")
+    check_output_path(readme_path(out), option="--out (README sidecar)")
     if background_file is not None and flat_background is not None:
         raise InputError("give either --background FILE or --flat-background N, not both")
     bkg: Any = None
@@ -276,33 +314,30 @@ def workspace_cmd(
             lo_open=True,
             hi_open=True,
         )
-    exp = get_experiment(experiment)
-    tpl = templates.load(mid, mass, exp, directory=_dir(templates_dir))
-    n_sig = signal_yield(mid, mass, coupling, exp, directory=_dir(templates_dir)).n_signal
-    spec = build_spec(
-        tpl,
-        n_sig,
+    res = export_workspace(
+        mid,
+        mass,
+        experiment,
+        coupling=coupling,
         observables=observables,
         background=bkg,
         background_uncertainty=background_uncertainty,
-        staterror=not no_staterror,
+        staterror=staterror,
+        layout=layout,
+        cl=cl,
+        out=out,
+        directory=_dir(templates_dir),
     )
-    write_json_atomic(spec, out)
-    summary = {
-        "out": str(out),
-        "model": tpl.model,
-        "mass": float(mass),
-        "experiment": exp.name,
-        "coupling": float(coupling),
-        "n_signal": float(n_sig),
-        "n_bins": len(spec["observations"][0]["data"]),
-    }
+    summary = res.summary()
     if as_json:
         echo_json(summary)
-    else:
-        click.echo(
-            f"wrote {out}: {summary['n_bins']} bins, N_sig = {n_sig:.6g} events at g = {coupling:g}"
-        )
+        return
+    click.echo(
+        f"wrote {out} and {readme_path(out)}: {summary['n_bins']} bins, mu = 1 is "
+        f"{summary['n_signal']:.6g} signal events (g = {summary['coupling']:.6g})"
+    )
+    for w in [*(() if res.note is None else (res.note,)), *res.warnings]:
+        click.echo(f"  note: {w}")
 
 
 # ----------------------------------------------------------------------------------- reach
