@@ -79,7 +79,9 @@ def test_generate_writes_every_format_with_sigma(tmp_path, suffix):
     assert not list(tmp_path.glob("*.tmp*"))
 
 
-def test_generate_same_seed_same_file(tmp_path):
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".lhe", ".lhe.gz"])
+def test_generate_same_seed_same_file(tmp_path, suffix):
+    """Same seed: byte-identical files in every format (no time stamps, no temp names)."""
     args = [
         "generate",
         "--model",
@@ -94,9 +96,10 @@ def test_generate_same_seed_same_file(tmp_path):
         "7",
         "--no-progress",
     ]
-    for name in ("a.csv", "b.csv"):
-        assert CliRunner().invoke(main, [*args, "--out", str(tmp_path / name)]).exit_code == 0
-    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    for name in ("a", "b"):
+        r = CliRunner().invoke(main, [*args, "--out", str(tmp_path / f"{name}{suffix}")])
+        assert r.exit_code == 0, r.output
+    assert (tmp_path / f"a{suffix}").read_bytes() == (tmp_path / f"b{suffix}").read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -275,3 +275,104 @@ def test_generator_sample_to_lhe(tmp_path: Path) -> None:
         for comp in ("e", "px", "py", "pz"):
             s_in = sum(getattr(p, comp) for p in inc)
             assert sum(getattr(p, comp) for p in fin) == pytest.approx(s_in, rel=1e-9, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- reproducibility
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".lhe", ".lhe.gz"])
+def test_same_events_give_identical_bytes(tmp_path: Path, suffix: str) -> None:
+    """Written twice (other names, other times): the same bytes, for every format."""
+    df, meta = synthetic_events(2500, weighted=True)
+    a = ev.write_events(df, tmp_path / f"a{suffix}", metadata=meta)
+    os.utime(a, (0, 0))  # a later write must not depend on time
+    b = ev.write_events(df, tmp_path / f"sub_{suffix.strip('.')}_b{suffix}", metadata=meta)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_lhe_gz_header_has_no_name_and_no_time(tmp_path: Path) -> None:
+    df, meta = synthetic_events(10)
+    raw = ev.write_events(df, tmp_path / "x.lhe.gz", metadata=meta).read_bytes()
+    assert raw[:3] == b"\x1f\x8b\x08"
+    flags, mtime = raw[3], int.from_bytes(raw[4:8], "little")
+    assert flags & 0x08 == 0, "FNAME set: gunzip -N would recreate the temporary name"
+    assert mtime == 0
+    assert b".tmp" not in raw[:64]
+
+
+# --------------------------------------------------------------------------- streaming
+_STREAM_KW = {"seed": 4, "n_pilot": 20_000}
+
+
+@pytest.fixture(scope="module")
+def stream_samples():
+    import darkmoments as dm
+
+    return {w: dm.generate("md", 0.2, 4.0, 3000, weighted=w, **_STREAM_KW) for w in (False, True)}
+
+
+@pytest.mark.parametrize(
+    ("suffix", "weighted"),
+    [(".parquet", False), (".csv", False), (".lhe", False), (".lhe.gz", False),
+     (".parquet", True), (".lhe.gz", True)],
+)  # fmt: skip
+def test_generate_to_file_equals_in_memory_write(
+    tmp_path: Path, suffix: str, weighted: bool, stream_samples, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streaming (spool, many chunks) and in-memory writing give the same bytes."""
+    monkeypatch.setattr(ev, "CHUNK_ROWS", 700)  # several chunks and Parquet row groups
+    s = stream_samples[weighted]
+    a = ev.write_events(s.events, tmp_path / f"mem{suffix}", metadata=s.metadata)
+    b, res = ev.generate_to_file(
+        tmp_path / f"stream{suffix}", "md", 0.2, 4.0, 3000, weighted=weighted, **_STREAM_KW
+    )
+    assert res.sigma_pb == s.sigma_pb and res.metadata == s.metadata
+    assert a.read_bytes() == b.read_bytes()
+    back, _ = ev.read_events(b)
+    cols = list(ev.EVENT_COLUMNS)
+    if suffix in (".parquet", ".csv"):
+        pd.testing.assert_frame_equal(back, s.events, check_exact=True)
+    else:
+        pd.testing.assert_frame_equal(back[cols], s.events[cols], rtol=1e-14, atol=1e-14)
+    if weighted and suffix == ".lhe.gz":  # XMAXUP from the spool's largest weight
+        lhe = pylhe.LHEFile.fromfile(str(b), generator=False)
+        assert lhe.init.procInfo[0].unitWeight == s.events.weight.max()
+    assert not list(tmp_path.glob(".*"))  # spool and temporaries removed
+
+
+def test_generate_to_file_memory_does_not_grow_with_n(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Peak traced memory of streaming 60k events equals that of 10k (in memory: +6 MB)."""
+    import tracemalloc
+
+    monkeypatch.setattr(ev, "CHUNK_ROWS", 5000)
+    peaks = {}
+    for n in (10_000, 60_000):
+        tracemalloc.start()
+        try:
+            ev.generate_to_file(
+                tmp_path / f"m{n}.parquet", "km", 0.1, 8.0, n, seed=1, n_pilot=5000,
+                batch_size=2000,
+            )  # fmt: skip
+            peaks[n] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    in_memory_growth = 50_000 * 8 * len(ev.EVENT_COLUMNS)  # 6 MB: one copy of the table
+    assert peaks[60_000] - peaks[10_000] < 0.25 * in_memory_growth, peaks
+
+
+def test_generate_to_file_refuses_more_than_the_disk_holds(tmp_path: Path) -> None:
+    with pytest.raises(ValueError) as info:
+        ev.generate_to_file(tmp_path / "x.lhe.gz", "km", 0.1, 8.0, 10**14, seed=1)
+    msg = str(info.value)
+    assert "n_events 100000000000000 needs about" in msg and "is free" in msg
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_to_file_bad_input_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="n_pilot must be an integer >= 1000"):
+        ev.generate_to_file(tmp_path / "x.csv", "km", 0.1, 8.0, 10, n_pilot=0)
+    with pytest.raises(ValueError, match="unsupported event-file suffix"):
+        ev.generate_to_file(tmp_path / "x.root", "km", 0.1, 8.0, 10)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ev.generate_to_file(tmp_path / "nodir" / "x.csv", "km", 0.1, 8.0, 10)
+    assert list(tmp_path.iterdir()) == []

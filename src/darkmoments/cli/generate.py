@@ -1,20 +1,57 @@
-"""``darkmoments xsec`` and ``darkmoments generate``: thin wrappers over the generator."""
+"""``darkmoments xsec`` and ``darkmoments generate``: thin wrappers over the generator.
+
+Both take the beam from ``--beam-energy/--lepton/--target`` or from a setup
+(``--experiment NAME|TOML``, :func:`darkmoments.experiments.get_experiment`); an explicit option
+that disagrees with the setup is an error naming both.  ``generate`` streams the events to
+``--out`` in bounded memory (:func:`darkmoments.io.events.generate_to_file`), refuses to
+overwrite an existing file without ``--force`` and, like ``xsec``, prints one JSON object with
+``--json``.  Keys (one per quantity, as in the other commands): ``model`` (canonical id),
+``mass`` and ``beam_energy`` (GeV), ``lepton``, ``target``, ``coupling`` (with
+``coupling_unit``), ``experiment``, ``seed``, ``sigma_pb``, ``sigma_err_pb``,
+``n_evaluations``; xsec adds ``rtol``, ``rel_error`` and ``converged``; generate adds ``out``,
+``format``, ``n_events``, ``weighted`` and ``unweighting_efficiency``.
+"""
 
 from __future__ import annotations
 
 import math
-import sys
+import warnings
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import click
 
-from ..generator import cross_section, generate
-from . import main
+from ..errors import InputError
+from ..generator import PrecisionWarning, cross_section
 from ..validation import check_int
-from ._common import echo_json, positive_int
+from . import main
+from ._common import check_output_path, echo_json, progress_enabled
 
-__all__ = ["generate_cmd", "xsec_cmd"]
+__all__ = ["EventCount", "generate_cmd", "resolve_beam", "xsec_cmd"]
 
 _EVENT_SUFFIXES = (".parquet", ".csv", ".lhe", ".lhe.gz")
+
+
+class EventCount(click.ParamType):
+    """A number of events: an integer, also written as ``1e6`` if the value is whole."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            d = Decimal(text)
+        except InvalidOperation:
+            d = None
+        if d is not None and d.is_finite() and d == d.to_integral_value():
+            return int(d)
+        self.fail(f"{text!r} is not a whole number of events (e.g. 20000 or 2e4)", param, ctx)
 
 
 def _process_options(f):
@@ -24,56 +61,199 @@ def _process_options(f):
         show_default=True,
         help="Include the inelastic nuclear form factor.",
     )(f)
-    f = click.option("--lepton", default="e", show_default=True, help="Beam lepton: e or mu.")(f)
     f = click.option(
-        "--target", default="W", show_default=True, help="Target material: W, Pb, Cu, Fe, Al, C."
+        "--experiment",
+        default=None,
+        metavar="NAME|TOML",
+        help="Take beam energy, lepton and target from a setup (ldmx-phase1, ldmx-phase2 or "
+        "a TOML file); an explicit --beam-energy/--lepton/--target must agree with it.  "
+        "[default: none]",
+    )(f)
+    f = click.option(
+        "--lepton",
+        default=None,
+        help="Beam lepton: e or mu.  [default: e, or the --experiment's]",
+    )(f)
+    f = click.option(
+        "--target",
+        default=None,
+        help="Target material: W, Pb, Cu, Fe, Al or C.  [default: W, or the --experiment's]",
     )(f)
     f = click.option(
         "--coupling",
         type=float,
         default=1.0,
         show_default=True,
-        help="g_f in the model's units (1, GeV^-1, GeV^-2).",
+        help="g_f in the model's units (km: 1, md/ed: GeV^-1, cr/am: GeV^-2); sigma ~ g_f^2.",
     )(f)
-    f = click.option("--beam-energy", type=float, required=True, help="Beam energy [GeV].")(f)
-    f = click.option("--mass", type=float, required=True, help="A' mass [GeV].")(f)
-    f = click.option("--model", required=True, help="km, md, ed, cr or am.")(f)
+    f = click.option(
+        "--beam-energy",
+        type=float,
+        default=None,
+        help="Beam energy [GeV] (target at rest).  Required unless --experiment is given.",
+    )(f)
+    f = click.option(
+        "--mass", type=float, required=True, help="A' mass [GeV].  Required, no default."
+    )(f)
+    f = click.option(
+        "--model",
+        required=True,
+        help="Model: km, md, ed, cr or am (paper letters and long names accepted).  Required.",
+    )(f)
     return f
+
+
+def _seed_option(what: str):
+    return click.option(
+        "--seed",
+        type=int,
+        default=None,
+        help=f"Random seed, an integer >= 0 (same seed, same {what}).  [default: fresh "
+        "entropy, not reproducible]",
+    )
+
+
+def _json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
+
+
+def _progress_option(f):
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Progress bar on stderr.  [default: on when stderr is a terminal; never drawn "
+        "into a file or pipe]",
+    )(f)
+
+
+def resolve_beam(
+    experiment: str | None,
+    beam_energy: float | None,
+    lepton: str | None,
+    target: str | None,
+) -> tuple[float, str, str, str | None]:
+    """(beam energy GeV, lepton, target symbol, experiment name or None) from the options.
+
+    Raises
+    ------
+    InputError
+        No beam energy and no experiment, or an explicit option disagreeing with the
+        experiment (the message names both).
+    """
+    from ..generator import _canonical_lepton
+    from ..targets import get_target
+
+    if experiment is None:
+        if beam_energy is None:
+            raise InputError("give --beam-energy (GeV) or --experiment NAME|TOML")
+        return beam_energy, lepton or "e", target or "W", None
+    from ..experiments import get_experiment
+
+    exp = get_experiment(experiment)
+    conflicts = []
+    if beam_energy is not None and beam_energy != exp.beam_energy:
+        conflicts.append(f"--beam-energy {beam_energy:g} GeV (setup: {exp.beam_energy:g} GeV)")
+    if lepton is not None and _canonical_lepton(lepton) != exp.lepton:
+        conflicts.append(f"--lepton {lepton} (setup: {exp.lepton})")
+    if target is not None and get_target(target).symbol != exp.target.symbol:
+        conflicts.append(f"--target {target} (setup: {exp.target.symbol})")
+    if conflicts:
+        raise InputError(
+            f"--experiment {exp.name} conflicts with " + "; ".join(conflicts) + ": drop one"
+        )
+    return exp.beam_energy, exp.lepton, exp.target.symbol, exp.name
+
+
+def _canonical(model: str, lepton: str, target: str) -> tuple[str, str, str, str]:
+    from ..generator import _canonical_lepton
+    from ..models import get_model
+    from ..targets import get_target
+
+    m = get_model(model)
+    return m.id, m.coupling_unit, _canonical_lepton(lepton), get_target(target).symbol
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None:
+        check_int("--seed", seed, lo=0)
 
 
 @main.command("xsec")
 @_process_options
-@click.option("--seed", type=int, default=None, help="Random seed (same seed, same result).")
+@_seed_option("result")
 @click.option(
-    "--rtol", type=float, default=0.01, show_default=True, help="Target relative MC uncertainty."
+    "--rtol",
+    type=float,
+    default=0.01,
+    show_default=True,
+    help="Target relative MC uncertainty, in (0, 1); the integration stops when reached.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def xsec_cmd(model, mass, beam_energy, coupling, target, lepton, inelastic, seed, rtol, as_json):
+@click.option(
+    "--max-evaluations",
+    type=EventCount(),
+    default=20_000_000,
+    show_default=True,
+    help="Most integrand evaluations after adaptation (>= 1000; 1e7 notation accepted).  If "
+    "they run out first, a warning is printed and converged is false.",
+)
+@_progress_option
+@_json_option
+def xsec_cmd(
+    model,
+    mass,
+    beam_energy,
+    coupling,
+    target,
+    lepton,
+    experiment,
+    inelastic,
+    seed,
+    rtol,
+    max_evaluations,
+    progress,
+    as_json,
+):
     """Total cross section of l N -> l N A' in pb, with its MC uncertainty."""
-    if seed is not None:
-        check_int("--seed", seed, lo=0)
-    xs = cross_section(
-        model,
-        mass,
-        beam_energy,
-        lepton=lepton,
-        target=target,
-        coupling=coupling,
-        seed=seed,
-        rtol=rtol,
-        inelastic=inelastic,
-    )
+    _check_seed(seed)
+    beam_energy, lepton, target, exp_name = resolve_beam(experiment, beam_energy, lepton, target)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PrecisionWarning)
+        xs = cross_section(
+            model,
+            mass,
+            beam_energy,
+            lepton=lepton,
+            target=target,
+            coupling=coupling,
+            seed=seed,
+            rtol=rtol,
+            max_evaluations=max_evaluations,
+            inelastic=inelastic,
+            progress=progress_enabled(True if progress is None else progress),
+        )
+    for w in caught:
+        if issubclass(w.category, PrecisionWarning):
+            click.echo(f"darkmoments: warning: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    mid, unit, lep, tgt = _canonical(model, lepton, target)
     if as_json:
         echo_json(
             {
-                "model": model,
-                "mass": mass,
-                "beam_energy": beam_energy,
-                "lepton": lepton,
-                "target": target,
-                "coupling": coupling,
+                "model": mid,
+                "mass": float(mass),
+                "beam_energy": float(beam_energy),
+                "lepton": lep,
+                "target": tgt,
+                "experiment": exp_name,
+                "coupling": float(coupling),
+                "coupling_unit": unit,
+                "seed": seed,
+                "rtol": float(rtol),
                 "sigma_pb": xs.value_pb,
                 "sigma_err_pb": xs.error_pb,
+                "rel_error": xs.rel_error,
+                "converged": xs.converged,
                 "n_evaluations": xs.n_evaluations,
             }
         )
@@ -83,21 +263,36 @@ def xsec_cmd(model, mass, beam_energy, coupling, target, lepton, inelastic, seed
 
 @main.command("generate")
 @_process_options
-@click.option("--events", "n_events", type=int, required=True, help="Number of events.")
-@click.option("--seed", type=int, default=None, help="Random seed (same seed, same events).")
+@click.option(
+    "--events",
+    "n_events",
+    type=EventCount(),
+    required=True,
+    help="Number of MC events, an integer > 0 (2e4 notation accepted if whole).  Required.  "
+    "Memory does not grow with it (events are streamed to --out); a sample that does not fit "
+    "on the disk is refused up front.",
+)
+@_seed_option("events and file bytes")
 @click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False),
     required=True,
-    help="Output file: .parquet, .csv, .lhe or .lhe.gz.",
+    help="Output file: .parquet, .csv, .lhe or .lhe.gz (its directory must exist).  Required.",
 )
-@click.option("--weighted", is_flag=True, help="Write weighted events (no unweighting).")
 @click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar (default: on when stderr is a terminal).",
+    "--force",
+    is_flag=True,
+    help="Overwrite an existing --out file (replaced atomically at the end).  [default: refuse]",
 )
+@click.option(
+    "--weighted",
+    is_flag=True,
+    help="Write weighted events (no unweighting; weights in pb sum to sigma).  [default: "
+    "unweighted, equal weights sigma/N]",
+)
+@_progress_option
+@_json_option
 def generate_cmd(
     model,
     mass,
@@ -105,42 +300,76 @@ def generate_cmd(
     coupling,
     target,
     lepton,
+    experiment,
     inelastic,
     n_events,
     seed,
     out,
+    force,
     weighted,
     progress,
+    as_json,
 ):
-    """Generate events and write them to OUT with the cross section."""
-    from ..io.events import write_events
+    """Generate events and write them to --out with the cross section (pb)."""
+    from ..io.atomic import Terminated
+    from ..io.events import _format_of, check_disk_space, generate_to_file
 
-    positive_int("--events", n_events)
-    if seed is not None:
-        check_int("--seed", seed, lo=0)
+    if n_events <= 0:
+        raise InputError(f"--events must be a positive integer, got {n_events}")
     if not str(out).lower().endswith(_EVENT_SUFFIXES):
-        raise ValueError(
+        raise InputError(
             f"--out {out!r}: the file name must end in one of {', '.join(_EVENT_SUFFIXES)}"
         )
-    if progress is None:
-        progress = sys.stderr.isatty()
-    sample = generate(
-        model,
-        mass,
-        beam_energy,
-        n_events,
-        lepton=lepton,
-        target=target,
-        coupling=coupling,
-        seed=seed,
-        weighted=weighted,
-        progress=progress,
-        inelastic=inelastic,
-    )
-    path = write_events(sample.events, out, metadata=sample.metadata)
-    eff = sample.unweighting_efficiency
+    _check_seed(seed)
+    path = check_output_path(out, option="--out", force=force)
+    beam_energy, lepton, target, exp_name = resolve_beam(experiment, beam_energy, lepton, target)
+    mid, unit, lep, tgt = _canonical(model, lepton, target)
+    check_disk_space(n_events, path, name="--events")
+    try:
+        path, res = generate_to_file(
+            path,
+            model,
+            mass,
+            beam_energy,
+            n_events,
+            lepton=lepton,
+            target=target,
+            coupling=coupling,
+            seed=seed,
+            weighted=weighted,
+            progress=progress_enabled(True if progress is None else progress),
+            inelastic=inelastic,
+        )
+    except Terminated:
+        click.echo("darkmoments: terminated by SIGTERM; no partial output left", err=True)
+        raise
+    fmt = _format_of(path)
+    eff = res.unweighting_efficiency
+    if as_json:
+        echo_json(
+            {
+                "out": str(path),
+                "format": fmt.lstrip("."),
+                "model": mid,
+                "mass": float(mass),
+                "beam_energy": float(beam_energy),
+                "lepton": lep,
+                "target": tgt,
+                "experiment": exp_name,
+                "coupling": float(coupling),
+                "coupling_unit": unit,
+                "seed": seed,
+                "n_events": res.n_events,
+                "weighted": bool(weighted),
+                "sigma_pb": res.sigma_pb,
+                "sigma_err_pb": res.sigma_err_pb,
+                "unweighting_efficiency": eff,
+                "n_evaluations": res.metadata["n_evaluations"],
+            }
+        )
+        return
     eff_txt = "" if math.isnan(eff) else f", unweighting efficiency {eff:.3f}"
     click.echo(
-        f"sigma = {sample.sigma_pb:.6g} +- {sample.sigma_err_pb:.2g} pb; "
-        f"{sample.n_events} events written to {path}{eff_txt}"
+        f"sigma = {res.sigma_pb:.6g} +- {res.sigma_err_pb:.2g} pb; "
+        f"{res.n_events} events written to {path}{eff_txt}"
     )

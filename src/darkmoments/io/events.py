@@ -29,8 +29,17 @@ Formats, chosen from the file suffix by :func:`write_events`:
     ``G4APrime``) and its MadGraph models.
 
 Every write is atomic: the data go to a temporary file in the target directory which is
-then moved into place with :func:`os.replace`; on any error the temporary file is removed
-and an existing target file is left untouched.
+then moved into place with :func:`os.replace`; on any error, Ctrl-C or SIGTERM the temporary
+file is removed and an existing target file is left untouched.
+
+Writers stream: events go out in chunks of :data:`CHUNK_ROWS` rows (one Parquet row group
+each), so memory does not grow with the sample.  :func:`generate_to_file` generates and writes
+a sample of any size in bounded memory: the events are spooled to a hidden scratch file in the
+output directory while the generator runs (the cross section, which every format stores
+before the events, is only known at the end), then converted chunk by chunk.
+
+Files are reproducible: the same events and metadata give byte-identical files (the gzip
+header of ``.lhe.gz`` has no file name and mtime 0; Parquet and CSV store no time stamps).
 """
 
 from __future__ import annotations
@@ -40,7 +49,8 @@ import io
 import json
 import math
 import os
-from collections.abc import Callable, Iterable
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,17 +58,23 @@ import numpy as np
 import pandas as pd
 
 from ..constants import ALPHA_EM
-from ..generator import EVENT_COLUMNS
-from .atomic import atomic_path
+from ..errors import InputError, InputTypeError, OutputPathError
+from ..generator import BYTES_PER_EVENT, EVENT_COLUMNS, GenerationResult, generate_blocks
+from .atomic import atomic_path, scratch_path, sigterm_raises
 
 __all__ = [
     "APRIME_PDG_ID",
+    "CHUNK_ROWS",
     "EVENT_COLUMNS",
     "LEPTON_PDG_IDS",
     "REQUIRED_METADATA",
     "SUFFIXES",
+    "check_disk_space",
+    "disk_bytes_needed",
+    "generate_to_file",
     "nucleus_pdg_id",
     "read_events",
+    "write_event_chunks",
     "write_events",
 ]
 
@@ -88,6 +104,17 @@ LEPTON_PDG_IDS: dict[str, int] = {"e": 11, "mu": 13}
 #: Dark-photon id of LDMX's dark-brem simulation (ldmx-sw SimCore G4APrime).
 APRIME_PDG_ID: int = 622
 _PARQUET_KEY = b"darkmoments"
+#: Rows per chunk of the streaming writers (one Parquet row group per chunk).
+CHUNK_ROWS: int = 100_000
+#: File size per event (bytes; measured 138-148, 306, 826, 137-148 on generated samples,
+#: plus ~10%), for the
+#: disk-space check of :func:`generate_to_file`.
+_FILE_BYTES_PER_EVENT: dict[str, int] = {
+    ".parquet": 165,
+    ".csv": 340,
+    ".lhe": 910,
+    ".lhe.gz": 165,
+}
 
 
 def nucleus_pdg_id(Z: int, A: float) -> int:
@@ -108,7 +135,7 @@ def nucleus_pdg_id(Z: int, A: float) -> int:
     z = int(Z)
     a = round(float(A))
     if not 1 <= z <= 999 or not 1 <= a <= 999 or z > a:
-        raise ValueError(f"nuclear code needs 1 <= Z <= A <= 999, got Z = {Z}, A = {A}")
+        raise InputError(f"nuclear code needs 1 <= Z <= A <= 999, got Z = {Z}, A = {A}")
     return 1_000_000_000 + 10_000 * z + 10 * a
 
 
@@ -118,7 +145,7 @@ def _format_of(path: Path) -> str:
     for suf in (".lhe.gz", ".parquet", ".csv", ".lhe"):
         if name.endswith(suf):
             return suf
-    raise ValueError(
+    raise InputError(
         f"unsupported event-file suffix in {str(path)!r}; allowed: {', '.join(SUFFIXES)}"
     )
 
@@ -135,37 +162,37 @@ def _json_default(o: Any) -> Any:
 
 def _clean_metadata(metadata: Any) -> dict[str, Any]:
     if not isinstance(metadata, dict):
-        raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+        raise InputTypeError(f"metadata must be a dict, got {type(metadata).__name__}")
     missing = [k for k in REQUIRED_METADATA if k not in metadata]
     if missing:
-        raise ValueError(f"metadata lacks required keys {missing}; required: {REQUIRED_METADATA}")
+        raise InputError(f"metadata lacks required keys {missing}; required: {REQUIRED_METADATA}")
     try:
         text = json.dumps(metadata, default=_json_default, allow_nan=False)
     except ValueError as exc:
-        raise ValueError(f"metadata must not contain NaN or infinity: {exc}") from exc
+        raise InputError(f"metadata must not contain NaN or infinity: {exc}") from exc
     out: dict[str, Any] = json.loads(text)
     return out
 
 
 def _check_events(events: Any) -> pd.DataFrame:
     if not isinstance(events, pd.DataFrame):
-        raise TypeError(f"events must be a pandas DataFrame, got {type(events).__name__}")
+        raise InputTypeError(f"events must be a pandas DataFrame, got {type(events).__name__}")
     missing = [c for c in EVENT_COLUMNS if c not in events.columns]
     if missing:
-        raise ValueError(f"events lack columns {missing}; required: {list(EVENT_COLUMNS)}")
+        raise InputError(f"events lack columns {missing}; required: {list(EVENT_COLUMNS)}")
     for c in EVENT_COLUMNS:
         if not pd.api.types.is_numeric_dtype(events[c]):
-            raise ValueError(f"column {c!r} must be numeric, got dtype {events[c].dtype}")
+            raise InputError(f"column {c!r} must be numeric, got dtype {events[c].dtype}")
         bad = int((~np.isfinite(events[c].to_numpy(dtype=float))).sum())
         if bad:
-            raise ValueError(f"column {c!r} has {bad} NaN/infinite values")
+            raise InputError(f"column {c!r} has {bad} NaN/infinite values")
     return events
 
 
 def _check_target_dir(path: Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise ValueError(f"output path {str(path)!r} is a directory, expected a file")
+        raise OutputPathError(f"output path {str(path)!r} is a directory, expected a file")
     if not parent.exists():
         raise FileNotFoundError(f"output directory {str(parent)!r} does not exist")
     if not parent.is_dir():
@@ -174,101 +201,169 @@ def _check_target_dir(path: Path) -> None:
         raise PermissionError(f"output directory {str(parent)!r} is not writable")
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` then move ``tmp_path`` onto ``path``; clean up on error."""
-    with atomic_path(path) as tmp:
-        write(str(tmp))
-    return path
-
-
 # --------------------------------------------------------------------------- writers
 def _ordered(events: pd.DataFrame) -> pd.DataFrame:
     extra = [c for c in events.columns if c not in EVENT_COLUMNS]
     return events.loc[:, [*EVENT_COLUMNS, *extra]].reset_index(drop=True)
 
 
-def _write_parquet(events: pd.DataFrame, meta: dict[str, Any], tmp: str) -> None:
+def _frame_chunks(events: pd.DataFrame) -> Iterator[pd.DataFrame]:
+    """The ordered table in slices of CHUNK_ROWS rows (one empty slice for an empty table)."""
+    ordered = _ordered(events)
+    if len(ordered) == 0:
+        yield ordered
+        return
+    for start in range(0, len(ordered), CHUNK_ROWS):
+        yield ordered.iloc[start : start + CHUNK_ROWS]
+
+
+def _write_parquet(chunks: Iterable[pd.DataFrame], meta: dict[str, Any], tmp: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(_ordered(events), preserve_index=False)
-    schema_meta = dict(table.schema.metadata or {})
-    schema_meta[_PARQUET_KEY] = json.dumps(meta).encode()
-    pq.write_table(table.replace_schema_metadata(schema_meta), tmp)
+    writer = None
+    try:
+        for chunk in chunks:
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if writer is None:
+                schema_meta = dict(table.schema.metadata or {})
+                schema_meta[_PARQUET_KEY] = json.dumps(meta).encode()
+                writer = pq.ParquetWriter(tmp, table.schema.with_metadata(schema_meta))
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
-def _write_csv(events: pd.DataFrame, meta: dict[str, Any], tmp: str) -> None:
+def _write_csv(chunks: Iterable[pd.DataFrame], meta: dict[str, Any], tmp: str) -> None:
     with open(tmp, "w", encoding="utf-8", newline="") as fh:
         fh.write("# darkmoments event sample; read with pandas.read_csv(path, comment='#')\n")
         for k, v in meta.items():
             key = str(k).replace("\n", " ").replace(":", "_")
             fh.write(f"# {key}: {json.dumps(v)}\n")
-        _ordered(events).to_csv(fh, index=False)
+        for i, chunk in enumerate(chunks):
+            chunk.to_csv(fh, index=False, header=i == 0)
 
 
-def _lhe_chunks(events: pd.DataFrame, meta: dict[str, Any]) -> Iterable[str]:
-    lepton = str(meta["lepton"])
-    if lepton not in LEPTON_PDG_IDS:
-        raise ValueError(f"metadata lepton must be one of {sorted(LEPTON_PDG_IDS)}, got {lepton!r}")
-    lid = LEPTON_PDG_IDS[lepton]
-    nid = nucleus_pdg_id(int(meta["Z"]), float(meta["A"]))
-    e0 = float(meta["beam_energy"])
-    ml = float(meta["lepton_mass"])
-    mn = float(meta["nuclear_mass"])
-    ma = float(meta["mass"])
-    for key, val in (("beam_energy", e0), ("lepton_mass", ml), ("nuclear_mass", mn), ("mass", ma)):
-        if not math.isfinite(val) or val <= 0:
-            raise ValueError(f"metadata {key} must be a finite number > 0, got {val}")
-    if e0 <= ml:
-        raise ValueError(f"beam_energy {e0} GeV must exceed lepton_mass {ml} GeV")
-    w = events["weight"].to_numpy(dtype=float)
-    weighted = bool(meta["weighted"])
-    idwtup = 4 if weighted else 3
-    xmax = float(np.max(np.abs(w))) if w.size else 0.0
-    pz0 = math.sqrt((e0 - ml) * (e0 + ml))
-    header = json.dumps(meta, indent=1).replace("<", "&lt;").replace(">", "&gt;")
-    yield '<LesHouchesEvents version="3.0">\n'
-    yield f"<header>\n<darkmoments>\n{header}\n</darkmoments>\n</header>\n"
-    yield "<init>\n"
-    yield f"{lid:d} {nid:d} {e0:.16e} {mn:.16e} 0 0 0 0 {idwtup:d} 1\n"
-    yield (f"{float(meta['sigma_pb']):.16e} {float(meta['sigma_err_pb']):.16e} {xmax:.16e} 1\n")
-    yield "</init>\n"
+class _LheFormat:
+    """LHEF 3.0 text of a sample: header, one block of events per chunk, footer."""
 
-    fmt = "{:>11d} {:>2d} {:d} {:d} 0 0 {:.16e} {:.16e} {:.16e} {:.16e} {:.16e} 0 9\n"
-    lep = events[["lepton_px", "lepton_py", "lepton_pz", "lepton_E"]].to_numpy(dtype=float)
-    nuc = events[["nucleus_px", "nucleus_py", "nucleus_pz", "nucleus_E"]].to_numpy(dtype=float)
-    dph = events[["dark_photon_px", "dark_photon_py", "dark_photon_pz", "dark_photon_E"]]
-    dph_a = dph.to_numpy(dtype=float)
-    in_lep = fmt.format(lid, -1, 0, 0, 0.0, 0.0, pz0, e0, ml)
-    in_nuc = fmt.format(nid, -1, 0, 0, 0.0, 0.0, 0.0, mn, mn)
-    buf: list[str] = []
-    for i in range(len(events)):
-        buf.append("<event>\n")
-        buf.append(f"5 1 {w[i]:.16e} {ma:.16e} {ALPHA_EM:.16e} 0.0000000000000000e+00\n")
-        buf.append(in_lep)
-        buf.append(in_nuc)
-        buf.append(fmt.format(lid, 1, 1, 2, *lep[i], ml))
-        buf.append(fmt.format(nid, 1, 1, 2, *nuc[i], mn))
-        buf.append(fmt.format(APRIME_PDG_ID, 1, 1, 2, *dph_a[i], ma))
-        buf.append("</event>\n")
-        if len(buf) > 8000:
-            yield "".join(buf)
-            buf = []
-    yield "".join(buf)
-    yield "</LesHouchesEvents>\n"
+    _FMT = "{:>11d} {:>2d} {:d} {:d} 0 0 {:.16e} {:.16e} {:.16e} {:.16e} {:.16e} 0 9\n"
+
+    def __init__(self, meta: dict[str, Any], max_weight: float) -> None:
+        lepton = str(meta["lepton"])
+        if lepton not in LEPTON_PDG_IDS:
+            raise InputError(
+                f"metadata lepton must be one of {sorted(LEPTON_PDG_IDS)}, got {lepton!r}"
+            )
+        self.meta = meta
+        self.lid = LEPTON_PDG_IDS[lepton]
+        self.nid = nucleus_pdg_id(int(meta["Z"]), float(meta["A"]))
+        e0 = float(meta["beam_energy"])
+        ml = float(meta["lepton_mass"])
+        mn = float(meta["nuclear_mass"])
+        ma = float(meta["mass"])
+        for key, val in (
+            ("beam_energy", e0),
+            ("lepton_mass", ml),
+            ("nuclear_mass", mn),
+            ("mass", ma),
+        ):
+            if not math.isfinite(val) or val <= 0:
+                raise InputError(f"metadata {key} must be a finite number > 0, got {val}")
+        if e0 <= ml:
+            raise InputError(f"beam_energy {e0} GeV must exceed lepton_mass {ml} GeV")
+        self.e0, self.ml, self.mn, self.ma = e0, ml, mn, ma
+        self.max_weight = float(max_weight)
+        pz0 = math.sqrt((e0 - ml) * (e0 + ml))
+        self.in_lep = self._FMT.format(self.lid, -1, 0, 0, 0.0, 0.0, pz0, e0, ml)
+        self.in_nuc = self._FMT.format(self.nid, -1, 0, 0, 0.0, 0.0, 0.0, mn, mn)
+
+    def header(self) -> str:
+        meta = self.meta
+        idwtup = 4 if bool(meta["weighted"]) else 3
+        text = json.dumps(meta, indent=1).replace("<", "&lt;").replace(">", "&gt;")
+        return (
+            '<LesHouchesEvents version="3.0">\n'
+            f"<header>\n<darkmoments>\n{text}\n</darkmoments>\n</header>\n"
+            "<init>\n"
+            f"{self.lid:d} {self.nid:d} {self.e0:.16e} {self.mn:.16e} 0 0 0 0 {idwtup:d} 1\n"
+            f"{float(meta['sigma_pb']):.16e} {float(meta['sigma_err_pb']):.16e} "
+            f"{self.max_weight:.16e} 1\n"
+            "</init>\n"
+        )
+
+    def events(self, chunk: pd.DataFrame) -> Iterator[str]:
+        fmt = self._FMT
+        w = chunk["weight"].to_numpy(dtype=float)
+        lep = chunk[["lepton_px", "lepton_py", "lepton_pz", "lepton_E"]].to_numpy(dtype=float)
+        nuc = chunk[["nucleus_px", "nucleus_py", "nucleus_pz", "nucleus_E"]].to_numpy(dtype=float)
+        dph = chunk[["dark_photon_px", "dark_photon_py", "dark_photon_pz", "dark_photon_E"]]
+        dph_a = dph.to_numpy(dtype=float)
+        lid, nid, ml, mn, ma = self.lid, self.nid, self.ml, self.mn, self.ma
+        buf: list[str] = []
+        for i in range(len(chunk)):
+            buf.append("<event>\n")
+            buf.append(f"5 1 {w[i]:.16e} {ma:.16e} {ALPHA_EM:.16e} 0.0000000000000000e+00\n")
+            buf.append(self.in_lep)
+            buf.append(self.in_nuc)
+            buf.append(fmt.format(lid, 1, 1, 2, *lep[i], ml))
+            buf.append(fmt.format(nid, 1, 1, 2, *nuc[i], mn))
+            buf.append(fmt.format(APRIME_PDG_ID, 1, 1, 2, *dph_a[i], ma))
+            buf.append("</event>\n")
+            if len(buf) > 8000:
+                yield "".join(buf)
+                buf = []
+        yield "".join(buf)
+
+    @staticmethod
+    def footer() -> str:
+        return "</LesHouchesEvents>\n"
 
 
-def _write_lhe(events: pd.DataFrame, meta: dict[str, Any], tmp: str, gz: bool) -> None:
-    chunks = _lhe_chunks(events, meta)
-    fh: IO[str]
+def _write_lhe(
+    chunks: Iterable[pd.DataFrame],
+    meta: dict[str, Any],
+    tmp: str,
+    gz: bool,
+    max_weight: float,
+) -> None:
+    lhe = _LheFormat(meta, max_weight)  # validates before anything is written
+
+    def write_all(write: Callable[[str], Any]) -> None:
+        write(lhe.header())
+        for chunk in chunks:
+            for text in lhe.events(chunk):
+                write(text)
+        write(lhe.footer())
+
     if gz:
-        with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=6) as fh:
-            for c in chunks:
-                fh.write(c)
+        # fixed gzip header: no file name (the temporary one would leak) and mtime 0, so
+        # the same events give the same bytes
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0) as gzf,
+        ):
+            write_all(lambda text: gzf.write(text.encode("utf-8")))
     else:
+        fh: IO[str]
         with open(tmp, "w", encoding="utf-8") as fh:
-            for c in chunks:
-                fh.write(c)
+            write_all(fh.write)
+
+
+def _write_format(
+    fmt: str,
+    chunks: Iterable[pd.DataFrame],
+    meta: dict[str, Any],
+    tmp: str,
+    max_weight: float,
+) -> None:
+    if fmt == ".parquet":
+        _write_parquet(chunks, meta, tmp)
+    elif fmt == ".csv":
+        _write_csv(chunks, meta, tmp)
+    else:
+        _write_lhe(chunks, meta, tmp, gz=fmt == ".lhe.gz", max_weight=max_weight)
 
 
 def write_events(events: pd.DataFrame, path: str | os.PathLike[str], *, metadata: dict) -> Path:
@@ -307,11 +402,233 @@ def write_events(events: pd.DataFrame, path: str | os.PathLike[str], *, metadata
     ev = _check_events(events)
     meta = _clean_metadata(metadata)
     _check_target_dir(p)
-    if fmt == ".parquet":
-        return _atomic_write(p, lambda tmp: _write_parquet(ev, meta, tmp))
-    if fmt == ".csv":
-        return _atomic_write(p, lambda tmp: _write_csv(ev, meta, tmp))
-    return _atomic_write(p, lambda tmp: _write_lhe(ev, meta, tmp, gz=fmt == ".lhe.gz"))
+    w = ev["weight"].to_numpy(dtype=float)
+    xmax = float(np.max(np.abs(w))) if w.size else 0.0
+    if fmt.startswith(".lhe"):
+        _LheFormat(meta, xmax)  # metadata errors before a temporary file exists
+    with atomic_path(p) as tmp:
+        _write_format(fmt, _frame_chunks(ev), meta, str(tmp), xmax)
+    return p
+
+
+def write_event_chunks(
+    chunks: Iterable[pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    metadata: dict,
+    max_weight: float,
+) -> Path:
+    """Write an event sample given as an iterable of DataFrames, atomically, in bounded memory.
+
+    Parameters
+    ----------
+    chunks : iterable of pandas.DataFrame
+        The events in order, each chunk with the columns of :data:`EVENT_COLUMNS` (extra
+        columns must be the same in every chunk).  Consumed once.
+    path : str or path-like
+        Output file (``.parquet``, ``.csv``, ``.lhe``, ``.lhe.gz``).
+    metadata : dict
+        As in :func:`write_events`.
+    max_weight : float
+        Largest |weight| in pb (LHE XMAXUP, written before the events).
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    p = Path(os.fspath(path))
+    fmt = _format_of(p)
+    meta = _clean_metadata(metadata)
+    _check_target_dir(p)
+    if fmt.startswith(".lhe"):
+        _LheFormat(meta, max_weight)
+
+    def checked() -> Iterator[pd.DataFrame]:
+        for chunk in chunks:
+            yield _ordered(_check_events(chunk))
+
+    with atomic_path(p) as tmp:
+        _write_format(fmt, checked(), meta, str(tmp), max_weight)
+    return p
+
+
+# --------------------------------------------------------------------------- streaming
+class _Spool:
+    """Raw float64 event rows appended to a scratch file, read back in chunks."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh = open(path, "w+b")  # closed by close()
+        self.rows = 0
+        self.max_raw_weight = 0.0
+
+    def append(self, block: np.ndarray) -> None:
+        arr = np.ascontiguousarray(block, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != len(EVENT_COLUMNS):
+            raise InputError(
+                f"event block must have shape (n, {len(EVENT_COLUMNS)}), got {arr.shape}"
+            )
+        self.fh.write(memoryview(arr).cast("B"))
+        self.rows += arr.shape[0]
+        if arr.shape[0]:
+            self.max_raw_weight = max(self.max_raw_weight, float(np.max(np.abs(arr[:, -1]))))
+
+    def chunks(self, result: GenerationResult, progress: Any = None) -> Iterator[pd.DataFrame]:
+        ncol = len(EVENT_COLUMNS)
+        self.fh.flush()
+        self.fh.seek(0)
+        remaining = self.rows
+        while remaining > 0:
+            n = min(CHUNK_ROWS, remaining)
+            buf = bytearray(n * ncol * 8)
+            got = self.fh.readinto(buf)
+            if got != len(buf):
+                raise OSError(f"event spool {self.path} was truncated ({got} of {len(buf)} bytes)")
+            arr = np.frombuffer(buf, dtype=np.float64).reshape(n, ncol)
+            result.finalise_weights(arr)
+            yield pd.DataFrame(arr, columns=list(EVENT_COLUMNS), copy=False)
+            remaining -= n
+            if progress is not None:
+                progress.update(n)
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def disk_bytes_needed(n_events: int, path: str | os.PathLike[str]) -> int:
+    """Bytes on disk :func:`generate_to_file` needs for ``n_events`` into ``path`` (estimate).
+
+    The scratch spool (:data:`~darkmoments.generator.BYTES_PER_EVENT` per event, removed at
+    the end) plus the output file (measured bytes per event of the format).
+    """
+    fmt = _format_of(Path(os.fspath(path)))
+    return int(n_events) * (BYTES_PER_EVENT + _FILE_BYTES_PER_EVENT[fmt])
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000:
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"
+
+
+def check_disk_space(
+    n_events: int, path: str | os.PathLike[str], *, name: str = "n_events"
+) -> None:
+    """Refuse (:class:`InputError`, with the numbers) a sample that would not fit on the disk.
+
+    Parameters
+    ----------
+    n_events : int
+        Events to generate.
+    path : path-like
+        The output file (its directory's file system is checked).
+    name : str
+        How to call ``n_events`` in the message (``"--events"`` at the command line).
+    """
+    p = Path(os.fspath(path))
+    parent = p.parent if str(p.parent) else Path(".")
+    need = disk_bytes_needed(n_events, p)
+    free = shutil.disk_usage(parent).free
+    if need > free:
+        fmt = _format_of(p)
+        raise InputError(
+            f"{name} {n_events} needs about {_fmt_bytes(need)} of disk in {str(parent)!r} "
+            f"(event spool {_fmt_bytes(n_events * BYTES_PER_EVENT)} + {fmt} file "
+            f"~{_fmt_bytes(n_events * _FILE_BYTES_PER_EVENT[fmt])}); only {_fmt_bytes(free)} "
+            "is free"
+        )
+
+
+def generate_to_file(
+    path: str | os.PathLike[str],
+    model: str,
+    mass: float,
+    beam_energy: float,
+    n_events: int,
+    *,
+    progress: bool = False,
+    **generate_kwargs: Any,
+) -> tuple[Path, GenerationResult]:
+    """Generate ``n_events`` events and write them to ``path``, in memory independent of N.
+
+    The events are those of :func:`darkmoments.generate` with the same arguments and the file
+    is byte-identical to ``write_events(generate(...).events, path, ...)``.  While the
+    generator runs, rows go to a hidden scratch file in the output directory (120 bytes per
+    event, removed at the end, also on error, Ctrl-C and SIGTERM); then they are written to
+    ``path`` atomically in chunks of :data:`CHUNK_ROWS`.  A sample that would not fit on the
+    disk (scratch + file, :func:`disk_bytes_needed`) is refused before anything runs.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file (``.parquet``, ``.csv``, ``.lhe``, ``.lhe.gz``); its directory must exist.
+        An existing file is replaced (atomically) at the end.
+    model, mass, beam_energy, n_events
+        As in :func:`darkmoments.generate` (A' mass and beam energy in GeV).
+    progress : bool
+        tqdm bars on stderr for the generation and the writing.
+    **generate_kwargs
+        lepton, target, coupling, seed, weighted, inelastic, n_pilot, batch_size,
+        max_excess, timings: as in :func:`darkmoments.generate`.
+
+    Returns
+    -------
+    (pathlib.Path, GenerationResult)
+        The written file; cross section (pb), efficiency and metadata.
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Bad generator input, unknown suffix, or not enough disk space (the message gives the
+        numbers).
+    OSError
+        The directory does not exist or is not writable.
+    """
+    from ..generator import _check_n_events
+
+    p = Path(os.fspath(path))
+    fmt = _format_of(p)
+    _check_target_dir(p)
+    n = _check_n_events(n_events)
+    check_disk_space(n, p)
+    parent = p.parent if str(p.parent) else Path(".")
+    with (
+        sigterm_raises(),
+        scratch_path(parent, prefix=p.name, suffix=".spool") as spool_path,
+    ):
+        spool = _Spool(spool_path)
+        try:
+            result = generate_blocks(
+                model,
+                mass,
+                beam_energy,
+                n,
+                sink=spool.append,
+                progress=progress,
+                **generate_kwargs,
+            )
+            if spool.rows != n:  # pragma: no cover - generator contract
+                raise RuntimeError(f"generator delivered {spool.rows} of {n} events")
+            meta = _clean_metadata(result.metadata)
+            xmax = float(result.final_weight(spool.max_raw_weight))
+            if fmt.startswith(".lhe"):
+                _LheFormat(meta, xmax)
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=n, unit="ev", desc=f"writing {p.name}", leave=False)
+            try:
+                with atomic_path(p) as tmp:
+                    _write_format(fmt, spool.chunks(result, bar), meta, str(tmp), xmax)
+            finally:
+                if bar is not None:
+                    bar.close()
+        finally:
+            spool.close()
+    return p, result
 
 
 # --------------------------------------------------------------------------- readers
