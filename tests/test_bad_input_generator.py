@@ -15,7 +15,6 @@ import pytest
 
 import darkmoments as dm
 from darkmoments.errors import InputError, InputTypeError
-from darkmoments.relic import target
 
 XS = {"model": "km", "mass": 0.1, "beam_energy": 8.0}
 
@@ -75,24 +74,6 @@ def test_generate_refuses_a_sample_larger_than_memory():
     msg = str(info.value)
     assert "n_events = 100000000000" in msg and "TB of memory" in msg
     assert "generate_to_file" in msg
-
-
-@pytest.mark.parametrize(
-    ("m_ap", "exc", "needle"),
-    [
-        ([], InputError, "m_ap must hold at least one mass in GeV, got [] (empty)"),
-        ("0.1", InputTypeError, "got the string '0.1'"),
-        (["0.1"], InputTypeError, "m_ap must hold real numbers"),
-        (True, InputTypeError, "got True"),
-        (None, InputTypeError, "got None"),
-        ([[0.1, 0.2]], InputError, "got shape (1, 2)"),
-        (-0.1, InputError, "got [-0.1]"),
-    ],
-)
-def test_relic_target_bad_masses(m_ap, exc, needle):
-    with pytest.raises(exc) as info:
-        target("km", m_ap)
-    assert needle in str(info.value)
 
 
 def _run(*args, cwd):

@@ -25,6 +25,26 @@ def test_cli_single_mass_json() -> None:
     assert out["coupling"] == pytest.approx(ref.coupling, rel=1e-12)
     assert out["y"] == pytest.approx(ref.y, rel=1e-12)
     assert out["omega_h2"] == pytest.approx(0.120, rel=1e-4)
+    # one key per quantity, as in xsec/generate/yield/workspace: the A' mass is "mass" (GeV)
+    assert out["mass"] == 0.1 and out["model"] == "km" and "m_ap" not in out
+    assert out["m_chi"] == pytest.approx(0.1 / 3, rel=1e-12)
+
+
+def test_cli_scan_hadrons_option_reaches_the_scan(tmp_path: Path) -> None:
+    """--hadrons with --scan used to be ignored (km always got the R-ratio)."""
+    tables = {}
+    for had in ("auto", "none"):
+        out = tmp_path / had
+        res = CliRunner().invoke(
+            main,
+            ["relic", "--model", "km", "--scan", "--n-masses", "2", "--m-min", "0.5",
+             "--m-max", "1.5", "--hadrons", had, "--out", str(out)],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        tables[had] = pd.read_csv(out / "relic_targets.csv")
+    ref = target("km", [0.5, 1.5], hadrons="none").y
+    assert tables["none"].y.to_numpy() == pytest.approx(ref, rel=1e-7)  # CSV: 8 digits
+    assert (tables["none"].y > tables["auto"].y).all()
 
 
 @pytest.mark.parametrize(

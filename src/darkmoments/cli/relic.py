@@ -1,16 +1,54 @@
-"""``darkmoments relic``: relic-target coupling for one mass, or a scan table plus plot."""
+"""``darkmoments relic``: relic-target coupling for one mass, or a scan table plus plot.
+
+JSON keys (one per quantity, as in the other commands): single mass ``model`` (canonical
+id), ``mass`` (m_A' in GeV), ``m_chi`` (GeV), ``coupling`` with ``coupling_unit``, ``y``,
+``omega_h2``, ``hadrons``; scan ``out`` (the directory), ``csv``, ``plot``, ``models``,
+``n_masses``, ``n_rows``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from ..errors import InputError, OutputPathError
 from ..models import MODEL_IDS
 from . import main
-from ._common import echo_json, positive_float, positive_int
+from ._common import echo_json, progress_enabled
 
-__all__ = ["relic"]
+__all__ = ["check_output_dir", "relic"]
+
+_SCAN_ONLY = ("out_dir", "n_masses", "m_min", "m_max")
+_FILE_SUFFIXES = (".csv", ".png", ".pdf", ".svg", ".json", ".txt")
+
+
+def check_output_dir(path: Path, *, option: str = "--out") -> Path:
+    """Check a multi-file output directory: its parent must exist (never created silently).
+
+    The directory itself is created if missing (one level: it is the named output).  A
+    path that exists as a file, or whose name looks like a file (``x.csv``), is refused.
+
+    Raises
+    ------
+    OutputPathError
+        Naming the option and the path or the missing parent directory.
+    """
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputPathError(f"{option} {p}: directory {parent} does not exist (create it first)")
+    if p.exists() and not p.is_dir():
+        raise OutputPathError(
+            f"{option} {p} is a file; give a directory (it receives several files)"
+        )
+    if not p.exists() and p.suffix.lower() in _FILE_SUFFIXES:
+        raise OutputPathError(
+            f"{option} {p}: expected a directory (it receives relic_targets.csv and "
+            "relic_targets.png), got a file name"
+        )
+    return p
 
 
 @main.command("relic")
@@ -19,46 +57,87 @@ __all__ = ["relic"]
     "model",
     default="km",
     show_default=True,
-    help=f"Model id ({', '.join(MODEL_IDS)}) or 'all' (with --scan).",
+    help=f"Model id ({', '.join(MODEL_IDS)}), or 'all' (with --scan).",
 )
-@click.option("--mass", type=float, default=None, help="m_A' in GeV (single-point mode).")
-@click.option("--scan", is_flag=True, help="Scan m_A' and write a CSV table and a plot.")
+@click.option(
+    "--mass",
+    type=float,
+    default=None,
+    help="m_A' [GeV], in (2 m_e, 1000] (single-mass mode; not with --scan).  [default: none]",
+)
+@click.option(
+    "--scan",
+    is_flag=True,
+    help="Scan m_A' over --m-min..--m-max and write relic_targets.csv and relic_targets.png "
+    "into --out.  [default: off, single mass]",
+)
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path("relic_targets"),
     show_default=True,
-    help="Output directory (--scan).",
+    help="Output directory of --scan (two files; created if missing, its parent must exist).",
 )
-@click.option("--n-masses", type=int, default=50, show_default=True, help="Scan points.")
-@click.option("--m-min", type=float, default=0.003, show_default=True, help="Scan minimum [GeV].")
-@click.option("--m-max", type=float, default=3.0, show_default=True, help="Scan maximum [GeV].")
 @click.option(
-    "--ratio", "mass_ratio", type=float, default=3.0, show_default=True, help="m_A'/m_chi (> 2)."
+    "--n-masses",
+    type=int,
+    default=50,
+    show_default=True,
+    help="Scan points, log-spaced (>= 2; --scan).",
 )
-@click.option("--alpha-d", type=float, default=0.5, show_default=True, help="alpha_D.")
+@click.option(
+    "--m-min", type=float, default=0.003, show_default=True, help="Scan minimum m_A' [GeV]."
+)
+@click.option(
+    "--m-max", type=float, default=3.0, show_default=True, help="Scan maximum m_A' [GeV]."
+)
+@click.option(
+    "--ratio",
+    "mass_ratio",
+    type=float,
+    default=3.0,
+    show_default=True,
+    help="m_A'/m_chi, dimensionless (> 2).",
+)
+@click.option(
+    "--alpha-d",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Dark coupling alpha_D, dimensionless, in (0, 4 pi).",
+)
 @click.option(
     "--cutoff",
     type=float,
     default=1000.0,
     show_default=True,
-    help="Lambda_f in GeV (enters y only).",
+    help="Lambda_f [GeV] (enters y only).",
 )
 @click.option(
     "--hadrons",
     type=click.Choice(["auto", "none", "rratio", "proxy"]),
     default="auto",
     show_default=True,
-    help="Hadronic final states (auto: R-ratio for km, none otherwise).",
+    help="Hadronic final states (auto: R-ratio for km, none otherwise; rratio: km only; "
+    "proxy: the R-ratio formula for any model).  With --scan and auto/none the other models "
+    "also get the proxy band.",
 )
 @click.option(
     "--paper-normalisation",
     is_flag=True,
-    help="Use the printed eqs. A.4-A.7, A.11 (2x / 0.5x the trace results).",
+    help="Use the printed eqs. A.4-A.7, A.11 (2x / 0.5x the trace results).  [default: off]",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar of the scan by mass on stderr.  [default: on when stderr is a "
+    "terminal; never drawn into a file or pipe]",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
 def relic(
+    ctx: click.Context,
     model: str,
     mass: float | None,
     scan: bool,
@@ -71,11 +150,16 @@ def relic(
     cutoff: float,
     hadrons: str,
     paper_normalisation: bool,
+    progress: bool | None,
     as_json: bool,
 ) -> None:
     """Relic target: coupling g_f and y (eq. 3.3) with Omega h^2 = 0.120."""
     from .. import relic as rel
     from ..relic.output import plot_targets, write_csv_atomic
+    from ..validation import check_int, check_real
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
 
     common = dict(
         mass_ratio=mass_ratio,
@@ -84,41 +168,66 @@ def relic(
         paper_normalisation=paper_normalisation,
     )
     if scan:
-        positive_int("--n-masses", n_masses)
-        models = "all" if model == "all" else model
+        if mass is not None:
+            raise InputError(
+                f"--mass {mass:g} and --scan exclude each other: the scan uses "
+                "--m-min/--m-max/--n-masses; drop --mass (or --scan for one mass)"
+            )
+        check_int("--n-masses", n_masses, lo=2)
+        check_real("--m-min", m_min, lo=rel.targets.M_AP_MIN, lo_open=True, unit="GeV")
+        check_real("--m-max", m_max, hi=rel.targets.M_AP_MAX, unit="GeV")
+        if not m_min < m_max:
+            raise InputError(f"--m-min {m_min:g} must be below --m-max {m_max:g} (GeV)")
+        out = check_output_dir(out_dir)
+        models = "all" if model.strip().lower() == "all" else model
         table = rel.scan(
             models,
             n_masses=n_masses,
             m_min=m_min,
             m_max=m_max,
-            proxy_band=hadrons == "auto",
-            progress=not as_json,
+            proxy_band=hadrons in ("auto", "none"),
+            hadrons=hadrons,
+            progress=progress_enabled(True if progress is None else progress),
             **common,
         )
-        csv = write_csv_atomic(table, out_dir / "relic_targets.csv")
-        png = plot_targets(table, out_dir / "relic_targets.png")
+        out.mkdir(exist_ok=True)  # the named output directory; its parent was checked
+        csv = write_csv_atomic(table, out / "relic_targets.csv", mkdir=False)
+        png = plot_targets(table, out / "relic_targets.png", mkdir=False)
         if as_json:
-            echo_json({"csv": str(csv), "plot": str(png), "rows": len(table)})
+            echo_json(
+                {
+                    "out": str(out),
+                    "csv": str(csv),
+                    "plot": str(png),
+                    "models": list(dict.fromkeys(table["model"])),
+                    "n_masses": n_masses,
+                    "n_rows": len(table),
+                }
+            )
         else:
             click.echo(f"wrote {csv} ({len(table)} rows) and {png}")
         return
-    if model == "all":
-        raise ValueError("--model all needs --scan; give one model id for a single mass")
+    scan_only = [f"--{n.replace('_dir', '').replace('_', '-')}" for n in _SCAN_ONLY if given(n)]
+    if scan_only:
+        raise InputError(f"{', '.join(scan_only)}: only used with --scan (single mass: --mass)")
+    if model.strip().lower() == "all":
+        raise InputError("--model all needs --scan; give one model id for a single mass")
     if mass is None:
-        raise ValueError("give --mass (GeV) or --scan")
-    positive_float("--mass", mass)
+        raise InputError("give --mass (GeV) or --scan")
+    check_real("--mass", mass, lo=0.0, lo_open=True, unit="GeV")
     res = rel.target(model, mass, hadrons=hadrons, **common)
-    out = {
+    out_obj = {
         "model": res.model,
-        "m_ap": res.m_ap,
+        "mass": res.m_ap,
         "m_chi": res.m_chi,
         "coupling": res.coupling,
         "coupling_unit": res.coupling_unit,
         "y": res.y,
         "omega_h2": res.omega_h2,
+        "hadrons": hadrons,
     }
     if as_json:
-        echo_json(out)
+        echo_json(out_obj)
     else:
         click.echo(f"model     {res.model}")
         click.echo(f"m_A'      {res.m_ap:.6g} GeV (m_chi = {res.m_chi:.6g} GeV)")

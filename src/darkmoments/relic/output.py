@@ -14,7 +14,9 @@ from ..models import get_model
 __all__ = ["plot_targets", "write_csv_atomic"]
 
 
-def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+def write_csv_atomic(
+    table: pd.DataFrame, path: str | os.PathLike[str], *, mkdir: bool = True
+) -> Path:
     """Write ``table`` as CSV through a temporary file in the same directory and os.replace.
 
     Parameters
@@ -23,17 +25,20 @@ def write_csv_atomic(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         Table to write (masses in GeV, couplings in the model's units).
     path : path-like
         Destination.
+    mkdir : bool
+        Create missing parent directories (the study scripts' result directories); the
+        command line checks its ``--out`` itself and passes False.
 
     Returns
     -------
     pathlib.Path
         The written path.
     """
-    dest = write_csv_atomic_(table, path, mkdir=True, float_format="%.8g")
+    dest = write_csv_atomic_(table, path, mkdir=mkdir, float_format="%.8g")
     return dest
 
 
-def plot_targets(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+def plot_targets(table: pd.DataFrame, path: str | os.PathLike[str], *, mkdir: bool = True) -> Path:
     """Log-log plot of the relic targets y versus m_A' (paper figure 1 style), written atomically.
 
     Parameters
@@ -42,20 +47,19 @@ def plot_targets(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         Output of :func:`darkmoments.relic.scan` (columns model, m_ap_gev, y, y_hadron_proxy).
     path : path-like
         Image file (format from the suffix, e.g. ``.png`` or ``.pdf``).
+    mkdir : bool
+        Create missing parent directories (as in :func:`write_csv_atomic`).
 
     Returns
     -------
     pathlib.Path
         The written path.
     """
-    import matplotlib
+    from ..plotting import _pyplot, style  # the one figure style (no findfont warnings)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
-
+    plt = _pyplot()
     dest = Path(path)
-    with plt.style.context(mplhep.style.ROOT):
+    with plt.style.context(style()):
         fig, ax = plt.subplots(figsize=(8, 6))
         for mid, grp in table.groupby("model", sort=False):
             model = get_model(str(mid))
@@ -77,7 +81,7 @@ def plot_targets(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         ax.legend(title="relic targets", loc="best")
         fig.tight_layout()
         try:
-            with atomic_path(dest, mkdir=True) as tmp:
+            with atomic_path(dest, mkdir=mkdir) as tmp:
                 fig.savefig(tmp, format=dest.suffix.lstrip(".") or "png")
         finally:
             plt.close(fig)
