@@ -139,7 +139,11 @@ def test_discriminate_signal_then_resume(
     done = _recorded(manifest)
     n_chunks = N_TOYS // CHUNK
     assert 0 < len(done) < n_chunks, "the signal did not arrive mid-run"
-    assert names == sorted(["manifest.json", *(f"chunk_{k}.npz" for k in done)])
+    recorded = {f"chunk_{k}.npz" for k in done}
+    assert recorded <= set(names) and "manifest.json" in names
+    # a signal between a chunk's atomic write and its record leaves at most that one chunk
+    # unrecorded; resume recomputes it (the checkpoint never trusts an unrecorded file)
+    assert len(set(names) - recorded - {"manifest.json"}) <= 1
     # resume: the same numbers as the uninterrupted run
     res = subprocess.run(
         [*cmd, "--resume"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
