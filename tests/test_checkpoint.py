@@ -96,3 +96,15 @@ def test_in_memory_without_checkpoint_matches():
         _draw, [(0, 3), (1, 3)], keys=["a", "b"], checkpoint=None, save=None, load=None
     )
     np.testing.assert_array_equal(out[1], np.random.default_rng(1).normal(size=3))
+
+
+def test_removed_chunk_is_recomputed_as_the_message_says(tmp_path):
+    d = tmp_path / "run"
+    ref = _npy(d, {"seed": 1}, resume=False)
+    f = d / "chunk_003.npy"
+    np.save(f, np.ones(5))
+    with pytest.raises(StaleCheckpointError, match="remove the file to recompute it"):
+        _npy(d, {"seed": 1}, resume=True)
+    f.unlink()
+    again = _npy(d, {"seed": 1}, resume=True)
+    np.testing.assert_array_equal(again[3], ref[3])

@@ -8,7 +8,7 @@ of every input that determines the results: seeds, sizes, settings, input finger
 * each chunk file is written atomically (:mod:`darkmoments.io.atomic`) and only then recorded;
 * on resume, a chunk is reused only if it is recorded and its checksum matches; a recorded
   chunk whose file was modified or truncated is refused (:class:`StaleCheckpointError`), an
-  unrecorded file (left by an interrupted write) is recomputed;
+  unrecorded file (left by an interrupted write) or a removed one is recomputed;
 * chunk files in a directory *without* a manifest, or a manifest of another identity, are
   refused: results are never silently reused from another run.
 
@@ -192,20 +192,22 @@ class Checkpoint:
     def verified(self, key: str) -> Path | None:
         """The file of a finished chunk, checked against its recorded SHA-256, or ``None``.
 
+        A recorded chunk whose file was removed is forgotten (it will be recomputed from its
+        own seed), so "remove the file to recompute it" works as the message says.
+
         Raises
         ------
         StaleCheckpointError
-            The file was modified, truncated or removed after it was recorded.
+            The file was modified or truncated after it was recorded.
         """
         rec = self._chunks.get(key)
         if rec is None:
             return None
         f = self.path(key)
-        if not f.is_file():
-            raise StaleCheckpointError(
-                f"{f}: recorded in {self._manifest_path} but missing; remove the directory "
-                "to start again"
-            )
+        if not f.is_file():  # removed by the user: recompute it (chunks carry their seeds)
+            del self._chunks[key]
+            self._write_manifest()
+            return None
         if file_sha256(f) != rec["sha256"]:
             raise StaleCheckpointError(
                 f"{f}: contents differ from the checksum in {self._manifest_path} (modified or "
