@@ -54,7 +54,7 @@ def run(
         rows[model] = reach_for(model, experiment, cl=cl, directory=templates)
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["model", "mass_GeV", "coupling", "y"])
+    w.writerow(["model", "mass", "coupling", "y"])
     for model, rr in rows.items():
         for r in rr:
             w.writerow([model, repr(r["mass"]), repr(r["coupling"]), repr(r["y"])])

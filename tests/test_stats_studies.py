@@ -45,7 +45,7 @@ def _run(script: str, out: Path, tdir: Path) -> dict:
 def test_reach_study(tmp_path: Path, tdir: Path) -> None:
     s = _run("reach.py", tmp_path, tdir)
     assert set(s["best"]) == {"km", "md"}
-    assert (tmp_path / "reach.csv").read_text().startswith("model,mass_GeV,coupling,y")
+    assert (tmp_path / "reach.csv").read_text().startswith("model,mass,coupling,y")
     assert (tmp_path / "reach.png").stat().st_size > 0
 
 
