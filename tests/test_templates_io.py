@@ -169,7 +169,8 @@ def test_multi_template_file_and_index(tmp_path) -> None:
 
 def test_mass_lookup_survives_a_flip_of_the_key_rounding(tmp_path) -> None:
     """0.12345655 is stored under "1.234565e-01"; one ulp up formats as "1.234566e-01".  A
-    mass that differs in its last bits must still find its template (within 1e-6 of the stored key, not further)."""
+    mass that differs in its last bits must still find its template (within 1e-6 of the
+    stored key, not further)."""
     m = 0.12345655
     up = float(np.nextafter(m, 1.0))
     assert templates_io.mass_key(m) != templates_io.mass_key(up)
