@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .constants import LAMBDA_F_DEFAULT
+from .errors import InputError, InputTypeError
 
 __all__ = [
     "MODELS",
@@ -108,11 +109,11 @@ def get_model(model: str | Model) -> Model:
     if isinstance(model, Model):
         return model
     if not isinstance(model, str):
-        raise TypeError(f"model must be a string such as 'km', got {type(model).__name__}")
+        raise InputTypeError(f"model must be a string such as 'km', got {type(model).__name__}")
     key = model.strip().lower()
     if key not in _ALIASES:
         allowed = ", ".join(f"{m.id} ({m.letter}, {m.name})" for m in MODELS.values())
-        raise ValueError(f"unknown model {model!r}; allowed: {allowed}")
+        raise InputError(f"unknown model {model!r}; allowed: {allowed}")
     return MODELS[_ALIASES[key]]
 
 
@@ -146,7 +147,7 @@ def y_parameter(
     """
     m = get_model(model)
     if alpha_d <= 0:
-        raise ValueError(f"alpha_d must be > 0, got {alpha_d}")
+        raise InputError(f"alpha_d must be > 0, got {alpha_d}")
     if mass_ratio <= 0:
-        raise ValueError(f"mass_ratio must be > 0, got {mass_ratio}")
+        raise InputError(f"mass_ratio must be > 0, got {mass_ratio}")
     return coupling**2 * alpha_d * mass_ratio ** (-4) * cutoff ** (2 * m.dimension)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import InputError, InputTypeError
+
 __all__ = ["ATOMIC_MASS_UNIT_GEV", "TARGETS", "Target", "get_target"]
 
 #: Atomic mass unit in GeV (CODATA 2018: 931.49410242 MeV).
@@ -91,10 +93,10 @@ def get_target(target: str | Target) -> Target:
     if isinstance(target, Target):
         return target
     if not isinstance(target, str):
-        raise TypeError(f"target must be a string such as 'W', got {type(target).__name__}")
+        raise InputTypeError(f"target must be a string such as 'W', got {type(target).__name__}")
     key = target.strip().lower()
     key = _BY_NAME.get(key, key)
     if key not in TARGETS:
         allowed = ", ".join(t.symbol for t in TARGETS.values())
-        raise ValueError(f"unknown target {target!r}; allowed: {allowed}")
+        raise InputError(f"unknown target {target!r}; allowed: {allowed}")
     return TARGETS[key]
