@@ -12,8 +12,10 @@ import sys
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import darkmoments as dm
+from darkmoments.cli import main
 from darkmoments.errors import InputError, InputTypeError
 
 XS = {"model": "km", "mass": 0.1, "beam_energy": 8.0}
@@ -100,5 +102,86 @@ def test_xsec_cli_bad_input(extra, needle, tmp_path):
     code, out, err = _run(*XS_ARGS, *extra, cwd=tmp_path)
     assert code == 2, err
     assert needle in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert out == "" and list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- CLI table
+GEN = ["generate", "--model", "km", "--mass", "0.1", "--beam-energy", "8"]
+GEN_OK = [*GEN, "--events", "10", "--out", "ev.csv"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([*XS_ARGS, "--seed", "-1"], "--seed must be an integer >= 0, got -1"),
+        ([*XS_ARGS, "--rtol", "0"], "rtol must be a finite number > 0 and < 1, got 0.0"),
+        ([*XS_ARGS, "--rtol", "1.5"], "rtol must be a finite number > 0 and < 1, got 1.5"),
+        ([*XS_ARGS, "--max-evaluations", "0"], "max_evaluations must be an integer >= 1000"),
+        ([*XS_ARGS, "--max-evaluations", "2.5"], "'2.5' is not a whole number of events"),
+        ([*XS_ARGS, "--coupling", "0"], "coupling must be a finite number > 0, got 0.0"),
+        ([*XS_ARGS, "--coupling", "nan"], "coupling must be a finite number > 0, got nan"),
+        ([*XS_ARGS, "--lepton", "tau"], "unknown lepton 'tau'"),
+        ([*XS_ARGS, "--target", "Xx"], "unknown target"),
+        (["xsec", "--model", "km", "--mass", "0.1"], "give --beam-energy (GeV) or --experiment"),
+        (
+            [*XS_ARGS, "--experiment", "ldmx-phase1"],
+            "--experiment ldmx-phase1 conflicts with --beam-energy 8 GeV (setup: 4 GeV)",
+        ),
+        (
+            ["xsec", "--model", "km", "--mass", "0.1", "--experiment", "ldmx-phase2",
+             "--lepton", "mu"],
+            "--lepton mu (setup: e)",
+        ),
+        (["xsec", "--model", "km", "--mass", "0.1", "--experiment", "nope"], "unknown experiment"),
+        (
+            ["xsec", "--model", "km", "--mass", "0.1", "--experiment", "missing.toml"],
+            "missing.toml",
+        ),
+        ([*GEN_OK[:-4], "--events", "0", "--out", "ev.csv"], "--events must be a positive integer"),
+        ([*GEN_OK[:-4], "--events", "-5", "--out", "ev.csv"], "--events must be a positive"),
+        ([*GEN_OK[:-4], "--events", "2.5", "--out", "ev.csv"], "'2.5' is not a whole number"),
+        ([*GEN_OK[:-4], "--events", "many", "--out", "ev.csv"], "'many' is not a whole number"),
+        (
+            [*GEN_OK[:-4], "--events", "1e15", "--out", "ev.csv"],
+            "--events 1000000000000000 needs about",
+        ),
+        ([*GEN_OK[:-2], "--out", "nodir/ev.csv"], "--out nodir/ev.csv: directory nodir does not"),
+        ([*GEN_OK[:-2], "--out", "ev.txt"], "must end in one of .parquet, .csv, .lhe, .lhe.gz"),
+        ([*GEN_OK[:-2], "--out", "old.csv"], "--out old.csv exists; pass --force to overwrite"),
+        ([*GEN_OK[:-2], "--out", "adir.csv"], "adir.csv"),
+        ([*GEN_OK, "--seed", "-3"], "--seed must be an integer >= 0, got -3"),
+        ([*GEN_OK, "--experiment", "ldmx-phase1"], "conflicts with --beam-energy 8 GeV"),
+        ([*GEN_OK, "--target", "Pb", "--experiment", "ldmx-phase2"], "--target Pb (setup: W)"),
+        ([*GEN_OK[:3], "--mass", "9", *GEN_OK[5:]], "kinematic threshold"),
+    ],
+)  # fmt: skip
+def test_cli_bad_input_table(args, needle, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.csv").write_text("keep me")
+    (tmp_path / "adir.csv").mkdir()
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    assert needle in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.output
+    assert res.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir.csv", "old.csv"]
+    assert (tmp_path / "old.csv").read_text() == "keep me"
+    assert list((tmp_path / "adir.csv").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([*GEN, "--events", "1e11", "--out", "ev.lhe.gz"], "--events 100000000000 needs about"),
+        ([*GEN, "--events", "10", "--out", "nodir/ev.lhe.gz"], "directory nodir does not exist"),
+    ],
+)
+def test_cli_bad_input_real_entry_point(args, needle, tmp_path):
+    code, out, err = _run(*args, cwd=tmp_path)
+    assert code == 2, err
+    assert needle in err
+    if "1e11" in args:
+        assert "TB" in err and "is free" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert out == "" and list(tmp_path.iterdir()) == []

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -176,3 +177,90 @@ def test_unwritable_output_leaves_nothing(tmp_path):
     assert code == 2 and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not target.exists() and not (tmp_path / "missing_dir").exists()
+
+
+def test_xsec_precision_warning_one_line_and_json_flag():
+    """rtol not reached: exit 0, one warning line on stderr, converged false in the JSON."""
+    args = ["xsec", "--model", "km", "--mass", "0.1", "--beam-energy", "8", "--seed", "2"]
+    r = CliRunner().invoke(main, [*args, "--rtol", "1e-5", "--max-evaluations", "2e4", "--json"])
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("darkmoments: warning: ")
+    assert "rtol = 1e-05" in lines[0] and "max_evaluations = 20000" in lines[0]
+    out = json.loads(r.stdout)
+    assert out["converged"] is False and out["n_evaluations"] == 20_000
+    assert out["rel_error"] == pytest.approx(out["sigma_err_pb"] / out["sigma_pb"], rel=1e-12)
+    assert out["rel_error"] > out["rtol"] == 1e-5
+
+
+def test_xsec_and_generate_take_the_beam_from_an_experiment(tmp_path):
+    """--experiment NAME|TOML gives the same numbers as the explicit options."""
+    toml = tmp_path / "setup.toml"
+    toml.write_text(
+        'name = "mu-beam"\nlepton = "mu"\nbeam_energy = 15.0\neot = 1e13\ntarget = "Pb"\n'
+        "thickness_cm = 1.0\n"
+    )
+    base = ["xsec", "--model", "md", "--mass", "0.2", "--seed", "3", "--rtol", "0.05", "--json"]
+    cases = [
+        (["--experiment", "ldmx-phase1"], ["--beam-energy", "4"], "ldmx-phase1"),
+        (
+            ["--experiment", str(toml), "--lepton", "mu"],  # agreeing explicit option: fine
+            ["--beam-energy", "15", "--lepton", "mu", "--target", "Pb"],
+            "mu-beam",
+        ),
+    ]
+    for with_exp, explicit, name in cases:
+        a = CliRunner().invoke(main, [*base, *with_exp])
+        b = CliRunner().invoke(main, [*base, *explicit])
+        assert a.exit_code == 0 and b.exit_code == 0, (a.output, b.output)
+        ja, jb = json.loads(a.stdout), json.loads(b.stdout)
+        assert ja["experiment"] == name and jb["experiment"] is None
+        ja.pop("experiment"), jb.pop("experiment")
+        assert ja == jb
+    assert ja["lepton"] == "mu" and ja["target"] == "Pb" and ja["beam_energy"] == 15.0
+    assert ja["model"] == "md" and ja["coupling_unit"] == "GeV^-1"
+
+
+def test_generate_json_summary_force_and_no_bar_in_logs(tmp_path):
+    out = tmp_path / "ev.parquet"
+    args = [
+        "generate", "--model", "ED", "--mass", "0.3", "--experiment", "ldmx-phase2",
+        "--events", "1.5e3", "--seed", "5", "--out", str(out), "--json", "--progress",
+    ]  # fmt: skip
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert r.stderr == ""  # --progress, but stderr is not a terminal: no bar fragments
+    summary = json.loads(r.stdout)
+    ev, meta = read_events(out)
+    assert summary == {
+        "out": str(out), "format": "parquet", "model": "ed", "mass": 0.3, "beam_energy": 8.0,
+        "lepton": "e", "target": "W", "experiment": "ldmx-phase2", "coupling": 1.0,
+        "coupling_unit": "GeV^-1", "seed": 5, "n_events": 1500, "weighted": False,
+        "sigma_pb": meta["sigma_pb"], "sigma_err_pb": meta["sigma_err_pb"],
+        "unweighting_efficiency": meta["unweighting_efficiency"],
+        "n_evaluations": meta["n_evaluations"],
+    }  # fmt: skip
+    assert len(ev) == 1500
+    before = out.read_bytes()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 2 and "pass --force" in again.stderr
+    assert out.read_bytes() == before
+    forced = CliRunner().invoke(main, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert out.read_bytes() == before  # same seed, same bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ev.parquet"]
+
+
+def test_help_states_unit_and_default_of_every_option():
+    for cmd in ("xsec", "generate", "relic"):
+        r = CliRunner().invoke(main, [cmd, "--help"])
+        assert r.exit_code == 0
+        params = main.commands[cmd].params
+        for p in params:
+            if p.name in ("help", "as_json") or not isinstance(p, click.Option):
+                continue
+            text = p.help or ""
+            has_default = p.show_default or "default" in text.lower() or "required" in text.lower()
+            assert has_default, f"{cmd} {p.opts}: no default stated"
+        for opt in ("--mass",):
+            assert "GeV" in next(p.help for p in params if opt in getattr(p, "opts", []))

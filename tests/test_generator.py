@@ -205,3 +205,23 @@ def test_muon_beam_runs_and_is_heavier_suppressed():
     e = dm.cross_section("km", 0.1, 15.0, seed=1, rtol=0.02)
     mu = dm.cross_section("km", 0.1, 15.0, lepton="mu", seed=1, rtol=0.02)
     assert 0 < mu.value_pb < e.value_pb
+
+
+def test_cross_section_warns_when_rtol_is_not_reached():
+    import warnings
+
+    from darkmoments.generator import PrecisionWarning
+
+    with pytest.warns(PrecisionWarning, match=r"not the requested rtol = 1e-05") as rec:
+        xs = dm.cross_section("km", 0.1, 8.0, seed=1, rtol=1e-5, max_evaluations=300_000)
+    assert len(rec) == 1 and issubclass(PrecisionWarning, UserWarning)
+    assert xs.converged is False and xs.rtol == 1e-5 and xs.n_evaluations == 300_000
+    assert xs.rel_error > 1e-5
+    assert f"{xs.rel_error:.3g}" in str(rec[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrecisionWarning)
+        ok = dm.cross_section("km", 0.1, 8.0, seed=1, rtol=0.02)
+    assert ok.converged is True and ok.rel_error <= 0.02 and ok.rtol == 0.02
+    # the budget is an upper bound now (it used to overshoot to a whole batch of 1e5)
+    odd = dm.cross_section("km", 0.1, 8.0, seed=1, rtol=0.5, max_evaluations=1234)
+    assert odd.n_evaluations == 1234
