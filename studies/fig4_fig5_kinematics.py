@@ -5,7 +5,7 @@ at three A' masses.  Figure 5: the (E, p_T) 2D distributions at m_A' = 1 GeV for
 groups of the paper (KM, C, A | M, E).  Besides the PNGs, ``summary.json`` records for every
 (model, mass) the mean E and median p_T and, per mass, the chi2/ndf between models that the
 paper says share a shape: km vs cr must agree within MC errors (sigma_cr = m^4 sigma_km with
-identical distributions, PHYSICS.md section 1), md vs ed and cr vs am nearly so; and the
+identical distributions, docs/physics.md section 1), md vs ed and cr vs am nearly so; and the
 ratio sigma_cr / (m^4 sigma_km), which must be 1.
 
 Usage::

@@ -12,7 +12,7 @@ line and the nucleus, two diagrams (A' off the incoming or the outgoing lepton):
 
 with the spin-0 nucleus current J = P1 + P2 (Z and the form factor in G2 = Z^2 F^2, here
 G2 = G2_el + G2_inel of :mod:`.form_factors`) and the five vertices Gamma^alpha of
-PHYSICS.md section 1 (overall phases drop out).  The spin sum is evaluated numerically as a
+docs/physics.md section 1 (overall phases drop out).  The spin sum is evaluated numerically as a
 Dirac trace with explicit gamma matrices (Dirac representation), vectorised over events:
 
 .. math::
@@ -25,7 +25,7 @@ O_lambda the bracket above with gamma^mu J_mu and epsilon_lambda contracted, bar
 gamma^0 O^dagger gamma^0.  The A' polarisation sum -g + k k/m_A'^2 is carried out with
 explicit vectors (:func:`polarisations`) whose longitudinal one has its k/m_A' part removed,
 allowed by the Ward identity and free of the (E/m_A')^2 round-off of the textbook form.
-The nucleus is treated as a heavy spinless particle (PHYSICS.md: the spin-1/2 difference
+The nucleus is treated as a heavy spinless particle (docs/physics.md section 2.1: the spin-1/2 difference
 is negligible at M ~ 171 GeV).  Units: momenta in GeV; |M|^2 is dimensionless for km and
 carries g's units squared (GeV^-2n) times GeV^2n otherwise, so sigma comes out in GeV^-2
 for g in model units.

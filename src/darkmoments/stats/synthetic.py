@@ -5,7 +5,7 @@ realistic LDMX-like binning (recoil-lepton energy 0..E0, p_T 0..1.5 GeV) whose d
 mass and model mimics the qualitative features of the paper (section 4.4, figure 6): heavier
 A' -> softer recoil energy and harder p_T; the dipole models (md, ed) give harder spectra, so
 that the p_T shape of ``km`` at 1.0 GeV is almost that of ``md`` at 0.75 GeV while the energy
-shapes differ; ``cr`` has exactly the ``km`` shapes (PHYSICS.md section 1) and ``am``/``ed``
+shapes differ; ``cr`` has exactly the ``km`` shapes (docs/physics.md section 1) and ``am``/``ed``
 differ from ``cr``/``md`` only slightly.  Use them in tests and benchmarks where the shipped
 templates are not needed; the physics studies use :func:`darkmoments.templates.load`.
 
