@@ -72,7 +72,7 @@ def test_omega_h2_bad_coupling():
         ({"m_min": 0.5, "m_max": 0.1}, InputError, "m_min=0.5, m_max=0.1"),
         ({"m_min": 0.0}, InputError, "m_min must be a finite number > 0.00102"),
         ({"models": []}, InputError, "at least one model"),
-        ({"models": ["km", "zz"]}, ValueError, "unknown model 'zz'"),  # models.py: ValueError
+        ({"models": ["km", "zz"]}, InputError, "unknown model 'zz'"),
         ({"hadrons": "rratio"}, InputError, "only valid for km, got model 'md'"),
         ({"hadrons": "quarks"}, InputError, "hadrons must be one of"),
     ],
