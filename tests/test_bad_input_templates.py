@@ -30,8 +30,8 @@ from darkmoments.experiments import (
     MassGrid,
     default_binning,
     get_experiment,
-    signal_yield,
 )
+from darkmoments.templates import signal_yield
 
 
 def _tree(d: Path) -> dict[str, str]:

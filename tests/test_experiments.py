@@ -17,9 +17,9 @@ from darkmoments.experiments import (
     default_binning,
     expected_events,
     get_experiment,
-    signal_yield,
 )
 from darkmoments.targets import get_target
+from darkmoments.templates import signal_yield
 
 
 def test_ldmx_phase2_events_per_pb_hand_calculation() -> None:

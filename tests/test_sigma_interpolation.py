@@ -24,9 +24,10 @@ import numpy as np
 import pytest
 
 from darkmoments import templates
-from darkmoments.experiments import EXPERIMENTS, signal_yield
+from darkmoments.experiments import EXPERIMENTS
 from darkmoments.io import templates_io
 from darkmoments.models import MODEL_IDS
+from darkmoments.templates import signal_yield
 
 #: Stated bound on the leave-one-out pulls (400 nodes; observed max 2.18, rms 0.53).
 #: Against 132 directly generated midpoint cross sections (2 x 5 models, the upper half of

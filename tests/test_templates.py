@@ -307,6 +307,7 @@ def test_load_uses_cubic_in_the_interior(tmp_path) -> None:
 def test_file_cache_is_bounded_and_returns_copies(tmp_path) -> None:
     exp = EXPERIMENTS["ldmx-phase2"]
     templates.clear_cache()
+    cache = templates.default_library().cache  # shared by every directory= look-up
     dirs = []
     for i in range(templates.FILE_CACHE_SIZE + 3):
         d = tmp_path / f"d{i}"
@@ -314,8 +315,8 @@ def test_file_cache_is_bounded_and_returns_copies(tmp_path) -> None:
         _write_grid(d, exp, [0.01, 0.1], models=("km",))
         dirs.append(d)
         templates.load("km", 0.01, exp, directory=d)
-        assert len(templates._FILES) <= templates.FILE_CACHE_SIZE
-    assert len(templates._FILES) == templates.FILE_CACHE_SIZE
+        assert len(cache) <= templates.FILE_CACHE_SIZE
+    assert len(cache) == templates.FILE_CACHE_SIZE
     # a caller that edits what it got cannot change what the next caller gets
     t = templates.load("km", 0.1, exp, directory=dirs[-1])
     ref_values, ref_sigma = t.hist.values().copy(), t.sigma_pb
@@ -327,7 +328,7 @@ def test_file_cache_is_bounded_and_returns_copies(tmp_path) -> None:
     assert again.metadata["selection_efficiency"] == 1.0
     assert again.metadata["binning"]["e_edges"][1] == exp.binning.e_edges[1]
     # the oldest file was dropped and is read (and verified) again on use
-    assert str(dirs[0].resolve() / "ldmx-phase2.h5") not in {k[0] for k in templates._FILES}
+    assert str(dirs[0].resolve() / "ldmx-phase2.h5") not in {k[0] for k in cache.keys()}
     assert templates.load("km", 0.01, exp, directory=dirs[0]).sigma_pb == pytest.approx(2e4)
 
 
@@ -338,4 +339,5 @@ def test_rewritten_file_replaces_its_cache_entry(tmp_path) -> None:
     templates.load("km", 0.01, exp, directory=tmp_path)
     _write_grid(tmp_path, exp, [0.01, 0.1, 1.0], models=("km",))
     assert templates.masses("km", exp, directory=tmp_path).tolist() == [0.01, 0.1, 1.0]
-    assert sum(k[0].endswith("ldmx-phase2.h5") for k in templates._FILES) == 1
+    cache = templates.default_library().cache
+    assert sum(k[0].endswith("ldmx-phase2.h5") for k in cache.keys()) == 1

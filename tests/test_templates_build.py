@@ -14,6 +14,7 @@ from darkmoments import templates
 from darkmoments.cli import main
 from darkmoments.experiments import EXPERIMENTS
 from darkmoments.io import templates_io
+from darkmoments.templates import build as templates_build
 
 EXP = "ldmx-phase1"
 MASSES = "0.1,0.2"
@@ -130,7 +131,7 @@ def test_resume_after_interruption_is_bit_identical(serial_dir, tmp_path, monkey
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(templates, "build_template", interrupted)
+    monkeypatch.setattr(templates_build, "build_template", interrupted)
     with pytest.raises(KeyboardInterrupt):
         templates.build_grid(
             EXP, ["km"], [0.1, 0.2], N, out=tmp_path, base_seed=SEED, progress=False
@@ -140,7 +141,7 @@ def test_resume_after_interruption_is_bit_identical(serial_dir, tmp_path, monkey
     assert list(manifest["chunks"]) == ["km_1.000000e-01"]
     assert manifest["identity"]["n_events"] == N and manifest["identity"]["base_seed"] == SEED
     assert not (tmp_path / f"{EXP}.h5").exists()
-    monkeypatch.setattr(templates, "build_template", real)
+    monkeypatch.setattr(templates_build, "build_template", real)
     rep = templates.build_grid(
         EXP, ["km"], [0.1, 0.2], N, out=tmp_path, base_seed=SEED, progress=False
     )
@@ -165,12 +166,12 @@ def _interrupted_build(tmp_path, monkeypatch):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(templates, "build_template", interrupted)
+    monkeypatch.setattr(templates_build, "build_template", interrupted)
     with pytest.raises(KeyboardInterrupt):
         templates.build_grid(
             EXP, ["km"], [0.1, 0.2], N, out=tmp_path, base_seed=SEED, progress=False
         )
-    monkeypatch.setattr(templates, "build_template", real)
+    monkeypatch.setattr(templates_build, "build_template", real)
     return tmp_path / f".parts-{EXP}"
 
 

@@ -12,6 +12,7 @@ from ._version import __version__
 from .generator import CrossSection, Sample, cross_section, generate
 from .models import MODEL_IDS, MODELS, Model, get_model, y_parameter
 from .targets import TARGETS, Target, get_target
+from .templates import SignalYield, signal_yield
 
 __all__ = [
     "MODELS",
@@ -20,11 +21,13 @@ __all__ = [
     "CrossSection",
     "Model",
     "Sample",
+    "SignalYield",
     "Target",
     "__version__",
     "cross_section",
     "generate",
     "get_model",
     "get_target",
+    "signal_yield",
     "y_parameter",
 ]

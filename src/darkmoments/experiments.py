@@ -1,4 +1,7 @@
-"""Missing-momentum experiment setups as data, and the expected signal yield.
+"""Missing-momentum experiment setups as data, and the expected signal yield formula.
+
+This module sits below everything that uses an experiment (templates, statistics, the
+command line) and imports nothing above it: no templates, no files other than a user's TOML.
 
 Public interface (other modules code against it; keep it stable)
 -----------------------------------------------------------------
@@ -9,18 +12,19 @@ Public interface (other modules code against it; keep it stable)
     selection; default: none), ``binning`` (:class:`Binning`, E and p_T edges in GeV),
     ``description``, ``mass_grid`` (:class:`MassGrid`, the template masses), and the property
     ``events_per_pb`` = EOT * n_nuclei [cm^-3] * thickness [cm] * 1e-36 cm^2/pb (events per pb
-    of cross section at efficiency 1; ``ldmx-phase2`` gives 22.2).
+    of cross section at efficiency 1; ``ldmx-phase2`` gives 22.2).  ``binning`` and
+    ``mass_grid`` are always set after construction (left out, they get the defaults of
+    :func:`default_binning` and :func:`default_mass_grid`).
 ``EXPERIMENTS``
     ``{"ldmx-phase1": ..., "ldmx-phase2": ...}``.
 ``get_experiment(name_or_toml_path) -> Experiment``
     A named setup, an :class:`Experiment` (returned as is) or a user setup read from a TOML
-    file (format in :func:`experiment_from_toml`).
-``signal_yield(model, mass, coupling, experiment="ldmx-phase2") -> SignalYield``
-    ``.n_signal`` and ``.error`` (events): sigma(g=1) [pb] * g^2 * selection efficiency *
-    experiment efficiency * events_per_pb, from the shipped template; the error propagates the
-    template's MC errors on sigma and on the selection efficiency.
+    file (format in :func:`experiment_from_toml`).  Resolve once at the API edge and pass the
+    :class:`Experiment` on.
 ``expected_events(sigma_pb, coupling, experiment, selection_efficiency=1.0)``
-    The same formula without templates (PHYSICS.md section 3).
+    N = sigma(g=1) [pb] * g^2 * selection efficiency * experiment efficiency * events_per_pb
+    (PHYSICS.md section 3; also :meth:`Experiment.expected_events`).  The yield *from the
+    templates*, with its MC error, is :func:`darkmoments.templates.signal_yield`.
 
 The LDMX numbers (PHYSICS.md section 3; paper section 4.2): Phase I is a 4 GeV electron beam
 with 4e14 EOT, Phase II an 8 GeV electron beam with 1e16 EOT, both on a tungsten target of
@@ -34,7 +38,7 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
 from typing import Any
@@ -45,7 +49,7 @@ from numpy.typing import ArrayLike, NDArray
 from .constants import PB_TO_CM2
 from .errors import InputError, InputTypeError
 from .targets import Target, get_target
-from .validation import check_finite_result, check_real
+from .validation import check_real, is_real
 
 __all__ = [
     "CUT_RTOL",
@@ -59,9 +63,10 @@ __all__ = [
     "Cuts",
     "Experiment",
     "MassGrid",
-    "SignalYield",
+    "check_edges",
     "cuts_difference",
     "default_binning",
+    "default_mass_grid",
     "edges_difference",
     "expected_events",
     "experiment_from_dict",
@@ -69,7 +74,6 @@ __all__ = [
     "geometric_grid",
     "get_experiment",
     "round_significant",
-    "signal_yield",
     "uniform_grid",
 ]
 
@@ -235,14 +239,39 @@ def cuts_difference(stored: Mapping[str, Any], expected: Mapping[str, Any]) -> s
     return None
 
 
-def _check_edges(name: str, edges: Sequence[float]) -> tuple[float, ...]:
-    arr = np.asarray(edges, dtype=float)
+def check_edges(name: str, edges: Sequence[float] | ArrayLike) -> tuple[float, ...]:
+    """Validate bin edges in GeV: 1D, at least 2, finite, >= 0, strictly increasing.
+
+    The one edge validator of darkmoments (template binnings, analytic distributions).
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the message (``"pt_edges"``).
+    edges : sequence of float
+        The edges in GeV.
+
+    Returns
+    -------
+    tuple of float
+
+    Raises
+    ------
+    InputError
+        Naming the parameter and what is wrong (a ``ValueError``).
+    """
+    try:
+        arr = np.asarray(edges, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{name} must be a 1D list of at least 2 bin edges (GeV), got {edges!r}"
+        ) from None
     if arr.ndim != 1 or arr.size < 2:
-        raise ValueError(f"{name} must be a 1D list of at least 2 bin edges (GeV), got {edges!r}")
+        raise InputError(f"{name} must be a 1D list of at least 2 bin edges (GeV), got {edges!r}")
     if not np.all(np.isfinite(arr)) or arr[0] < 0:
-        raise ValueError(f"{name} must be finite and >= 0 GeV, got first edge {arr[0]}")
+        raise InputError(f"{name} must be finite and >= 0 GeV, got first edge {arr[0]}")
     if np.any(np.diff(arr) <= 0):
-        raise ValueError(f"{name} must be strictly increasing, got {arr.tolist()}")
+        raise InputError(f"{name} must be strictly increasing, got {arr.tolist()}")
     return tuple(float(x) for x in arr)
 
 
@@ -268,8 +297,8 @@ class Binning:
     pt_edges: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "e_edges", _check_edges("e_edges", self.e_edges))
-        object.__setattr__(self, "pt_edges", _check_edges("pt_edges", self.pt_edges))
+        object.__setattr__(self, "e_edges", check_edges("e_edges", self.e_edges))
+        object.__setattr__(self, "pt_edges", check_edges("pt_edges", self.pt_edges))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -327,12 +356,7 @@ def default_binning(beam_energy: float) -> Binning:
 
 
 def _opt_nonneg(name: str, value: float | None) -> float | None:
-    if value is None:
-        return None
-    v = float(value)
-    if not math.isfinite(v) or v < 0:
-        raise ValueError(f"cut {name} must be a finite number >= 0, got {value}")
-    return v
+    return None if value is None else check_real(f"cut {name}", value, lo=0.0)
 
 
 @dataclass(frozen=True)
@@ -361,12 +385,15 @@ class Cuts:
             object.__setattr__(self, name, _opt_nonneg(name, getattr(self, name)))
         f = self.e_max_fraction
         if f is not None:
-            f = float(f)
-            if not (0.0 < f <= 1.0):
-                raise ValueError(f"cut e_max_fraction must be in (0, 1], got {self.e_max_fraction}")
-            object.__setattr__(self, "e_max_fraction", f)
+            if not is_real(f):
+                raise InputTypeError(
+                    f"cut e_max_fraction must be a number in (0, 1], got {f!r} ({type(f).__name__})"
+                )
+            if not (0.0 < float(f) <= 1.0):
+                raise InputError(f"cut e_max_fraction must be in (0, 1], got {f}")
+            object.__setattr__(self, "e_max_fraction", float(f))
         if self.pt_min is not None and self.pt_max is not None and self.pt_min >= self.pt_max:
-            raise ValueError(
+            raise InputError(
                 f"cut pt_min ({self.pt_min} GeV) must be below pt_max ({self.pt_max} GeV)"
             )
 
@@ -427,13 +454,13 @@ class MassGrid:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.m_min) and self.m_min > 0):
-            raise ValueError(f"mass grid minimum must be > 0 GeV, got {self.m_min}")
+            raise InputError(f"mass grid minimum must be > 0 GeV, got {self.m_min}")
         if not (math.isfinite(self.m_max) and self.m_max > self.m_min):
-            raise ValueError(
+            raise InputError(
                 f"mass grid maximum must be > minimum ({self.m_min} GeV), got {self.m_max}"
             )
         if int(self.n) != self.n or self.n < 2:
-            raise ValueError(f"mass grid size must be an integer >= 2, got {self.n}")
+            raise InputError(f"mass grid size must be an integer >= 2, got {self.n}")
 
     def masses(self) -> NDArray[np.float64]:
         """The grid masses in GeV (log-spaced, rounded to ``MASS_DIGITS`` = 6 digits).
@@ -442,6 +469,15 @@ class MassGrid:
         machine, so template keys and seeds derived from them never depend on the CPU.
         """
         return np.array(geometric_grid(self.m_min, self.m_max, int(self.n), MASS_DIGITS))
+
+
+def default_mass_grid(beam_energy: float) -> MassGrid:
+    """The default template mass grid for a beam energy E0 [GeV].
+
+    40 log-spaced masses from 1 MeV to min(3 GeV, E0 / 2) (:class:`MassGrid`).
+    """
+    e0 = check_real("beam_energy", beam_energy, lo=0.0, lo_open=True, unit="GeV")
+    return MassGrid(1.0e-3, min(3.0, 0.5 * e0), 40)
 
 
 @dataclass(frozen=True)
@@ -466,13 +502,15 @@ class Experiment:
         Signal efficiency in [0, 1] applied on top of the selection.
     cuts : Cuts
         Recoil-lepton selection (default: none).
-    binning : Binning or None
-        Template binning in GeV; ``None`` means :func:`default_binning` of ``beam_energy``.
+    binning : Binning
+        Template binning in GeV.  Always set: left out (or given as ``None``) at
+        construction, it is :func:`default_binning` of ``beam_energy``.
     description : str
         Free text with the source of the numbers.
-    mass_grid : MassGrid or None
-        Masses of the shipped/built templates; ``None`` means 40 log-spaced masses from
-        1 MeV to min(3 GeV, E0 / 2).
+    mass_grid : MassGrid
+        Masses of the shipped/built templates.  Always set: left out (or ``None``) at
+        construction, it is :func:`default_mass_grid` of ``beam_energy`` (40 log-spaced
+        masses from 1 MeV to min(3 GeV, E0 / 2)).
     """
 
     name: str
@@ -483,36 +521,43 @@ class Experiment:
     thickness_cm: float
     efficiency: float = 1.0
     cuts: Cuts = field(default_factory=Cuts)
-    binning: Binning | None = None
+    # None only as the constructor's "use the default"; __post_init__ always replaces it
+    binning: Binning = field(default=None)  # type: ignore[assignment]
     description: str = ""
-    mass_grid: MassGrid | None = None
+    mass_grid: MassGrid = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"experiment name must be a non-empty string, got {self.name!r}")
+            raise InputError(f"experiment name must be a non-empty string, got {self.name!r}")
         if any(c in self.name for c in "/\\") or self.name.startswith("."):
-            raise ValueError(f"experiment name {self.name!r} may not contain '/' or start with '.'")
+            raise InputError(f"experiment name {self.name!r} may not contain '/' or start with '.'")
         if self.lepton not in ("e", "mu"):
-            raise ValueError(f"lepton must be 'e' or 'mu', got {self.lepton!r}")
+            raise InputError(f"lepton must be 'e' or 'mu', got {self.lepton!r}")
         for name in ("beam_energy", "eot", "thickness_cm"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise TypeError(f"{name} must be a finite number, got {v!r}")
+            if not is_real(v) or not math.isfinite(v):
+                raise InputTypeError(f"{name} must be a finite number, got {v!r}")
             if v <= 0:
-                raise ValueError(f"{name} must be > 0, got {v}")
+                raise InputError(f"{name} must be > 0, got {v}")
             object.__setattr__(self, name, float(v))
         eff = self.efficiency
-        if isinstance(eff, bool) or not isinstance(eff, int | float) or not (0.0 <= eff <= 1.0):
-            raise ValueError(f"efficiency must be a number in [0, 1], got {eff!r}")
+        if not is_real(eff) or not (0.0 <= eff <= 1.0):
+            raise InputError(f"efficiency must be a number in [0, 1], got {eff!r}")
         object.__setattr__(self, "efficiency", float(eff))
         object.__setattr__(self, "target", get_target(self.target))
         if not isinstance(self.cuts, Cuts):
-            raise TypeError(f"cuts must be a Cuts instance, got {type(self.cuts).__name__}")
+            raise InputTypeError(f"cuts must be a Cuts instance, got {type(self.cuts).__name__}")
         if self.binning is None:
             object.__setattr__(self, "binning", default_binning(self.beam_energy))
+        elif not isinstance(self.binning, Binning):
+            raise InputTypeError(
+                f"binning must be a Binning instance, got {type(self.binning).__name__}"
+            )
         if self.mass_grid is None:
-            object.__setattr__(
-                self, "mass_grid", MassGrid(1.0e-3, min(3.0, 0.5 * self.beam_energy), 40)
+            object.__setattr__(self, "mass_grid", default_mass_grid(self.beam_energy))
+        elif not isinstance(self.mass_grid, MassGrid):
+            raise InputTypeError(
+                f"mass_grid must be a MassGrid instance, got {type(self.mass_grid).__name__}"
             )
 
     @property
@@ -529,9 +574,43 @@ class Experiment:
         """Target thickness in radiation lengths."""
         return self.thickness_cm / self.target.X0
 
+    def expected_events(
+        self, sigma_pb: ArrayLike, coupling: ArrayLike, selection_efficiency: float = 1.0
+    ) -> NDArray[np.float64] | float:
+        """Expected signal events N = sigma(g=1) g^2 * eps_sel * efficiency * events_per_pb.
+
+        PHYSICS.md section 3: N_sig = EOT (rho N_A / A) L sigma efficiency; cross sections
+        scale as g^2 in every model.  Same as :func:`expected_events` with this setup.
+
+        Parameters
+        ----------
+        sigma_pb : float or array
+            Cross section at unit coupling in pb (before selection), finite and >= 0.
+        coupling : float or array
+            g_f in the model's units, finite.
+        selection_efficiency : float
+            Fraction of signal passing the recoil-lepton selection (0..1).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            Expected number of events (inf for a coupling so large that it overflows;
+            callers check finiteness).
+        """
+        if not 0.0 <= selection_efficiency <= 1.0:
+            raise InputError(f"selection_efficiency must be in [0, 1], got {selection_efficiency}")
+        s = np.asarray(sigma_pb, dtype=float)
+        g = np.asarray(coupling, dtype=float)
+        if np.any(s < 0) or not np.all(np.isfinite(s)):
+            raise InputError(f"sigma_pb must be finite and >= 0 pb, got {sigma_pb}")
+        if not np.all(np.isfinite(g)):
+            raise InputError(f"coupling must be finite, got {coupling}")
+        with np.errstate(over="ignore"):  # a huge coupling gives inf; callers check finiteness
+            n = s * g**2 * selection_efficiency * self.efficiency * self.events_per_pb
+        return float(n) if n.ndim == 0 else n
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (the TOML keys of :func:`experiment_from_toml`)."""
-        assert self.binning is not None and self.mass_grid is not None
         return {
             "name": self.name,
             "lepton": self.lepton,
@@ -609,40 +688,39 @@ def experiment_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Exp
     """
     unknown = set(data) - _TOP_KEYS
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"{source}: unknown experiment keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}"
         )
     missing = {"name", "lepton", "beam_energy", "eot", "target"} - set(data)
     if missing:
-        raise ValueError(f"{source}: missing experiment keys {sorted(missing)}")
+        raise InputError(f"{source}: missing experiment keys {sorted(missing)}")
     target = get_target(data["target"])
     if ("thickness_cm" in data) == ("thickness_x0" in data):
-        raise ValueError(f"{source}: give exactly one of thickness_cm or thickness_x0")
+        raise InputError(f"{source}: give exactly one of thickness_cm or thickness_x0")
     if "thickness_cm" in data:
         thickness = float(data["thickness_cm"])
     else:
         thickness = float(data["thickness_x0"]) * target.X0
     beam_energy = float(data["beam_energy"])
     cuts_d = dict(data.get("cuts", {}))
-    try:
-        cuts = Cuts(**cuts_d)
-    except TypeError as exc:
-        raise ValueError(
+    if set(cuts_d) - {f.name for f in fields(Cuts)}:
+        raise InputError(
             f"{source}: bad [cuts] keys {sorted(cuts_d)}; allowed: "
             "e_max_fraction, e_min, pt_min, pt_max"
-        ) from exc
-    binning: Binning | None = None
+        )
+    cuts = Cuts(**cuts_d)
+    # binning and mass grid left out: the Experiment's defaults for its beam energy
+    optional: dict[str, Any] = {}
     if "binning" in data:
         b = dict(data["binning"])
         if set(b) != {"e_edges", "pt_edges"}:
-            raise ValueError(f"{source}: [binning] needs exactly e_edges and pt_edges (GeV)")
-        binning = Binning(tuple(b["e_edges"]), tuple(b["pt_edges"]))
-    grid: MassGrid | None = None
+            raise InputError(f"{source}: [binning] needs exactly e_edges and pt_edges (GeV)")
+        optional["binning"] = Binning(tuple(b["e_edges"]), tuple(b["pt_edges"]))
     if "masses" in data:
         m = dict(data["masses"])
         if not {"min", "max"} <= set(m) or set(m) - {"min", "max", "n"}:
-            raise ValueError(f"{source}: [masses] needs min, max (GeV) and optionally n")
-        grid = MassGrid(float(m["min"]), float(m["max"]), int(m.get("n", 40)))
+            raise InputError(f"{source}: [masses] needs min, max (GeV) and optionally n")
+        optional["mass_grid"] = MassGrid(float(m["min"]), float(m["max"]), int(m.get("n", 40)))
     return Experiment(
         name=str(data["name"]),
         lepton=str(data["lepton"]),
@@ -652,9 +730,8 @@ def experiment_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Exp
         thickness_cm=thickness,
         efficiency=float(data.get("efficiency", 1.0)),
         cuts=cuts,
-        binning=binning,
         description=str(data.get("description", "")),
-        mass_grid=grid,
+        **optional,
     )
 
 
@@ -725,7 +802,7 @@ def get_experiment(experiment: str | os.PathLike[str] | Experiment) -> Experimen
     if isinstance(experiment, Experiment):
         return experiment
     if not isinstance(experiment, str | os.PathLike):
-        raise TypeError(
+        raise InputTypeError(
             f"experiment must be a name such as 'ldmx-phase2' or a TOML path, "
             f"got {type(experiment).__name__}"
         )
@@ -734,9 +811,9 @@ def get_experiment(experiment: str | os.PathLike[str] | Experiment) -> Experimen
         return EXPERIMENTS[key.lower()]
     if key.endswith(".toml") or os.path.isfile(key):
         if not os.path.isfile(key):
-            raise ValueError(f"experiment file {key!r} does not exist")
+            raise InputError(f"experiment file {key!r} does not exist")
         return experiment_from_toml(key)
-    raise ValueError(
+    raise InputError(
         f"unknown experiment {key!r}; allowed: {', '.join(EXPERIMENTS)} or a .toml file"
     )
 
@@ -744,13 +821,13 @@ def get_experiment(experiment: str | os.PathLike[str] | Experiment) -> Experimen
 def expected_events(
     sigma_pb: ArrayLike,
     coupling: ArrayLike,
-    experiment: str | Experiment = "ldmx-phase2",
+    experiment: str | os.PathLike[str] | Experiment = "ldmx-phase2",
     selection_efficiency: float = 1.0,
 ) -> NDArray[np.float64] | float:
     """Expected signal events N = sigma(g=1) g^2 * eps_sel * eps * events_per_pb.
 
     PHYSICS.md section 3: N_sig = EOT (rho N_A / A) L sigma efficiency; cross sections scale
-    as g^2 in every model.
+    as g^2 in every model (:meth:`Experiment.expected_events`).
 
     Parameters
     ----------
@@ -758,8 +835,8 @@ def expected_events(
         Cross section at unit coupling in pb (before selection).
     coupling : float or array
         g_f in the model's units.
-    experiment : str or Experiment
-        The setup.
+    experiment : str, path or Experiment
+        The setup (name, TOML path or Experiment).
     selection_efficiency : float
         Fraction of signal passing the recoil-lepton selection (0..1).
 
@@ -768,141 +845,4 @@ def expected_events(
     float or numpy.ndarray
         Expected number of events.
     """
-    exp = get_experiment(experiment)
-    if not 0.0 <= selection_efficiency <= 1.0:
-        raise ValueError(f"selection_efficiency must be in [0, 1], got {selection_efficiency}")
-    s = np.asarray(sigma_pb, dtype=float)
-    g = np.asarray(coupling, dtype=float)
-    if np.any(s < 0) or not np.all(np.isfinite(s)):
-        raise ValueError(f"sigma_pb must be finite and >= 0 pb, got {sigma_pb}")
-    if not np.all(np.isfinite(g)):
-        raise ValueError(f"coupling must be finite, got {coupling}")
-    with np.errstate(over="ignore"):  # a huge coupling gives inf; callers check finiteness
-        n = s * g**2 * selection_efficiency * exp.efficiency * exp.events_per_pb
-    return float(n) if n.ndim == 0 else n
-
-
-@dataclass(frozen=True)
-class SignalYield:
-    """Expected signal yield and its MC uncertainty.
-
-    Attributes
-    ----------
-    n_signal : float
-        Expected events.
-    error : float
-        Uncertainty on ``n_signal`` (events): the template's MC error on sigma, the error of
-        the mass interpolation of sigma (``sigma_interp_err_pb``, 0 on a grid node) and the
-        binomial error of the selection efficiency, added in quadrature.
-    model, experiment : str
-        Identifiers.
-    mass : float
-        A' mass in GeV.
-    coupling : float
-        g_f in the model's units.
-    sigma_pb : float
-        Cross section at unit coupling (pb, before selection).
-    selection_efficiency : float
-        Fraction of signal passing the cuts.
-    efficiency : float
-        Experiment signal efficiency.
-    events_per_pb : float
-        Events per pb at efficiency 1.
-    sigma_err_pb : float
-        MC error of ``sigma_pb`` (pb).
-    sigma_interp_err_pb : float
-        Estimated error of the mass interpolation of ``sigma_pb`` (pb; 0 on a grid node;
-        :func:`darkmoments.templates.interpolate`).
-    """
-
-    n_signal: float
-    error: float
-    model: str
-    mass: float
-    coupling: float
-    experiment: str
-    sigma_pb: float
-    selection_efficiency: float
-    efficiency: float
-    events_per_pb: float
-    sigma_err_pb: float = 0.0
-    sigma_interp_err_pb: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form (for ``--json``)."""
-        return dict(self.__dict__)
-
-
-def signal_yield(
-    model: str,
-    mass: float,
-    coupling: float,
-    experiment: str | Experiment = "ldmx-phase2",
-    *,
-    directory: str | os.PathLike[str] | None = None,
-) -> SignalYield:
-    """Expected signal events for a model, A' mass [GeV] and coupling g_f, with MC error.
-
-    N = sigma_pb(g=1) * g^2 * selection_efficiency * efficiency * events_per_pb, with
-    sigma_pb and the selection efficiency from the template (interpolated off-grid).
-    Relative error = sqrt((d sigma_MC / sigma)^2 + (d sigma_interp / sigma)^2 +
-    (d eps_sel / eps_sel)^2), d sigma_interp the template's ``sigma_interp_err_pb``.
-
-    Parameters
-    ----------
-    model : str
-        Model id (``km md ed cr am``).
-    mass : float
-        A' mass in GeV (within the template grid).
-    coupling : float
-        g_f in the model's units (1, GeV^-1, GeV^-2), a finite number > 0.
-    experiment : str or Experiment
-        Setup name, TOML path or Experiment.
-    directory : path, optional
-        Template directory; default: the templates shipped with darkmoments.
-
-    Returns
-    -------
-    SignalYield
-
-    Raises
-    ------
-    InputError, InputTypeError
-        Coupling or mass not a finite number > 0; mass outside the grid.
-    NonFiniteResultError
-        The yield overflows (a coupling so large that g^2 sigma is not a finite float).
-    """
-    from . import templates
-
-    # the same rule as cross_section and generate: g_f is a finite number > 0
-    g = check_real("coupling", coupling, lo=0.0, lo_open=True)
-    m = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")
-    exp = get_experiment(experiment)
-    tpl = templates.load(model, m, exp, directory=directory)
-    eps = float(tpl.metadata["selection_efficiency"])
-    eps_err = float(tpl.metadata.get("selection_efficiency_err", 0.0))
-    interp_err = float(tpl.metadata.get("sigma_interp_err_pb", 0.0))
-    n = float(expected_events(tpl.sigma_pb, g, exp, eps))
-    rel2 = 0.0
-    if tpl.sigma_pb > 0:
-        rel2 += (tpl.sigma_err_pb / tpl.sigma_pb) ** 2 + (interp_err / tpl.sigma_pb) ** 2
-    if eps > 0:
-        rel2 += (eps_err / eps) ** 2
-    err = n * math.sqrt(rel2)
-    hint = f"coupling {g!r} is too large for a float result; the yield scales as coupling^2"
-    check_finite_result("n_signal", n, hint=hint)
-    check_finite_result("n_signal error", err, hint=hint)
-    return SignalYield(
-        n_signal=n,
-        error=err,
-        model=tpl.model,
-        mass=m,
-        coupling=g,
-        experiment=exp.name,
-        sigma_pb=tpl.sigma_pb,
-        selection_efficiency=eps,
-        efficiency=exp.efficiency,
-        events_per_pb=exp.events_per_pb,
-        sigma_err_pb=tpl.sigma_err_pb,
-        sigma_interp_err_pb=interp_err,
-    )
+    return get_experiment(experiment).expected_events(sigma_pb, coupling, selection_efficiency)

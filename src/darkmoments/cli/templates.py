@@ -1,6 +1,7 @@
 """``darkmoments templates build|list`` and ``darkmoments yield``.
 
-Thin click wrappers over :mod:`darkmoments.templates` and :mod:`darkmoments.experiments`.
+Thin click wrappers over :mod:`darkmoments.templates` (build, catalogue, signal yields) and
+:mod:`darkmoments.experiments` (setups).
 Vocabulary (:mod:`darkmoments.cli._common`): ``--templates DIR`` is the template directory
 (``--dir`` is a hidden, deprecated alias), ``--out DIR`` the directory a build writes
 ``<experiment>.h5`` into, ``--json`` prints one JSON document, progress bars are drawn only
@@ -256,7 +257,7 @@ def yield_command(
     as_json: bool,
 ) -> None:
     """Expected signal events N_sig and its error (MC and mass interpolation), in events."""
-    from ..experiments import signal_yield
+    from ..templates import signal_yield
     from ..validation import check_real
 
     check_real("--mass", mass, lo=0.0, lo_open=True, unit="GeV")

@@ -42,18 +42,21 @@ Public interface: ``write_templates(path, templates, experiment_json="")``,
 every call returns an independent copy of the cached template), ``copy_template(t)``,
 ``template_checksum(template)``, ``FORMAT_TAG``, ``FORMAT_VERSION``, ``REQUIRED_FIELDS``,
 ``MASS_KEY_RTOL``.
+
+The :class:`~darkmoments.templates.core.Template` type, its record and its checksum
+(:func:`~darkmoments.templates.core.template_checksum`) come from
+:mod:`darkmoments.templates.core`; this module adds only the HDF5 layout.  It never imports
+the template look-up or building (:mod:`darkmoments.templates.library`, ``.build``), which
+import it.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import h5py
 import hist
@@ -62,10 +65,15 @@ import uhi.io.hdf5
 
 from .._version import __version__
 from ..errors import OutputPathError, TemplateFileError
+from ..templates.core import (
+    Template,
+    canonical_json,
+    content_digest,
+    copy_template,
+    template_checksum,
+    template_record,
+)
 from .atomic import atomic_path
-
-if TYPE_CHECKING:
-    from ..templates import Template
 
 __all__ = [
     "FORMAT_TAG",
@@ -116,66 +124,11 @@ def mass_key(mass: float) -> str:
     return f"{float(mass):.6e}"
 
 
-def copy_template(t: Template) -> Template:
-    """An independent copy of a template (histogram and metadata), safe to modify."""
-    from ..templates import Template
-
-    return Template(
-        hist=t.hist.copy(),
-        model=t.model,
-        mass=t.mass,
-        experiment=t.experiment,
-        sigma_pb=t.sigma_pb,
-        sigma_err_pb=t.sigma_err_pb,
-        metadata=copy.deepcopy(t.metadata),
-    )
-
-
-def _record(t: Template) -> dict[str, Any]:
-    rec = {k: v for k, v in t.metadata.items() if k not in (_CHECKSUM_ATTR, "source_file")}
-    rec.update(
-        model=t.model,
-        mass=float(t.mass),
-        experiment=t.experiment,
-        sigma_pb=float(t.sigma_pb),
-        sigma_err_pb=float(t.sigma_err_pb),
-    )
-    return rec
-
-
-def _canonical_json(rec: dict[str, Any]) -> str:
-    def default(o: Any) -> Any:
-        if hasattr(o, "tolist"):
-            return o.tolist()
-        if hasattr(o, "item"):
-            return o.item()
-        raise TypeError(f"metadata value of type {type(o).__name__} is not JSON serialisable")
-
-    return json.dumps(rec, sort_keys=True, separators=(",", ":"), default=default, allow_nan=False)
-
-
-def _digest(
-    record_json: str, edges: list[np.ndarray], values: np.ndarray, variances: np.ndarray
-) -> str:
-    h = hashlib.sha256(record_json.encode())
-    for arr in (*edges, values, variances):
-        h.update(np.ascontiguousarray(arr, dtype="<f8").tobytes())
-    return h.hexdigest()
-
-
-def template_checksum(t: Template) -> str:
-    """SHA-256 hex digest of a template's record, edges, values and variances."""
-    edges = [np.asarray(ax.edges, dtype=float) for ax in t.hist.axes]
-    var = t.hist.variances()
-    assert var is not None
-    return _digest(_canonical_json(_record(t)), edges, t.hist.values(), var)
-
-
 def _write_group(g: h5py.Group, t: Template) -> None:
     uhi.io.hdf5.write(g, t.hist, compression="gzip", compression_opts=6, min_compress_elements=64)
-    rec = _record(t)
+    rec = template_record(t)
     md = g.require_group("metadata")
-    md.attrs[_RECORD_ATTR] = _canonical_json(rec)
+    md.attrs[_RECORD_ATTR] = canonical_json(rec)
     md.attrs[_CHECKSUM_ATTR] = template_checksum(t)
 
 
@@ -236,8 +189,6 @@ def _check_root(f: h5py.File, path: Path) -> None:
 
 
 def _read_group(g: h5py.Group, path: Path) -> Template:
-    from ..templates import Template
-
     where = f"{path}:{g.name}"
     try:
         md = g["metadata"].attrs
@@ -270,7 +221,7 @@ def _read_group(g: h5py.Group, path: Path) -> Template:
         raise TemplateFileError(f"{where}: template record is missing field(s) {missing}")
     # verified over the stored bytes: the record string exactly as stored, the datasets as
     # stored (float64, read losslessly), never over anything recomputed or re-serialised
-    if _digest(rec_json, edges, values, variances) != checksum:
+    if content_digest(rec_json, edges, values, variances) != checksum:
         raise TemplateFileError(
             f"{where}: checksum mismatch, the template file is corrupted or edited"
         )

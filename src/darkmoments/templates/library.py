@@ -1,0 +1,608 @@
+"""Template look-up: a :class:`TemplateLibrary` over a directory of template files, and yields.
+
+A :class:`TemplateLibrary` is one directory of ``<experiment>.h5`` files (default: the
+shipped templates, :func:`default_directory`) with a bounded cache of opened files
+(:class:`TemplateFileCache`, :data:`FILE_CACHE_SIZE` files, least recently used dropped).
+Every template it returns is an independent copy: a caller that edits one cannot change
+what the next caller gets.  Methods: :meth:`~TemplateLibrary.load`,
+:meth:`~TemplateLibrary.masses`, :meth:`~TemplateLibrary.catalogue`,
+:meth:`~TemplateLibrary.template_path`, :meth:`~TemplateLibrary.signal_yield`.
+
+The module-level :func:`load`, :func:`masses`, :func:`catalogue`, :func:`template_path` and
+:func:`signal_yield` are thin functions over the default library (:func:`default_library`;
+``directory=`` selects another directory, sharing the same cache).
+
+An experiment is resolved once (:func:`darkmoments.experiments.get_experiment`) in the
+public methods, which accept a name, a TOML path or an
+:class:`~darkmoments.experiments.Experiment`; everything below them takes the
+:class:`~darkmoments.experiments.Experiment`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import OrderedDict
+from contextlib import ExitStack
+from dataclasses import dataclass
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InputError, TemplateFileError
+from ..experiments import CUT_RTOL, Experiment, cuts_difference, get_experiment
+from ..io import templates_io
+from ..models import MODEL_IDS, get_model
+from ..validation import check_finite_result, check_int, check_real
+from .core import SHAPE_POINTS, Template, interpolate, stencil
+
+__all__ = [
+    "FILE_CACHE_SIZE",
+    "SignalYield",
+    "TemplateFileCache",
+    "TemplateLibrary",
+    "catalogue",
+    "check_matches",
+    "clear_cache",
+    "default_directory",
+    "default_library",
+    "is_shipped_directory",
+    "load",
+    "masses",
+    "read",
+    "save",
+    "signal_yield",
+    "template_path",
+]
+
+#: Open template files kept in memory by a cache (least recently used beyond that dropped).
+FILE_CACHE_SIZE: int = 8
+
+#: The installed package directory (``.../darkmoments``) and, in a source checkout, the
+#: repository root above ``src/``.
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_SOURCE_ROOT = _PACKAGE_DIR.parents[1]
+
+ExperimentLike = str | os.PathLike[str] | Experiment
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def save(template: Template, path: str | os.PathLike[str]) -> Path:
+    """Write one template to an HDF5 file (atomically).  Returns the path."""
+    return templates_io.write_templates(path, [template])
+
+
+def read(path: str | os.PathLike[str]) -> Template:
+    """Read the single template of a file written by :func:`save` (verified).
+
+    Raises
+    ------
+    TemplateFileError
+        If the file is corrupted, of another format version, lacks a field, or holds more
+        than one template.
+    """
+    ts = templates_io.read_templates(path)
+    if len(ts) != 1:
+        raise TemplateFileError(f"{path}: holds {len(ts)} templates, expected exactly 1 (use load)")
+    return ts[0]
+
+
+_RESOURCES = ExitStack()
+
+
+def default_directory() -> Path:
+    """Directory of the shipped templates.
+
+    In order: ``$DARKMOMENTS_TEMPLATES`` if set; the package resource
+    ``darkmoments/_templates`` found with ``importlib.resources`` (the wheel, where
+    pyproject's force-include maps the repository's ``templates/`` there); else, in a source
+    checkout or editable install (where that resource does not exist), the repository's
+    ``templates/`` directory next to ``src/``.
+    """
+    env = os.environ.get("DARKMOMENTS_TEMPLATES")
+    if env:
+        return Path(env)
+    res = files("darkmoments") / "_templates"
+    if res.is_dir():
+        return Path(_RESOURCES.enter_context(as_file(res)))
+    if (_SOURCE_ROOT / "pyproject.toml").is_file() and (_SOURCE_ROOT / "templates").is_dir():
+        return _SOURCE_ROOT / "templates"
+    return Path(_RESOURCES.enter_context(as_file(res)))
+
+
+def _shipped_directories() -> set[Path]:
+    dirs = {default_directory().resolve()}
+    if (_SOURCE_ROOT / "pyproject.toml").is_file():
+        dirs.add((_SOURCE_ROOT / "templates").resolve())
+    dirs.add((_PACKAGE_DIR / "_templates").resolve())
+    return dirs
+
+
+def is_shipped_directory(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is the directory of the shipped templates."""
+    return Path(path).resolve() in _shipped_directories()
+
+
+class TemplateFileCache:
+    """A bounded least-recently-used cache of opened template files.
+
+    Holds :class:`darkmoments.io.templates_io.TemplateFile` objects (each with its index and
+    the templates read so far).
+
+    Keyed by (resolved path, mtime_ns, size): a rewritten file is read (and verified) again
+    and its old entry dropped.  The files hand out copies of their templates
+    (:meth:`TemplateFile.get`), so sharing a cache never shares mutable templates.
+
+    Parameters
+    ----------
+    size : int
+        Files kept (>= 1; default :data:`FILE_CACHE_SIZE`).
+    """
+
+    def __init__(self, size: int = FILE_CACHE_SIZE) -> None:
+        self.size = check_int("size", size, lo=1)
+        self._files: OrderedDict[tuple[str, int, int], templates_io.TemplateFile] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def keys(self) -> list[tuple[str, int, int]]:
+        """The cached entries, oldest first: (resolved path, mtime_ns, size)."""
+        return list(self._files)
+
+    def clear(self) -> None:
+        """Forget every cached file (they are re-read and re-verified on next use)."""
+        self._files.clear()
+
+    def get(self, path: Path) -> templates_io.TemplateFile:
+        """The opened template file at ``path`` (opened and indexed on first use).
+
+        Raises
+        ------
+        OSError
+            No such file (the message says how to build it).
+        TemplateFileError
+            Not a readable template file.
+        """
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise OSError(
+                f"no template file {path}; build it with `darkmoments templates build`"
+            ) from None
+        resolved = str(path.resolve())
+        key = (resolved, st.st_mtime_ns, st.st_size)
+        tf = self._files.get(key)
+        if tf is None:
+            tf = templates_io.TemplateFile(path)
+            for old in [k for k in self._files if k[0] == resolved]:  # a rewritten file
+                del self._files[old]
+            self._files[key] = tf
+            while len(self._files) > self.size:
+                self._files.popitem(last=False)
+        else:
+            self._files.move_to_end(key)
+        return tf
+
+
+def check_matches(t: Template, exp: Experiment, path: Path) -> None:
+    """Refuse a stored template that was not made for ``exp``.
+
+    No comparison here depends on floats recomputed bit-exactly: the beam energy and the
+    cuts are compared within ``CUT_RTOL`` (1e-9 relative), the bin edges within
+    ``EDGE_RTOL`` (1e-9 relative, 1e-15 GeV absolute; :func:`experiments.edges_difference`).
+    The template keeps the file's own edges (they are authoritative); the experiment's
+    edges, computed on this machine, only have to agree within the tolerance.
+
+    Raises
+    ------
+    TemplateFileError
+        Naming the file, the template and every difference.
+    """
+    md = t.metadata
+    problems = []
+    if t.experiment != exp.name:
+        problems.append(f"experiment {t.experiment!r} != {exp.name!r}")
+    if not math.isclose(float(md["beam_energy"]), exp.beam_energy, rel_tol=CUT_RTOL):
+        problems.append(f"beam_energy {md['beam_energy']} != {exp.beam_energy} GeV")
+    if md["lepton"] != exp.lepton:
+        problems.append(f"lepton {md['lepton']!r} != {exp.lepton!r}")
+    if md["target"] != exp.target.symbol:
+        problems.append(f"target {md['target']!r} != {exp.target.symbol!r}")
+    e_file, pt_file = (np.asarray(ax.edges, dtype=float) for ax in t.hist.axes)
+    diff = exp.binning.difference(e_file, pt_file)
+    if diff is not None:
+        problems.append(f"binning differs from the experiment's: {diff}")
+    cuts = md["cuts"] if isinstance(md["cuts"], dict) else {}
+    cdiff = cuts_difference(cuts, exp.cuts.to_dict())
+    if cdiff is not None:
+        problems.append(cdiff)
+    if problems:
+        raise TemplateFileError(
+            f"{path}: template {t.model} m={t.mass} GeV does not match experiment "
+            f"{exp.name}: " + "; ".join(problems)
+        )
+
+
+@dataclass(frozen=True)
+class SignalYield:
+    """Expected signal yield and its MC uncertainty.
+
+    Attributes
+    ----------
+    n_signal : float
+        Expected events.
+    error : float
+        Uncertainty on ``n_signal`` (events): the template's MC error on sigma, the error of
+        the mass interpolation of sigma (``sigma_interp_err_pb``, 0 on a grid node) and the
+        binomial error of the selection efficiency, added in quadrature.
+    model, experiment : str
+        Identifiers.
+    mass : float
+        A' mass in GeV.
+    coupling : float
+        g_f in the model's units.
+    sigma_pb : float
+        Cross section at unit coupling (pb, before selection).
+    selection_efficiency : float
+        Fraction of signal passing the cuts.
+    efficiency : float
+        Experiment signal efficiency.
+    events_per_pb : float
+        Events per pb at efficiency 1.
+    sigma_err_pb : float
+        MC error of ``sigma_pb`` (pb).
+    sigma_interp_err_pb : float
+        Estimated error of the mass interpolation of ``sigma_pb`` (pb; 0 on a grid node;
+        :func:`darkmoments.templates.interpolate`).
+    """
+
+    n_signal: float
+    error: float
+    model: str
+    mass: float
+    coupling: float
+    experiment: str
+    sigma_pb: float
+    selection_efficiency: float
+    efficiency: float
+    events_per_pb: float
+    sigma_err_pb: float = 0.0
+    sigma_interp_err_pb: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (for ``--json``)."""
+        return dict(self.__dict__)
+
+
+class TemplateLibrary:
+    """The templates of one directory, with a bounded cache that returns copies.
+
+    Parameters
+    ----------
+    directory : path, optional
+        Directory holding ``<experiment>.h5`` files; default :func:`default_directory`
+        (looked up on every use, so ``$DARKMOMENTS_TEMPLATES`` is honoured).
+    cache : TemplateFileCache, optional
+        The cache of opened files (default: a new one of :data:`FILE_CACHE_SIZE` files).
+        Libraries may share one cache.
+
+    Examples
+    --------
+    >>> from darkmoments.templates import TemplateLibrary
+    >>> lib = TemplateLibrary()                      # the shipped templates
+    >>> t = lib.load("km", 0.1, "ldmx-phase2")       # doctest: +SKIP
+    >>> lib.signal_yield("km", 0.1, 1e-5).n_signal   # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        cache: TemplateFileCache | None = None,
+    ) -> None:
+        self._directory = None if directory is None else Path(directory)
+        self.cache = TemplateFileCache() if cache is None else cache
+
+    def __repr__(self) -> str:
+        where = "default" if self._directory is None else str(self._directory)
+        return f"TemplateLibrary({where})"
+
+    @property
+    def directory(self) -> Path:
+        """The template directory."""
+        return default_directory() if self._directory is None else self._directory
+
+    # -- public entry points: experiment as a name, TOML path or Experiment ---------------
+
+    def template_path(self, experiment: ExperimentLike) -> Path:
+        """Path of an experiment's template file: ``<directory>/<experiment name>.h5``."""
+        return self._path(get_experiment(experiment))
+
+    def masses(self, model: str, experiment: ExperimentLike = "ldmx-phase2") -> NDArray[np.float64]:
+        """Grid masses (GeV, ascending) of the templates of a model and experiment.
+
+        Raises
+        ------
+        TemplateFileError
+            The file holds no templates of ``model``.
+        OSError
+            No template file for the experiment.
+        """
+        mid = get_model(model).id
+        path = self._path(get_experiment(experiment))
+        return self._grid(self.cache.get(path), mid, path).copy()
+
+    def load(self, model: str, mass: float, experiment: ExperimentLike = "ldmx-phase2") -> Template:
+        """The template of a model at an A' mass [GeV] for an experiment (a copy).
+
+        See :func:`darkmoments.templates.load` (grid masses as stored, others
+        interpolated; errors).
+        """
+        mid = get_model(model).id
+        m = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")  # numpy scalars too
+        return self._load(mid, m, get_experiment(experiment))
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        """What the directory holds: one row per (file, model).
+
+        Returns
+        -------
+        list of dict
+            ``file``, ``experiment``, ``model``, ``n_masses``, ``m_min``, ``m_max`` (GeV),
+            ``size_mb`` (of the file).
+        """
+        d = self.directory
+        rows: list[dict[str, Any]] = []
+        if not d.is_dir():
+            return rows
+        for path in sorted(d.glob("*.h5")):
+            tf = self.cache.get(path)
+            try:
+                exp_name = json.loads(tf.experiment_json).get("name", path.stem)
+            except json.JSONDecodeError:
+                exp_name = path.stem
+            for model in sorted(tf.index, key=_model_order):
+                g = tf.index[model]
+                rows.append(
+                    {
+                        "file": path.name,
+                        "experiment": exp_name,
+                        "model": model,
+                        "n_masses": int(g.size),
+                        "m_min": float(g[0]),
+                        "m_max": float(g[-1]),
+                        "size_mb": round(path.stat().st_size / 1e6, 3),
+                    }
+                )
+        return rows
+
+    def signal_yield(
+        self,
+        model: str,
+        mass: float,
+        coupling: float,
+        experiment: ExperimentLike = "ldmx-phase2",
+    ) -> SignalYield:
+        """Expected signal events with their error (see :func:`signal_yield`)."""
+        # the same rule as cross_section and generate: g_f is a finite number > 0
+        g = check_real("coupling", coupling, lo=0.0, lo_open=True)
+        m = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")
+        exp = get_experiment(experiment)
+        tpl = self._load(get_model(model).id, m, exp)
+        return _yield_from_template(tpl, m, g, exp)
+
+    def clear_cache(self) -> None:
+        """Forget every cached file of this library's cache."""
+        self.cache.clear()
+
+    # -- internals: a resolved Experiment ---------------------------------------------------
+
+    def _path(self, exp: Experiment) -> Path:
+        return self.directory / f"{exp.name}.h5"
+
+    @staticmethod
+    def _grid(tf: templates_io.TemplateFile, mid: str, path: Path) -> NDArray[np.float64]:
+        if mid not in tf.index:
+            raise TemplateFileError(
+                f"{path}: no templates for model {mid}; present: {sorted(tf.index)}"
+            )
+        return tf.index[mid]
+
+    def _load(self, mid: str, m: float, exp: Experiment) -> Template:
+        path = self._path(exp)
+        tf = self.cache.get(path)
+        grid = self._grid(tf, mid, path)
+        rtol = templates_io.MASS_KEY_RTOL
+        if m < grid[0] * (1 - rtol) or m > grid[-1] * (1 + rtol):
+            raise InputError(
+                f"mass {m} GeV outside the template grid [{grid[0]}, {grid[-1]}] GeV of "
+                f"model {mid}, experiment {exp.name}"
+            )
+        i = int(np.searchsorted(grid, m))
+        for j in (i - 1, i):
+            if 0 <= j < grid.size and abs(grid[j] - m) <= rtol * m:
+                t = tf.get(mid, float(grid[j]))
+                check_matches(t, exp, path)
+                return t
+        idx = stencil(np.log(grid), math.log(m), SHAPE_POINTS)
+        ts = [tf.get(mid, float(grid[j])) for j in idx]
+        for t in ts:
+            check_matches(t, exp, path)
+        nodes = tf.model_templates(mid)  # cached, verified; read only here
+        return interpolate(ts, m, sigma_nodes=nodes)
+
+
+def _model_order(model: str) -> int:
+    return MODEL_IDS.index(model) if model in MODEL_IDS else 99
+
+
+def _yield_from_template(tpl: Template, m: float, g: float, exp: Experiment) -> SignalYield:
+    """N_sig and its error from a loaded template (formula in :func:`signal_yield`)."""
+    eps = float(tpl.metadata["selection_efficiency"])
+    eps_err = float(tpl.metadata.get("selection_efficiency_err", 0.0))
+    interp_err = float(tpl.metadata.get("sigma_interp_err_pb", 0.0))
+    n = float(exp.expected_events(tpl.sigma_pb, g, eps))
+    rel2 = 0.0
+    if tpl.sigma_pb > 0:
+        rel2 += (tpl.sigma_err_pb / tpl.sigma_pb) ** 2 + (interp_err / tpl.sigma_pb) ** 2
+    if eps > 0:
+        rel2 += (eps_err / eps) ** 2
+    err = n * math.sqrt(rel2)
+    hint = f"coupling {g!r} is too large for a float result; the yield scales as coupling^2"
+    check_finite_result("n_signal", n, hint=hint)
+    check_finite_result("n_signal error", err, hint=hint)
+    return SignalYield(
+        n_signal=n,
+        error=err,
+        model=tpl.model,
+        mass=m,
+        coupling=g,
+        experiment=exp.name,
+        sigma_pb=tpl.sigma_pb,
+        selection_efficiency=eps,
+        efficiency=exp.efficiency,
+        events_per_pb=exp.events_per_pb,
+        sigma_err_pb=tpl.sigma_err_pb,
+        sigma_interp_err_pb=interp_err,
+    )
+
+
+# ----------------------------------------------------------------------------- module level
+
+_DEFAULT = TemplateLibrary()
+
+
+def default_library() -> TemplateLibrary:
+    """The library of the shipped templates that the module-level functions use."""
+    return _DEFAULT
+
+
+def _library(directory: str | os.PathLike[str] | None) -> TemplateLibrary:
+    if directory is None:
+        return _DEFAULT
+    return TemplateLibrary(directory, cache=_DEFAULT.cache)
+
+
+def clear_cache() -> None:
+    """Forget every cached template file (they are re-read and re-verified on next use)."""
+    _DEFAULT.cache.clear()
+
+
+def template_path(
+    experiment: ExperimentLike, directory: str | os.PathLike[str] | None = None
+) -> Path:
+    """Path of an experiment's template file: ``<directory>/<experiment name>.h5``."""
+    return _library(directory).template_path(experiment)
+
+
+def masses(
+    model: str,
+    experiment: ExperimentLike = "ldmx-phase2",
+    *,
+    directory: str | os.PathLike[str] | None = None,
+) -> NDArray[np.float64]:
+    """Grid masses (GeV, ascending) of the templates of a model and experiment."""
+    return _library(directory).masses(model, experiment)
+
+
+def catalogue(directory: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """What a template directory holds: one row per (file, model).
+
+    Returns
+    -------
+    list of dict
+        ``file``, ``experiment``, ``model``, ``n_masses``, ``m_min``, ``m_max`` (GeV),
+        ``size_mb`` (of the file).
+    """
+    return _library(directory).catalogue()
+
+
+def load(
+    model: str,
+    mass: float,
+    experiment: ExperimentLike = "ldmx-phase2",
+    *,
+    directory: str | os.PathLike[str] | None = None,
+) -> Template:
+    """The template of a model at an A' mass [GeV] for an experiment.
+
+    Parameters
+    ----------
+    model : str
+        Model id, letter or name.
+    mass : float
+        A' mass in GeV (Python or numpy number); grid masses (within
+        ``templates_io.MASS_KEY_RTOL`` = 1e-6 relative) are returned as stored, others
+        interpolated (:func:`~darkmoments.templates.core.interpolate`: shape cubic in ln m
+        through the 4 nodes of :func:`~darkmoments.templates.core.stencil`, sigma by a
+        cubic spline through every node, with ``metadata["sigma_interp_err_pb"]``).
+    experiment : str or Experiment
+        ``ldmx-phase1``, ``ldmx-phase2``, a TOML path or an Experiment.
+    directory : path, optional
+        Directory holding ``<experiment>.h5``; default :func:`default_directory`
+        (the shipped templates).
+
+    Returns
+    -------
+    Template
+        An independent copy: changing it does not change what later calls return.
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Mass not a finite number > 0, or outside the grid (the message names the range).
+    TemplateFileError
+        Corrupted file, or a file made for another setup (names file, template, difference).
+    OSError
+        No template file for the experiment.
+    """
+    return _library(directory).load(model, mass, experiment)
+
+
+def signal_yield(
+    model: str,
+    mass: float,
+    coupling: float,
+    experiment: ExperimentLike = "ldmx-phase2",
+    *,
+    directory: str | os.PathLike[str] | None = None,
+) -> SignalYield:
+    """Expected signal events for a model, A' mass [GeV] and coupling g_f, with MC error.
+
+    N = sigma_pb(g=1) * g^2 * selection_efficiency * efficiency * events_per_pb, with
+    sigma_pb and the selection efficiency from the template (interpolated off-grid).
+    Relative error = sqrt((d sigma_MC / sigma)^2 + (d sigma_interp / sigma)^2 +
+    (d eps_sel / eps_sel)^2), d sigma_interp the template's ``sigma_interp_err_pb``.
+
+    Parameters
+    ----------
+    model : str
+        Model id (``km md ed cr am``).
+    mass : float
+        A' mass in GeV (within the template grid).
+    coupling : float
+        g_f in the model's units (1, GeV^-1, GeV^-2), a finite number > 0.
+    experiment : str or Experiment
+        Setup name, TOML path or Experiment.
+    directory : path, optional
+        Template directory; default: the templates shipped with darkmoments.
+
+    Returns
+    -------
+    SignalYield
+
+    Raises
+    ------
+    InputError, InputTypeError
+        Coupling or mass not a finite number > 0; mass outside the grid.
+    NonFiniteResultError
+        The yield overflows (a coupling so large that g^2 sigma is not a finite float).
+    """
+    return _library(directory).signal_yield(model, mass, coupling, experiment)
