@@ -6,6 +6,9 @@ Vocabulary (:mod:`darkmoments.cli._common`): ``--templates DIR`` is the template
 (``--dir`` is a hidden, deprecated alias), ``--out DIR`` the directory a build writes
 ``<experiment>.h5`` into, ``--json`` prints one JSON document, progress bars are drawn only
 when stderr is a terminal.
+
+The commands are defined here as standalone click objects (``templates_group``,
+``yield_command``) and attached to the root group with ``add_command``.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def _templates_options(f):
     return f
 
 
-@main.group("templates")
+@click.group("templates")
 def templates_group() -> None:
     """Build and list the (E, p_T) signal templates."""
 
@@ -228,7 +231,7 @@ def list_command(templates_dir: str | None, old_dir: str | None, as_json: bool) 
         )
 
 
-@main.command("yield")
+@click.command("yield")
 @click.option("--model", required=True, help="Model id: km md ed cr am.")
 @click.option(
     "--mass", type=float, required=True, help="A' mass in GeV (inside the template grid)."
@@ -268,3 +271,9 @@ def yield_command(
         echo_json(y.to_dict())
         return
     click.echo(f"n_signal = {y.n_signal:.6g} +- {y.error:.2g} events")
+
+
+# Attached here until the root group attaches every module's commands itself
+# (cli/__init__: ``main.add_command(templates_group)``, ``main.add_command(yield_command)``).
+main.add_command(templates_group)
+main.add_command(yield_command)
