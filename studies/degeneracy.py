@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from tqdm import tqdm
 
 from darkmoments import MODEL_IDS
 from darkmoments.io.atomic import write_text_atomic
+from darkmoments.io.jsonio import dumps
 from darkmoments.plotting import plot_degeneracy, save_figure
 from darkmoments.stats import degeneracy_surface, load_grid
 
@@ -80,7 +80,7 @@ def run(
             s = degeneracy_surface(gk[o], gm[o], events, true_masses=np.array([1.0]), points=2)
             ex[o] = {"best_md_mass": float(s.best_alt_mass[0]), "q": float(s.best_alt_q[0])}
         summary["paper_example_km_1GeV_vs_md"] = ex
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out / "summary.json", dumps(summary, indent=1) + "\n")
     return summary
 
 

@@ -17,20 +17,19 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from darkmoments import MODEL_IDS, get_model
-from darkmoments.io.atomic import write_text_atomic
+from darkmoments.io.atomic import write_csv_atomic, write_text_atomic
+from darkmoments.io.jsonio import dumps
 from darkmoments.plotting import save_figure
-from darkmoments.stats import DiscriminationSetup, load_grid, run_discrimination
+from darkmoments.stats import DiscriminationSetup, ShapeGrid, load_grid, run_discrimination
 from darkmoments.stats.toys import (
     TEMPLATE_LIMIT_FACTOR,
     alternative_point,
@@ -65,76 +64,20 @@ def run(
     trues = ("km",) if fast else MODEL_IDS
     n_toys = min(toys, 1000) if fast else toys
     grids = {m: load_grid(m, experiment, observables, directory=templates) for m in MODEL_IDS}
-    rows: list[dict[str, Any]] = []
-    checks: list[dict[str, Any]] = []
-    for true in trues:
-        masses = grids[true].masses[:: 3 if fast else 1]
-        for alt in (m for m in MODEL_IDS if m != true):
-            for mass in tqdm(masses, desc=f"{true} vs {alt}", unit="mass", leave=False):
-                setup = DiscriminationSetup(grids[true], grids[alt], float(mass), events)
-                alt_mass, _, t_a = alternative_point(setup)
-                floor = template_noise_floor(setup, alt_mass)
-                limited = t_a < TEMPLATE_LIMIT_FACTOR * floor
-                rows.append(
-                    {
-                        "true": true,
-                        "alt": alt,
-                        "mass": float(mass),
-                        "alt_mass": alt_mass,
-                        "t_asimov": t_a,
-                        "z_asimov": float(np.sqrt(max(t_a, 0.0))),
-                        "t_template_floor": floor,
-                        "template_limited": limited,
-                        "n_3sigma": None if limited or t_a <= 0 else 9.0 * events / t_a,
-                        "n_5sigma": None if limited or t_a <= 0 else 25.0 * events / t_a,
-                    }
-                )
+    rows = [
+        row
+        for true in trues
+        for row in _asimov_rows(grids, true, grids[true].masses[:: 3 if fast else 1], events)
+    ]
     # toy check of the Asimov estimate at the median mass of each (fast: one) pair
     check_pairs = [("km", "md")] if fast else [(t, a) for t in trues for a in MODEL_IDS if a != t]
-    for true, alt in tqdm(check_pairs, desc="toy checks", unit="pair"):
-        masses = grids[true].masses
-        mass = float(masses[masses.size // 2])
-        setup = DiscriminationSetup(grids[true], grids[alt], mass, events)
-        r = run_discrimination(setup, n_toys, seed=seed, chunk_size=1000)
-        checks.append({**r.summary()})
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    write_text_atomic(out / "discrimination.csv", buf.getvalue())
+    checks = [
+        _toy_check(grids, true, alt, events, n_toys, seed)
+        for true, alt in tqdm(check_pairs, desc="toy checks", unit="pair")
+    ]
+    write_csv_atomic(pd.DataFrame(rows), out / "discrimination.csv")
     for true in trues:
-        fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
-        plotted = False
-        for alt in (m for m in MODEL_IDS if m != true):
-            rr = [r for r in rows if r["true"] == true and r["alt"] == alt and r["n_5sigma"]]
-            if not rr:  # never resolved above the template-statistics floor
-                continue
-            plotted = True
-            ax.plot(
-                [r["mass"] for r in rr],
-                [r["n_5sigma"] for r in rr],
-                color=get_model(alt).color,
-                label=f"vs {get_model(alt).letter}",
-            )
-        if plotted:
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-        else:
-            ax.text(
-                0.5,
-                0.5,
-                "no alternative resolved above the\ntemplate-statistics floor",
-                ha="center",
-                va="center",
-                transform=ax.transAxes,
-            )
-        ax.set_xlabel(r"true $m_{A'}$ [GeV]")
-        ax.set_ylabel(r"signal events for $5\sigma$ (Asimov)")
-        ax.set_title(f"true model {get_model(true).letter}, observables {observables}")
-        if plotted:
-            ax.legend()
-        save_figure(fig, out / f"n5sigma_{true}.png")
-        plt.close(fig)
+        _plot_n5sigma(rows, true, observables, out / f"n5sigma_{true}.png")
     summary = {
         "experiment": experiment,
         "events": events,
@@ -149,8 +92,82 @@ def run(
             if a != t
         },
     }
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    write_text_atomic(out / "summary.json", dumps(summary, indent=1) + "\n")
     return summary
+
+
+def _asimov_rows(
+    grids: dict[str, ShapeGrid], true: str, masses: Any, events: float
+) -> list[dict[str, Any]]:
+    """Asimov t_A, Z_A and N(3, 5 sigma) of every alternative at each true mass (GeV)."""
+    rows = []
+    for alt in (m for m in MODEL_IDS if m != true):
+        for mass in tqdm(masses, desc=f"{true} vs {alt}", unit="mass", leave=False):
+            setup = DiscriminationSetup(grids[true], grids[alt], float(mass), events)
+            alt_mass, _, t_a = alternative_point(setup)
+            floor = template_noise_floor(setup, alt_mass)
+            limited = t_a < TEMPLATE_LIMIT_FACTOR * floor
+            rows.append(
+                {
+                    "true": true,
+                    "alt": alt,
+                    "mass": float(mass),
+                    "alt_mass": alt_mass,
+                    "t_asimov": t_a,
+                    "z_asimov": float(np.sqrt(max(t_a, 0.0))),
+                    "t_template_floor": floor,
+                    "template_limited": limited,
+                    "n_3sigma": None if limited or t_a <= 0 else 9.0 * events / t_a,
+                    "n_5sigma": None if limited or t_a <= 0 else 25.0 * events / t_a,
+                }
+            )
+    return rows
+
+
+def _toy_check(
+    grids: dict[str, ShapeGrid], true: str, alt: str, events: float, n_toys: int, seed: int
+) -> dict[str, Any]:
+    """Toys at the median grid mass of the true model: the summary of the run."""
+    masses = grids[true].masses
+    mass = float(masses[masses.size // 2])
+    setup = DiscriminationSetup(grids[true], grids[alt], mass, events)
+    return run_discrimination(setup, n_toys, seed=seed, chunk_size=1000).summary()
+
+
+def _plot_n5sigma(rows: list[dict[str, Any]], true: str, observables: str, path: Path) -> None:
+    """Figure: Asimov signal events for 5 sigma against each alternative vs the true mass."""
+    fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
+    plotted = False
+    for alt in (m for m in MODEL_IDS if m != true):
+        rr = [r for r in rows if r["true"] == true and r["alt"] == alt and r["n_5sigma"]]
+        if not rr:  # never resolved above the template-statistics floor
+            continue
+        plotted = True
+        ax.plot(
+            [r["mass"] for r in rr],
+            [r["n_5sigma"] for r in rr],
+            color=get_model(alt).color,
+            label=f"vs {get_model(alt).letter}",
+        )
+    if plotted:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    else:
+        ax.text(
+            0.5,
+            0.5,
+            "no alternative resolved above the\ntemplate-statistics floor",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+    ax.set_xlabel(r"true $m_{A'}$ [GeV]")
+    ax.set_ylabel(r"signal events for $5\sigma$ (Asimov)")
+    ax.set_title(f"true model {get_model(true).letter}, observables {observables}")
+    if plotted:
+        ax.legend()
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,18 +18,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from darkmoments import MODEL_IDS
-from darkmoments.io.atomic import write_text_atomic
+from darkmoments.io.atomic import write_csv_atomic, write_text_atomic
+from darkmoments.io.jsonio import dumps
 from darkmoments.plotting import plot_reach, save_figure
-from darkmoments.stats import reach_for
+from darkmoments.stats import reach_by_model, reach_table
 
 __all__ = ["main", "run"]
 
@@ -49,24 +45,17 @@ def run(
     """
     out.mkdir(parents=True, exist_ok=True)
     models = ("km", "md") if fast else MODEL_IDS
-    rows: dict[str, list[dict[str, float]]] = {}
-    for model in tqdm(models, desc="reach", unit="model"):
-        rows[model] = reach_for(model, experiment, cl=cl, directory=templates)
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["model", "mass", "coupling", "y"])
-    for model, rr in rows.items():
-        for r in rr:
-            w.writerow([model, repr(r["mass"]), repr(r["coupling"]), repr(r["y"])])
-    write_text_atomic(out / "reach.csv", buf.getvalue())
+    table = reach_table(models, experiment, cl=cl, directory=templates, progress=True)
+    write_csv_atomic(table, out / "reach.csv")
+    rows = reach_by_model(table)
     relic_curves = None
     if relic_overlay:
         from darkmoments import relic
 
-        table = relic.scan(list(models), n_masses=12 if fast else 40, proxy_band=False)
-        write_text_atomic(out / "relic_targets.csv", table.to_csv(index=False))
+        targets = relic.scan(list(models), n_masses=12 if fast else 40, proxy_band=False)
+        write_csv_atomic(targets, out / "relic_targets.csv")
         relic_curves = {
-            m: (g.m_ap_gev.to_numpy(), g.y.to_numpy()) for m, g in table.groupby("model")
+            m: (g.m_ap_gev.to_numpy(), g.y.to_numpy()) for m, g in targets.groupby("model")
         }
     fig = plot_reach(rows, relic=relic_curves, title=f"{experiment}, {cl:.0%} CL, zero background")
     save_figure(fig, out / "reach.png")
@@ -75,7 +64,7 @@ def run(
         "cl": cl,
         "best": {m: min(rr, key=lambda r: r["y"]) for m, rr in rows.items()},
     }
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out / "summary.json", dumps(summary, indent=1) + "\n")
     return summary
 
 

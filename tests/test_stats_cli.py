@@ -2,7 +2,7 @@
 
 The synthetic file (``darkmoments.stats.synthetic.write_synthetic_templates``) carries the
 LDMX Phase II binning and metadata, so the commands run their real loading path
-(``darkmoments.templates.load`` / ``experiments.signal_yield``) through ``--templates DIR``.
+(``darkmoments.templates.load`` / ``templates.signal_yield``) through ``--templates DIR``.
 One test also runs on the shipped templates when they exist.
 """
 
@@ -301,7 +301,7 @@ def test_shipped_templates_reach() -> None:
     code, out, _ = run(["reach", "--model", "km", "--json"])
     assert code == 0
     rows = json.loads(out)
-    from darkmoments.experiments import signal_yield
+    from darkmoments.templates import signal_yield
 
     r = rows[len(rows) // 2]
     n1 = signal_yield("km", r["mass"], 1.0, "ldmx-phase2").n_signal
@@ -364,3 +364,34 @@ def test_shipped_templates_self_fit_and_degeneracy() -> None:
         data = asimov(gk[o], 1.0, 100.0)
         q[o] = fit_mass(data, gm[o], strict=False).deviance - fit_mass(data, gk[o]).deviance
     assert 0 <= q["pt"] < q["E,pt"]
+
+
+def test_cli_numbers_come_from_the_library(tdir: Path, tmp_path: Path) -> None:
+    """Issue 10: the CLI only formats. ``reach --out`` writes :func:`stats.reach_table`,
+    ``degeneracy --json`` lists :func:`stats.compare_fits` summaries."""
+    import pandas as pd
+
+    from darkmoments.stats import compare_fits, load_grid, reach_table
+
+    out = tmp_path / "reach.csv"
+    code, _, err = run(["reach", "--model", "md", "--out", str(out), "--templates", str(tdir)])
+    assert code == 0, err
+    got = pd.read_csv(out, float_precision="round_trip")
+    ref = reach_table("md", "ldmx-phase2", directory=str(tdir))
+    assert list(got.columns) == list(ref.columns) and list(got["model"]) == list(ref["model"])
+    for col in ("mass", "coupling", "y"):
+        np.testing.assert_allclose(got[col], ref[col], rtol=1e-15)  # written at full precision
+    code, out_json, err = run(
+        [
+            *("degeneracy", "--true", "km:0.5", "--alt", "cr", "--observables", "E"),
+            *("--signal-events", "40", "--points", "5", "--json", "--templates", str(tdir)),
+        ]
+    )
+    assert code == 0, err
+    fits = json.loads(out_json)["fits"]
+    gk = load_grid("km", "ldmx-phase2", "E", directory=str(tdir))
+    gc = load_grid("cr", "ldmx-phase2", "E", directory=str(tdir))
+    want = compare_fits(gk, gc, 0.5, 40.0).summary()
+    assert len(fits) == 1 and set(fits[0]) == set(want) and fits[0]["observables"] == "E"
+    for key in set(want) - {"observables"}:
+        np.testing.assert_allclose(fits[0][key], want[key], rtol=1e-12, atol=1e-12)

@@ -227,3 +227,40 @@ def test_sparse_toys_on_fine_binning_equal_direct_fits() -> None:
         ref = fit_mass(toys[i], g)
         np.testing.assert_allclose(fast.deviance[i], ref.deviance, rtol=1e-6)
         np.testing.assert_allclose(fast.mass[i], ref.mass, rtol=1e-4)
+
+
+def test_compare_fits_is_both_fits_to_the_true_asimov_data(grids) -> None:
+    """Issue 10: ``stats.degeneracy.compare_fits`` (the engine of ``darkmoments
+    degeneracy``): km at 1 GeV fitted by md is degenerate in p_T (md at ~0.75 GeV) and not
+    with E added; the true model returns its own mass."""
+    from darkmoments.stats import compare_fits
+
+    res = {}
+    for obs in ("pt", "E,pt"):
+        c = compare_fits(grids[("km", obs)], grids[("md", obs)], 1.0, 100.0)
+        data = asimov(grids[("km", obs)], 1.0, 100.0)
+        alt = fit_mass(data, grids[("md", obs)], strict=False)
+        tru = fit_mass(data, grids[("km", obs)], strict=False)
+        s = c.summary()
+        assert s["observables"] == obs and (c.true_model, c.alt_model) == ("km", "md")
+        np.testing.assert_allclose(s["alt_mass"], alt.mass, rtol=1e-12)
+        np.testing.assert_allclose(
+            [s["alt_mass_low"], s["alt_mass_high"], s["alt_n_signal"]],
+            [alt.mass_low, alt.mass_high, alt.norm],
+            rtol=1e-12,
+        )
+        np.testing.assert_allclose(s["delta_2lnL"], alt.deviance - tru.deviance, atol=1e-9)
+        np.testing.assert_allclose(s["true_fit_mass"], 1.0, rtol=1e-4)
+        assert s["alt_mass_low"] < s["alt_mass"] < s["alt_mass_high"]
+        res[obs] = s
+    np.testing.assert_allclose(res["pt"]["alt_mass"], 0.75, rtol=0.03)
+    assert res["pt"]["delta_2lnL"] < 0.2 < 4.0 < res["E,pt"]["delta_2lnL"]
+    # the events scale -2 dlnL linearly (free normalisation)
+    c4 = compare_fits(grids[("km", "E,pt")], grids[("md", "E,pt")], 1.0, 400.0)
+    np.testing.assert_allclose(c4.delta_2lnl, 4 * res["E,pt"]["delta_2lnL"], rtol=1e-4)
+    with pytest.raises(ValueError, match="outside the template range"):
+        compare_fits(grids[("km", "pt")], grids[("md", "pt")], 5.0, 100.0)
+    with pytest.raises(ValueError, match="binning"):
+        compare_fits(grids[("km", "pt")], grids[("md", "E")], 1.0, 100.0)
+    with pytest.raises(ValueError, match="events"):
+        compare_fits(grids[("km", "pt")], grids[("md", "pt")], 1.0, 0.0)

@@ -261,3 +261,39 @@ def test_counting_limit_whole_counts_and_asimov_workspace(tpl) -> None:
     assert n_obs != round(n_obs)
     ul = upper_limit(spec, method="exact")
     np.testing.assert_allclose(cls_counting(ul.events, n_obs, 2.5), 0.1, rtol=1e-9)
+
+
+def test_reach_table_is_reach_for_per_model(tmp_path: Path) -> None:
+    """Issue 10: one reach table (CLI --out, studies/reach.py, demo) with the columns model,
+    mass, coupling, y; its rows are :func:`reach_for` of each model, in the order given."""
+    from darkmoments.experiments import get_experiment
+    from darkmoments.stats import reach_by_model, reach_for, reach_table
+    from darkmoments.stats.limits import REACH_COLUMNS
+    from darkmoments.stats.synthetic import write_synthetic_templates
+
+    masses = np.geomspace(0.05, 2.0, 4)
+    write_synthetic_templates(tmp_path, "ldmx-phase2", ("km", "md", "ed", "cr", "am"), masses)
+    d = str(tmp_path)
+    table = reach_table(["md", "km"], "ldmx-phase2", cl=0.95, directory=d)
+    assert tuple(table.columns) == REACH_COLUMNS == ("model", "mass", "coupling", "y")
+    assert table["model"].tolist() == ["md"] * 4 + ["km"] * 4
+    by_model = reach_by_model(table)
+    assert list(by_model) == ["md", "km"]
+    for mid in ("md", "km"):
+        ref = reach_for(mid, "ldmx-phase2", cl=0.95, directory=d)
+        got = by_model[mid]
+        assert [set(r) for r in got] == [{"mass", "coupling", "y"}] * 4
+        for key in ("mass", "coupling", "y"):
+            np.testing.assert_allclose([r[key] for r in got], [r[key] for r in ref], rtol=1e-12)
+        # the exact 95% CL limit without background is -ln 0.05 = 2.996 events
+        n1 = np.array([r["coupling"] for r in got]) ** -2 * -math.log(0.05)
+        assert np.all(np.isfinite(n1)) and np.all(n1 > 0)
+    # 'all': every model in MODEL_IDS order; an Experiment object is accepted as is
+    full = reach_table("all", get_experiment("ldmx-phase2"), directory=d)
+    assert list(dict.fromkeys(full["model"])) == ["km", "md", "ed", "cr", "am"]
+    assert len(full) == 20
+    for bad, needle in (("xx", "unknown model"), (["km", "KM"], "twice"), ([], "no model")):
+        with pytest.raises(ValueError, match=needle):
+            reach_table(bad, "ldmx-phase2", directory=d)
+    with pytest.raises(ValueError, match="confidence level"):
+        reach_table("km", "ldmx-phase2", cl=1.5, directory=d)

@@ -27,7 +27,7 @@ from scipy.stats import norm
 
 from darkmoments import templates
 from darkmoments.errors import InputError, OutputPathError
-from darkmoments.experiments import get_experiment, signal_yield
+from darkmoments.experiments import get_experiment
 from darkmoments.stats.limits import cls_pyhf, poisson_upper_limit, upper_limit
 from darkmoments.stats.synthetic import synthetic_template
 from darkmoments.stats.workspace import (
@@ -43,6 +43,7 @@ from darkmoments.stats.workspace import (
     write_workspace,
     zero_background_note,
 )
+from darkmoments.templates import signal_yield
 
 EXP = "ldmx-phase2"
 LN10 = math.log(10.0)

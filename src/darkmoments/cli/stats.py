@@ -32,8 +32,6 @@ out               the file written
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import os
 import signal
 import threading
@@ -44,7 +42,6 @@ from typing import Any
 import click
 
 from ..errors import InputError, OutputPathError
-from ..io.atomic import write_text_atomic
 from ..stats.fast import P_FLOOR
 from ..validation import check_real
 from . import main
@@ -272,48 +269,17 @@ def workspace_cmd(
     """Export the pyhf JSON workspace of one (model, mass, experiment), with a README sidecar
     (zero-background note, meaning of mu = 1)."""
     from ..models import get_model
-    from ..stats.workspace import export_workspace, load_background, readme_path
+    from ..stats.workspace import export_workspace, readme_path
 
     mid = get_model(model).id
     positive_float("--mass (GeV)", mass)
     if coupling is not None:
         positive_float("--coupling", coupling)
     check_real("--cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    if no_staterror:
-        if staterror != "auto":
-            raise InputError("give --staterror only (--no-staterror is its deprecated alias)")
-        click.echo(
-            "darkmoments: warning: --no-staterror is deprecated; use --staterror none", err=True
-        )
-        staterror = "none"
+    staterror = _staterror_choice(staterror, no_staterror)
     check_output_path(out, option="--out")
     check_output_path(readme_path(out), option="--out (README sidecar)")
-    if background_file is not None and flat_background is not None:
-        raise InputError("give either --background FILE or --flat-background N, not both")
-    bkg: Any = None
-    if background_file is not None:
-        if not background_file.is_file():
-            raise InputError(f"--background {background_file}: no such file")
-        try:
-            bkg = load_background(background_file)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            msg = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
-            raise InputError(
-                f"--background {background_file}: cannot read a background template: {msg}"
-            ) from None
-    elif flat_background is not None:
-        bkg = check_real("--flat-background", flat_background, lo=0.0, unit="events")
-    if background_uncertainty is not None:
-        if bkg is None:
-            raise InputError("--background-uncertainty needs --background or --flat-background")
-        check_real(
-            "--background-uncertainty",
-            background_uncertainty,
-            lo=0.0,
-            hi=1.0,
-            lo_open=True,
-            hi_open=True,
-        )
+    bkg = _background_option(background_file, flat_background, background_uncertainty)
     res = export_workspace(
         mid,
         mass,
@@ -338,6 +304,47 @@ def workspace_cmd(
     )
     for w in [*(() if res.note is None else (res.note,)), *res.warnings]:
         click.echo(f"  note: {w}")
+
+
+def _staterror_choice(staterror: str, no_staterror: bool) -> str:
+    """``--staterror`` with its hidden deprecated alias ``--no-staterror``."""
+    if not no_staterror:
+        return staterror
+    if staterror != "auto":
+        raise InputError("give --staterror only (--no-staterror is its deprecated alias)")
+    click.echo("darkmoments: warning: --no-staterror is deprecated; use --staterror none", err=True)
+    return "none"
+
+
+def _background_option(
+    background_file: Path | None, flat_background: float | None, uncertainty: float | None
+) -> Any:
+    """The background of ``workspace``: events per bin from --background FILE, a flat total
+    from --flat-background, or None; --background-uncertainty checked against it."""
+    from ..stats.workspace import load_background
+
+    if background_file is not None and flat_background is not None:
+        raise InputError("give either --background FILE or --flat-background N, not both")
+    bkg: Any = None
+    if background_file is not None:
+        if not background_file.is_file():
+            raise InputError(f"--background {background_file}: no such file")
+        try:
+            bkg = load_background(background_file)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            msg = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+            raise InputError(
+                f"--background {background_file}: cannot read a background template: {msg}"
+            ) from None
+    elif flat_background is not None:
+        bkg = check_real("--flat-background", flat_background, lo=0.0, unit="events")
+    if uncertainty is not None:
+        if bkg is None:
+            raise InputError("--background-uncertainty needs --background or --flat-background")
+        check_real(
+            "--background-uncertainty", uncertainty, lo=0.0, hi=1.0, lo_open=True, hi_open=True
+        )
+    return bkg
 
 
 # ----------------------------------------------------------------------------------- reach
@@ -376,8 +383,9 @@ def reach_cmd(
     """Zero-background reach at 90% CL (--cl): coupling limit and y (eq. 3.3) per template
     mass, from the exact Poisson limit (2.303 events at 90% CL) and the expected yields."""
     from ..experiments import get_experiment
+    from ..io.atomic import write_csv_atomic
     from ..models import MODEL_IDS, get_model
-    from ..stats.limits import reach_for
+    from ..stats.limits import reach_by_model, reach_table
 
     cl = check_real("--cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     everything = model.strip().lower() == "all"
@@ -385,17 +393,10 @@ def reach_cmd(
     if out is not None:
         check_output_path(out, option="--out")
     exp = get_experiment(experiment)
-    all_rows: dict[str, list[dict[str, float]]] = {}
-    for mid in models:
-        all_rows[mid] = reach_for(mid, exp, cl=cl, directory=_dir(templates_dir))
+    table = reach_table(models, exp, cl=cl, directory=_dir(templates_dir))
     if out is not None:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["model", "mass", "coupling", "y"])
-        for mid, rows in all_rows.items():
-            for r in rows:
-                w.writerow([mid, repr(r["mass"]), repr(r["coupling"]), repr(r["y"])])
-        write_text_atomic(out, buf.getvalue())
+        write_csv_atomic(table, out)
+    all_rows = reach_by_model(table)
     if as_json:
         echo_json(all_rows if everything else all_rows[models[0]])
         return
@@ -489,7 +490,7 @@ def discovery_cmd(
     else:
         if model is None or mass is None or coupling is None:
             raise InputError("give --signal-events N or all of --model, --mass and --coupling")
-        from ..experiments import signal_yield
+        from ..templates import signal_yield
 
         positive_float("--coupling", coupling)
         n_sig = signal_yield(model, mass, coupling, experiment, directory=_dir(templates_dir))
@@ -587,18 +588,13 @@ def degeneracy_cmd(
 
     from ..experiments import get_experiment
     from ..models import get_model
-    from ..stats.degeneracy import degeneracy_surface
-    from ..stats.fits import fit_mass
+    from ..stats.degeneracy import compare_fits, degeneracy_surface
 
     true_model, true_mass = parse_model_mass(true_spec)
     alt = get_model(alt_model).id
     events = _merge_signal_events(signal_events, events_deprecated, required=True)
     assert events is not None
-    if out_deprecated is not None:
-        if plot is not None:
-            raise InputError("give --plot only (--out is its deprecated alias here)")
-        click.echo("darkmoments: warning: degeneracy --out is deprecated; use --plot", err=True)
-        plot = out_deprecated
+    plot = _deprecated_plot(plot, out_deprecated)
     _check_figure(plot)
     exp = get_experiment(experiment)
     obs_list = ["E", "pt", "E,pt"] if observables == "all" else [observables]
@@ -613,21 +609,7 @@ def degeneracy_cmd(
         gt, ga = _grid_pair(true_model, alt, exp, obs, _dir(templates_dir))
         gt.check_mass(true_mass)
         surfaces.append(degeneracy_surface(gt, ga, events, points=points))
-        data = events * gt.shape(true_mass) / gt.shape(true_mass).sum()
-        # Asimov data of one finite-MC template may fill bins the other never populates
-        f_alt = fit_mass(data, ga, strict=False)
-        f_true = fit_mass(data, gt, strict=False)
-        fits.append(
-            {
-                "observables": obs,
-                "alt_mass": f_alt.mass,
-                "alt_mass_low": f_alt.mass_low,
-                "alt_mass_high": f_alt.mass_high,
-                "alt_n_signal": f_alt.norm,
-                "delta_2lnL": f_alt.deviance - f_true.deviance,
-                "true_fit_mass": f_true.mass,
-            }
-        )
+        fits.append(compare_fits(gt, ga, true_mass, events).summary())
     if plot is not None:
         from ..plotting import plot_degeneracy, save_figure
 
@@ -653,6 +635,16 @@ def degeneracy_cmd(
         )
     if plot is not None:
         click.echo(f"wrote {plot}")
+
+
+def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | None:
+    """``degeneracy --plot`` with its hidden deprecated alias ``--out``."""
+    if out_deprecated is None:
+        return plot
+    if plot is not None:
+        raise InputError("give --plot only (--out is its deprecated alias here)")
+    click.echo("darkmoments: warning: degeneracy --out is deprecated; use --plot", err=True)
+    return out_deprecated
 
 
 # ---------------------------------------------------------------------------- discriminate
@@ -793,14 +785,63 @@ def discriminate_cmd(
 ) -> None:
     """Model-discrimination toys: p-value and significance for rejecting each alternative."""
     from ..experiments import get_experiment
-    from ..models import MODEL_IDS, get_model
-    from ..stats.toys import MIN_TOYS, DiscriminationSetup, relic_setup, run_discrimination
 
     true_model, true_mass = parse_model_mass(true_spec)
     events = _merge_signal_events(signal_events, events_deprecated, required=False)
     if relic == (events is not None):
         raise InputError("give exactly one of --signal-events N or --relic")
     positive_float("--coupling-factor", coupling_factor)
+    _check_toy_options(n_toys, chunk_size, p_floor)
+    if resume and out_dir is None:
+        raise InputError("--resume needs --out DIR of the interrupted run")
+    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    positive_int("--workers", n_workers)
+    alts = _alternatives(alt_models, true_model, true_spec)
+    _check_figure(plot)
+    _check_checkpoint_dir(out_dir)
+    exp = get_experiment(experiment)
+    setups = [
+        _discrimination_setup(
+            true_model,
+            true_mass,
+            alt,
+            exp,
+            observables,
+            _dir(templates_dir),
+            events=events,
+            coupling_factor=coupling_factor,
+            p_floor=p_floor,
+        )
+        for alt in alts
+    ]
+    results = _run_discriminations(
+        [(f"{true_model}_vs_{alt}", setup) for alt, setup in zip(alts, setups, strict=True)],
+        out_dir,
+        plot,
+        n_toys=n_toys,
+        seed=seed,
+        chunk_size=chunk_size,
+        workers=n_workers,
+        scheduler=scheduler,
+        resume=resume,
+        progress=progress_enabled(not no_progress),
+    )
+    if as_json:
+        echo_json(
+            [
+                discrimination_summary(r, seed=seed, experiment=exp.name, observables=observables)
+                for r in results
+            ]
+        )
+        return
+    for r in results:
+        _echo_discrimination(r)
+
+
+def _check_toy_options(n_toys: int, chunk_size: int, p_floor: float) -> None:
+    """--toys, --chunk-size and --p-floor of ``discriminate``."""
+    from ..stats.toys import MIN_TOYS
+
     if n_toys < MIN_TOYS:
         raise InputError(
             f"--toys must be >= {MIN_TOYS} (toys per hypothesis; the p-value resolution is "
@@ -808,10 +849,12 @@ def discriminate_cmd(
         )
     positive_int("--chunk-size", chunk_size)
     check_real("--p-floor", p_floor, lo=0.0, hi=1e-3, lo_open=True, hi_open=True)
-    if resume and out_dir is None:
-        raise InputError("--resume needs --out DIR of the interrupted run")
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    positive_int("--workers", n_workers)
+
+
+def _alternatives(alt_models: str, true_model: str, true_spec: str) -> list[str]:
+    """The model ids of ``--alt`` (comma separated or 'all'), none twice, not the true one."""
+    from ..models import MODEL_IDS, get_model
+
     if alt_models.strip().lower() == "all":
         alts = [m for m in MODEL_IDS if m != true_model]
     else:
@@ -825,73 +868,79 @@ def discriminate_cmd(
         )
     if len(set(alts)) != len(alts):
         raise InputError(f"--alt {alt_models}: a model is given twice")
-    _check_figure(plot)
-    if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise OutputPathError(f"--out {out_dir} exists and is not a directory")
-        parent = out_dir.parent if str(out_dir.parent) else Path(".")
-        if not parent.is_dir():
-            raise OutputPathError(
-                f"--out {out_dir}: directory {parent} does not exist (create it first)"
-            )
-    exp = get_experiment(experiment)
-    setups = []
-    for alt in alts:
-        gt, ga = _grid_pair(true_model, alt, exp, observables, _dir(templates_dir))
-        if events is not None:
-            setup = DiscriminationSetup(gt, ga, true_mass, events, p_floor=p_floor)
-        else:
-            tied = relic_setup(gt, ga, true_mass, coupling_factor=coupling_factor)
-            setup = DiscriminationSetup(
-                gt,
-                ga,
-                true_mass,
-                tied.n_events,
-                tied.rates_true,
-                tied.rates_alt,
-                p_floor=p_floor,
-            )
-        setups.append(setup)
+    return alts
+
+
+def _check_checkpoint_dir(out_dir: Path | None) -> None:
+    """``discriminate --out DIR``: a directory (or nothing yet) whose parent exists."""
+    if out_dir is None:
+        return
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputPathError(f"--out {out_dir} exists and is not a directory")
+    parent = out_dir.parent if str(out_dir.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputPathError(
+            f"--out {out_dir}: directory {parent} does not exist (create it first)"
+        )
+
+
+def _discrimination_setup(
+    true_model: str,
+    true_mass: float,
+    alt: str,
+    experiment: Any,
+    observables: str,
+    directory: str | None,
+    *,
+    events: float | None,
+    coupling_factor: float,
+    p_floor: float,
+) -> Any:
+    """The :class:`~darkmoments.stats.toys.DiscriminationSetup` of one alternative: free
+    normalisation at ``events`` signal events, or (``events=None``) rates tied to the relic
+    targets times ``coupling_factor``."""
+    from ..stats.toys import DiscriminationSetup, relic_setup
+
+    gt, ga = _grid_pair(true_model, alt, experiment, observables, directory)
+    if events is not None:
+        return DiscriminationSetup(gt, ga, true_mass, events, p_floor=p_floor)
+    return relic_setup(gt, ga, true_mass, coupling_factor=coupling_factor, p_floor=p_floor)
+
+
+def _run_discriminations(
+    named_setups: list[tuple[str, Any]], out_dir: Path | None, plot: Path | None, **options: Any
+) -> list[Any]:
+    """:func:`~darkmoments.stats.toys.run_discrimination` for every (name, setup), with the
+    checkpoints in ``out_dir/<name>``, then the figure of the first; SIGTERM ends it like
+    SIGINT (temporary files removed, workers stopped)."""
+    from ..stats.toys import run_discrimination
+
     results = []
     with _sigterm_as_exit():
         if out_dir is not None:
             out_dir.mkdir(exist_ok=True)
-        for alt, setup in zip(alts, setups, strict=True):
-            res = run_discrimination(
-                setup,
-                n_toys,
-                seed=seed,
-                chunk_size=chunk_size,
-                workers=n_workers,
-                scheduler=scheduler,
-                out_dir=None if out_dir is None else out_dir / f"{true_model}_vs_{alt}",
-                resume=resume,
-                progress=progress_enabled(not no_progress),
-            )
-            results.append(res)
+        for name, setup in named_setups:
+            run_dir = None if out_dir is None else out_dir / name
+            results.append(run_discrimination(setup, out_dir=run_dir, **options))
         if plot is not None:
             from ..plotting import plot_discrimination, save_figure
 
             save_figure(plot_discrimination(results[0]), plot)
-    if as_json:
-        echo_json(
-            [
-                discrimination_summary(r, seed=seed, experiment=exp.name, observables=observables)
-                for r in results
-            ]
-        )
-        return
-    for r in results:
-        bound = ">=" if r.z_is_bound else "="
-        n3 = "-" if r.n_3sigma is None else f"{r.n_3sigma:.4g}"
-        n5 = "-" if r.n_5sigma is None else f"{r.n_5sigma:.4g}"
+    return results
+
+
+def _echo_discrimination(r: Any) -> None:
+    """The text report of one :class:`~darkmoments.stats.toys.DiscriminationResult`."""
+    bound = ">=" if r.z_is_bound else "="
+    n3 = "-" if r.n_3sigma is None else f"{r.n_3sigma:.4g}"
+    n5 = "-" if r.n_5sigma is None else f"{r.n_5sigma:.4g}"
+    click.echo(
+        f"{r.true_model}@{r.true_mass:g} vs {r.alt_model} (best m = {r.alt_mass:.4g} GeV): "
+        f"N = {r.n_events:g}, p = {r.p_value:.3g}, Z {bound} {r.z:.3f} "
+        f"(Asimov {r.z_asimov:.3f}); N(3 sigma) = {n3}, N(5 sigma) = {n5}"
+    )
+    if r.template_limited:
         click.echo(
-            f"{r.true_model}@{r.true_mass:g} vs {r.alt_model} (best m = {r.alt_mass:.4g} GeV): "
-            f"N = {r.n_events:g}, p = {r.p_value:.3g}, Z {bound} {r.z:.3f} "
-            f"(Asimov {r.z_asimov:.3f}); N(3 sigma) = {n3}, N(5 sigma) = {n5}"
+            f"  warning: t_A = {r.t_asimov:.3g} is below 3 x the template-statistics floor "
+            f"{r.t_template_floor:.3g}: the shapes are not resolved by the templates"
         )
-        if r.template_limited:
-            click.echo(
-                f"  warning: t_A = {r.t_asimov:.3g} is below 3 x the template-statistics floor "
-                f"{r.t_template_floor:.3g}: the shapes are not resolved by the templates"
-            )

@@ -8,7 +8,7 @@ Core functions take :class:`~darkmoments.templates.Template` objects or
 
 from __future__ import annotations
 
-from .degeneracy import DegeneracySurface, degeneracy_surface
+from .degeneracy import DegeneracySurface, FitComparison, compare_fits, degeneracy_surface
 from .discovery import Discovery, discovery_significance, pyhf_discovery
 from .fast import ProfileResult, deviance_fixed, deviance_grid, profile_mass
 from .fits import MassFit, asimov, fit_mass
@@ -16,8 +16,10 @@ from .limits import (
     UpperLimit,
     coupling_limit,
     poisson_upper_limit,
+    reach_by_model,
     reach_for,
     reach_rows,
+    reach_table,
     upper_limit,
 )
 from .shapes import ShapeGrid, load_grid, parse_observables, project_template
@@ -34,12 +36,14 @@ __all__ = [
     "Discovery",
     "DiscriminationResult",
     "DiscriminationSetup",
+    "FitComparison",
     "MassFit",
     "ProfileResult",
     "ShapeGrid",
     "UpperLimit",
     "asimov",
     "build_spec",
+    "compare_fits",
     "coupling_limit",
     "degeneracy_surface",
     "deviance_fixed",
@@ -54,8 +58,10 @@ __all__ = [
     "profile_mass",
     "project_template",
     "pyhf_discovery",
+    "reach_by_model",
     "reach_for",
     "reach_rows",
+    "reach_table",
     "run_discrimination",
     "upper_limit",
     "write_json_atomic",

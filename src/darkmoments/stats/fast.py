@@ -26,6 +26,7 @@ empty bin means p < 1/N_MC, not p = 0) so that the statistic stays finite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -264,6 +265,35 @@ def _newton_core(
     w, f : ndarray, shape (T,)
         Minimising weight in [0, 1] and the objective there (without toy constants).
     """
+    objective, derivs = _segment_functions(cnt, a, b, sa, sb, n, lra, lrb)
+    w = _bracketed_newton(derivs, n.size, iters)
+    # guard: never worse than the segment ends (non-convex corner cases)
+    f_w = objective(w)
+    f0 = objective(np.zeros(n.shape))
+    f1 = objective(np.ones(n.shape))
+    best = np.argmin(np.stack([f_w, f0, f1]), axis=0)
+    w = np.choose(best, [w, np.zeros(n.shape), np.ones(n.shape)])
+    f = np.choose(best, [f_w, f0, f1])
+    return w, f
+
+
+_Objective = Callable[[FloatArray], FloatArray]
+_Derivatives = Callable[[FloatArray, NDArray[np.intp]], tuple[FloatArray, FloatArray]]
+
+
+def _segment_functions(
+    cnt: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
+    sa: FloatArray,
+    sb: FloatArray,
+    n: FloatArray,
+    lra: FloatArray | None,
+    lrb: FloatArray | None,
+) -> tuple[_Objective, _Derivatives]:
+    """The segment objective f(w) of every toy and its derivatives (arguments as
+    :func:`_newton_core`): ``objective(w)`` for all toys, ``derivs(w, i)`` -> (f', f'') for
+    the toys ``i``."""
     d = b - a
     ds = sb - sa
     tied = lra is not None and lrb is not None
@@ -299,12 +329,19 @@ def _newton_core(
             h -= 2.0 * n[i] * ds[i] * ds[i] / (s * s)
         return g, h
 
-    every = np.arange(n.size)
-    g_lo, _ = derivs(np.zeros(n.shape), every)
-    g_hi, _ = derivs(np.ones(n.shape), every)
+    return objective, derivs
+
+
+def _bracketed_newton(derivs: _Derivatives, n_toys: int, iters: int) -> FloatArray:
+    """Root of f'(w) in [0, 1] for every toy: Newton steps kept inside a shrinking bracket
+    (bisection when a step leaves it); w = 0 or 1 where f' does not change sign."""
+    shape = (n_toys,)
+    every = np.arange(n_toys)
+    g_lo, _ = derivs(np.zeros(shape), every)
+    g_hi, _ = derivs(np.ones(shape), every)
     interior = (g_lo < 0) & (g_hi > 0)
-    lo = np.zeros(n.shape)
-    hi = np.ones(n.shape)
+    lo = np.zeros(shape)
+    hi = np.ones(shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.clip(np.where(interior, g_lo / (g_lo - g_hi), 0.5), 1e-3, 1 - 1e-3)  # secant
     active = np.flatnonzero(interior)
@@ -325,15 +362,7 @@ def _newton_core(
         lo[active] = lo_a
         hi[active] = hi_a
         active = active[~done]
-    w = np.where(interior, w, np.where(g_lo >= 0, 0.0, 1.0))
-    # guard: never worse than the segment ends (non-convex corner cases)
-    f_w = objective(w)
-    f0 = objective(np.zeros(n.shape))
-    f1 = objective(np.ones(n.shape))
-    best = np.argmin(np.stack([f_w, f0, f1]), axis=0)
-    w = np.choose(best, [w, np.zeros(n.shape), np.ones(n.shape)])
-    f = np.choose(best, [f_w, f0, f1])
-    return w, f
+    return np.where(interior, w, np.where(g_lo >= 0, 0.0, 1.0))
 
 
 def profile_mass(

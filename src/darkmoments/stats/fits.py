@@ -11,6 +11,7 @@ objective is the Poisson deviance (see :mod:`darkmoments.stats.fast`), so Minuit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -232,44 +233,14 @@ def fit_mass(
         raise InputError(f"rate_coupling must be finite and > 0, got {rate_coupling}")
     lo_m, hi_m = grid.mass_range
     u_lo, u_hi = np.log(lo_m), np.log(hi_m)
-
-    def prof(u: float) -> float:
-        return profile_deviance(
-            c, grid, float(np.exp(u)), rate_coupling=rate_coupling, p_floor=p_floor
-        )
-
-    # starting point: dense scan of the profiled deviance
-    n_scan = max(2, (grid.masses.size - 1) * max(int(scan_points), 1) + 1)
-    us = np.linspace(u_lo, u_hi, n_scan) if grid.masses.size > 1 else np.array([u_lo])
-    vals = np.array([prof(u) for u in us])
-    u0 = float(us[int(np.argmin(vals))])
-
+    prof = _profiler(c, grid, rate_coupling, p_floor)
+    u0 = _scan_start(prof, grid, u_lo, u_hi, scan_points)
     if grid.masses.size == 1:
         m_fit = lo_m
         p = np.maximum(grid.shape(m_fit), p_floor)
         norm = c.sum() / p.sum() if rate_coupling is None else rate_coupling**2 * grid.rate(m_fit)
         return MassFit(grid.model, m_fit, m_fit, m_fit, float(norm), prof(u_lo), delta, True, True)
-
-    if rate_coupling is None:
-
-        def fcn(u: float, norm: float) -> float:
-            p = np.maximum(grid.shape(float(np.exp(u))), p_floor)
-            return _deviance(c, p, norm)
-
-        p0 = np.maximum(grid.shape(float(np.exp(u0))), p_floor)
-        mi = Minuit(fcn, u=u0, norm=float(c.sum() / p0.sum()))
-        mi.limits["norm"] = (0.0, None)
-    else:
-
-        def fcn1(u: float) -> float:
-            return prof(u)
-
-        mi = Minuit(fcn1, u=u0)
-    mi.errordef = Minuit.LEAST_SQUARES
-    mi.limits["u"] = (u_lo, u_hi)
-    mi.strategy = 2
-    mi.tol = 1e-6
-    mi.migrad()
+    mi = _migrad(c, grid, prof, u0, (u_lo, u_hi), rate_coupling, p_floor)
     u_fit = float(mi.values["u"])
     d_min = float(mi.fval)
     if prof(u0) < d_min:  # keep the scan point if Minuit wandered off
@@ -280,23 +251,8 @@ def fit_mass(
         else float(rate_coupling**2 * grid.rate(float(np.exp(u_fit))))
     )
     # interval from the profiled deviance
-    target = d_min + delta
-
-    def crossing(side: int) -> tuple[float, bool]:
-        edge = u_lo if side < 0 else u_hi
-        pts = np.linspace(u_fit, edge, 64)
-        vals_side = np.array([prof(x) for x in pts])
-        above = np.flatnonzero(vals_side >= target)
-        if above.size == 0:
-            return float(edge), True
-        j = int(above[0])
-        if j == 0:
-            return u_fit, False
-        root = brentq(lambda x: prof(x) - target, pts[j - 1], pts[j], xtol=1e-12)
-        return float(root), False
-
-    ul, edge_l = crossing(-1)
-    uh, edge_h = crossing(+1)
+    ul, edge_l = _crossing(prof, u_fit, d_min + delta, u_lo)
+    uh, edge_h = _crossing(prof, u_fit, d_min + delta, u_hi)
     return MassFit(
         model=grid.model,
         mass=float(np.exp(u_fit)),
@@ -308,3 +264,79 @@ def fit_mass(
         at_edge=bool(edge_l or edge_h),
         valid=bool(mi.valid),
     )
+
+
+def _profiler(
+    counts: FloatArray, grid: ShapeGrid, rate_coupling: float | None, p_floor: float
+) -> Callable[[float], float]:
+    """The profiled deviance as a function of u = ln(m / GeV) (:func:`profile_deviance`)."""
+
+    def prof(u: float) -> float:
+        return profile_deviance(
+            counts, grid, float(np.exp(u)), rate_coupling=rate_coupling, p_floor=p_floor
+        )
+
+    return prof
+
+
+def _scan_start(
+    prof: Callable[[float], float], grid: ShapeGrid, u_lo: float, u_hi: float, scan_points: int
+) -> float:
+    """Starting u = ln m of the fit: the best of a dense scan (``scan_points`` per segment)."""
+    n_scan = max(2, (grid.masses.size - 1) * max(int(scan_points), 1) + 1)
+    us = np.linspace(u_lo, u_hi, n_scan) if grid.masses.size > 1 else np.array([u_lo])
+    vals = np.array([prof(u) for u in us])
+    return float(us[int(np.argmin(vals))])
+
+
+def _migrad(
+    counts: FloatArray,
+    grid: ShapeGrid,
+    prof: Callable[[float], float],
+    u0: float,
+    u_limits: tuple[float, float],
+    rate_coupling: float | None,
+    p_floor: float,
+) -> Minuit:
+    """Minuit's MIGRAD from ``u0`` in u = ln m (and the free normalisation if untied)."""
+    if rate_coupling is None:
+
+        def fcn(u: float, norm: float) -> float:
+            p = np.maximum(grid.shape(float(np.exp(u))), p_floor)
+            return _deviance(counts, p, norm)
+
+        p0 = np.maximum(grid.shape(float(np.exp(u0))), p_floor)
+        mi = Minuit(fcn, u=u0, norm=float(counts.sum() / p0.sum()))
+        mi.limits["norm"] = (0.0, None)
+    else:
+
+        def fcn1(u: float) -> float:
+            return prof(u)
+
+        mi = Minuit(fcn1, u=u0)
+    mi.errordef = Minuit.LEAST_SQUARES
+    mi.limits["u"] = u_limits
+    mi.strategy = 2
+    mi.tol = 1e-6
+    mi.migrad()
+    return mi
+
+
+def _crossing(
+    prof: Callable[[float], float], u_fit: float, target: float, edge: float
+) -> tuple[float, bool]:
+    """Where the profiled deviance reaches ``target`` between ``u_fit`` and ``edge``.
+
+    Returns the crossing in u = ln m and False, or ``edge`` and True if the deviance stays
+    below ``target`` up to the template range.
+    """
+    pts = np.linspace(u_fit, edge, 64)
+    vals_side = np.array([prof(x) for x in pts])
+    above = np.flatnonzero(vals_side >= target)
+    if above.size == 0:
+        return float(edge), True
+    j = int(above[0])
+    if j == 0:
+        return u_fit, False
+    root = brentq(lambda x: prof(x) - target, pts[j - 1], pts[j], xtol=1e-12)
+    return float(root), False

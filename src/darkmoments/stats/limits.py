@@ -24,7 +24,7 @@ import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,9 +36,15 @@ from ..models import get_model, y_parameter
 from ..validation import check_choice, check_int, check_real
 from .workspace import make_model
 
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ..experiments import Experiment
+
 __all__ = [
     "LOW_COUNT_BACKGROUND",
     "METHODS",
+    "REACH_COLUMNS",
     "UpperLimit",
     "check_count",
     "cls_counting",
@@ -46,8 +52,10 @@ __all__ = [
     "coupling_limit",
     "poisson_upper_limit",
     "pyhf_backend",
+    "reach_by_model",
     "reach_for",
     "reach_rows",
+    "reach_table",
     "toys_supported",
     "upper_limit",
 ]
@@ -452,23 +460,23 @@ def reach_rows(
 
 def reach_for(
     model: str,
-    experiment: str = "ldmx-phase2",
+    experiment: str | Experiment = "ldmx-phase2",
     *,
     cl: float = 0.9,
     directory: str | None = None,
 ) -> list[dict[str, float]]:
     """Zero-background reach of an experiment for the template masses of a model.
 
-    N_sig(g = 1) from :func:`darkmoments.experiments.signal_yield` at every grid mass of the
-    templates (:func:`darkmoments.templates.masses`), event limit from
-    :func:`poisson_upper_limit` (2.303 events at 90% CL).
+    N_sig(g = 1) from :func:`darkmoments.templates.signal_yield`
+    at every grid mass of the templates (:func:`darkmoments.templates.masses`), event limit
+    from :func:`poisson_upper_limit` (2.303 events at 90% CL).
 
     Parameters
     ----------
     model : str
         Model id.
-    experiment : str
-        Experiment name or TOML path.
+    experiment : str or Experiment
+        Experiment name, TOML path or :class:`~darkmoments.experiments.Experiment`.
     cl : float
         Confidence level.
     directory : str, optional
@@ -480,9 +488,97 @@ def reach_for(
         ``{"mass": GeV, "coupling": g_up (model units), "y": y}`` per template mass.
     """
     from .. import templates
-    from ..experiments import signal_yield
+    from ..experiments import get_experiment
 
     mid = get_model(model).id
-    ms = templates.masses(mid, experiment, directory=directory)
-    n1 = [signal_yield(mid, float(m), 1.0, experiment, directory=directory).n_signal for m in ms]
+    exp = get_experiment(experiment)
+    ms = templates.masses(mid, exp, directory=directory)
+    n1 = [templates.signal_yield(mid, float(m), 1.0, exp, directory=directory).n_signal for m in ms]
     return reach_rows(mid, ms, np.asarray(n1), cl=cl)
+
+
+#: Columns of :func:`reach_table` (and of every reach CSV file).
+REACH_COLUMNS: tuple[str, ...] = ("model", "mass", "coupling", "y")
+
+
+def reach_table(
+    models: str | Sequence[str] = "all",
+    experiment: str | Experiment = "ldmx-phase2",
+    *,
+    cl: float = 0.9,
+    directory: str | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Zero-background reach of several models as one table (:func:`reach_for` per model).
+
+    The table of ``darkmoments reach --out``, ``studies/reach.py`` and the demo; write it
+    with :func:`darkmoments.io.atomic.write_csv_atomic` (floats at full precision).
+
+    Parameters
+    ----------
+    models : str or sequence of str
+        ``"all"`` (every model, in :data:`~darkmoments.models.MODEL_IDS` order), one model id
+        or several.
+    experiment : str or Experiment
+        Experiment name, TOML path or Experiment (resolved once).
+    cl : float
+        Confidence level of the exact Poisson limit (0.9: 2.303 events).
+    directory : str, optional
+        Template directory (default: shipped templates).
+    progress : bool
+        Show a tqdm bar over the models (stderr).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`REACH_COLUMNS`: ``model`` (id), ``mass`` (GeV), ``coupling`` (g_up in
+        the model's units) and ``y`` (eq. 3.3), one row per model and template mass.
+
+    Raises
+    ------
+    InputError
+        Unknown or repeated model, no model, cl outside (0, 1).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from ..experiments import get_experiment
+
+    ids = _model_ids(models)
+    exp = get_experiment(experiment)
+    rows = [
+        {"model": mid, **r}
+        for mid in tqdm(ids, desc="reach", unit="model", disable=not progress)
+        for r in reach_for(mid, exp, cl=cl, directory=directory)
+    ]
+    return pd.DataFrame(rows, columns=list(REACH_COLUMNS))
+
+
+def _model_ids(models: str | Sequence[str]) -> list[str]:
+    """Canonical ids of ``"all"``, one model or a sequence of models (no repeats)."""
+    from ..models import MODEL_IDS
+
+    if isinstance(models, str):
+        ids = list(MODEL_IDS) if models.strip().lower() == "all" else [get_model(models).id]
+    else:
+        ids = [get_model(m).id for m in models]
+    if not ids:
+        raise InputError("no model given; use a model id or 'all'")
+    if len(set(ids)) != len(ids):
+        raise InputError(f"a model is given twice in {list(models)}")
+    return ids
+
+
+def reach_by_model(table: pd.DataFrame) -> dict[str, list[dict[str, float]]]:
+    """The rows of a :func:`reach_table` per model, in table order.
+
+    Returns
+    -------
+    dict
+        ``{model: [{"mass": GeV, "coupling": g_up, "y": y}, ...]}``: the JSON of ``darkmoments
+        reach --model all`` and what :func:`darkmoments.plotting.plot_reach` draws.
+    """
+    out: dict[str, list[dict[str, float]]] = {}
+    for rec in table.to_dict("records"):
+        out.setdefault(str(rec["model"]), []).append({k: float(rec[k]) for k in REACH_COLUMNS[1:]})
+    return out

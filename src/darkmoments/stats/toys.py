@@ -184,6 +184,7 @@ def relic_setup(
     *,
     coupling_factor: float = 1.0,
     refine: bool = True,
+    p_floor: float = P_FLOOR,
 ) -> DiscriminationSetup:
     """A setup with the normalisations tied to the relic-target couplings of each model.
 
@@ -202,6 +203,8 @@ def relic_setup(
         f > 0.
     refine : bool
         Continuous mass refinement.
+    p_floor : float
+        Floor on the template probabilities (:class:`DiscriminationSetup`).
 
     Returns
     -------
@@ -220,7 +223,7 @@ def relic_setup(
     true_grid.check_mass(true_mass)
     n_true = _power_law(true_grid.masses, rates[0], float(true_mass))
     return DiscriminationSetup(
-        true_grid, alt_grid, float(true_mass), n_true, rates[0], rates[1], refine
+        true_grid, alt_grid, float(true_mass), n_true, rates[0], rates[1], refine, p_floor
     )
 
 
@@ -519,8 +522,25 @@ def run_discrimination(
         The toys cannot estimate a significance: every alternative toy has t at or above the
         median true t (p = 1, e.g. so few signal events that the toys are mostly empty).
     """
-    from ..checkpoint import Checkpoint, run_checkpointed
+    n_toys, chunk_size, seed = _check_run_args(n_toys, chunk_size, workers, seed)
+    m_alt, n_alt, t_a = _checked_alternative_point(setup)
+    t_true, t_alt = _run_toys(
+        setup,
+        (m_alt, n_alt),
+        n_toys,
+        seed=seed,
+        chunk_size=chunk_size,
+        workers=workers,
+        scheduler=scheduler,
+        out_dir=out_dir,
+        resume=resume,
+        progress=progress,
+    )
+    return _result(setup, t_true, t_alt, (m_alt, n_alt, t_a))
 
+
+def _check_run_args(n_toys: Any, chunk_size: Any, workers: Any, seed: Any) -> tuple[int, int, int]:
+    """Validated (n_toys, chunk_size, seed) of :func:`run_discrimination`."""
     n_toys = check_int("n_toys", n_toys, lo=MIN_TOYS)
     chunk_size = check_int("chunk_size", chunk_size, lo=1)
     check_int("workers", workers, lo=1)
@@ -529,13 +549,41 @@ def run_discrimination(
             f"seed must be an integer >= 0 (toys are reproducible only from an explicit seed), "
             f"got {seed!r}"
         )
-    seed = check_int("seed", seed, lo=0)
+    return n_toys, chunk_size, check_int("seed", seed, lo=0)
+
+
+def _checked_alternative_point(setup: DiscriminationSetup) -> tuple[float, float, float]:
+    """:func:`alternative_point`, refusing a non-finite Asimov statistic."""
     m_alt, n_alt, t_a = alternative_point(setup)
     check_finite_result(
         "Asimov discrimination statistic t_A",
         t_a,
         hint=f"{setup.true_grid.model} vs {setup.alt_grid.model} at N = {setup.n_events:g}",
     )
+    return m_alt, n_alt, t_a
+
+
+def _run_toys(
+    setup: DiscriminationSetup,
+    alt: tuple[float, float],
+    n_toys: int,
+    *,
+    seed: int,
+    chunk_size: int,
+    workers: int,
+    scheduler: Any,
+    out_dir: str | os.PathLike[str] | None,
+    resume: bool,
+    progress: bool,
+) -> tuple[FloatArray, FloatArray]:
+    """The toy statistics (t_true, t_alt) of every chunk, through the checkpoint if asked.
+
+    ``alt`` is the alternative point (mass in GeV, expected events) the alternative toys are
+    drawn from.  Chunk ``i`` has ``min(chunk_size, n_toys - i chunk_size)`` toys and the seed
+    ``SeedSequence(seed).spawn(n_chunks)[i]``.
+    """
+    from ..checkpoint import Checkpoint, run_checkpointed
+
     n_chunks = math.ceil(n_toys / chunk_size)
     seqs = np.random.SeedSequence(seed).spawn(n_chunks)
     sizes = [min(chunk_size, n_toys - i * chunk_size) for i in range(n_chunks)]
@@ -551,7 +599,7 @@ def run_discrimination(
     keys = [f"{i:05d}" for i in range(n_chunks)]
     results = run_checkpointed(
         _run_chunk,
-        [(setup, sizes[i], seqs[i], m_alt, n_alt) for i in range(n_chunks)],
+        [(setup, sizes[i], seqs[i], alt[0], alt[1]) for i in range(n_chunks)],
         keys=keys,
         checkpoint=cp,
         save=_save_chunk,
@@ -570,6 +618,22 @@ def run_discrimination(
             )
     t_true = np.concatenate([r["t_true"] for r in results])
     t_alt = np.concatenate([r["t_alt"] for r in results])
+    return t_true, t_alt
+
+
+def _result(
+    setup: DiscriminationSetup,
+    t_true: FloatArray,
+    t_alt: FloatArray,
+    asimov_point: tuple[float, float, float],
+) -> DiscriminationResult:
+    """p-value, significances and event estimates of finished toys (see the module doc).
+
+    ``asimov_point`` is (alternative mass in GeV, its events, t_A) from
+    :func:`alternative_point`.
+    """
+    m_alt, n_alt, t_a = asimov_point
+    n_toys = int(t_true.size)
     med = float(np.median(t_true))
     floor = template_noise_floor(setup, m_alt)
     p = float(empirical_p_values(np.array([med]), t_alt)[0])
@@ -580,13 +644,8 @@ def run_discrimination(
             f"toys cannot tell the hypotheses apart at N = {setup.n_events:g} expected events "
             "(increase the signal events)"
         )
-    bound = p == 0.0
     z = float(p_to_z(max(p, 1.0 / t_alt.size)))
-    z_a = math.sqrt(max(t_a, 0.0))
-    limited = bool(t_a < TEMPLATE_LIMIT_FACTOR * floor)
     usable = setup.rates_alt is None and t_a > 0
-    n3 = 9.0 * setup.n_events / t_a if usable else None
-    n5 = 25.0 * setup.n_events / t_a if usable else None
     for name, v in (
         ("toy significance Z", z),
         ("median true-toy statistic", med),
@@ -603,16 +662,16 @@ def run_discrimination(
         alt_mass=m_alt,
         alt_norm=n_alt,
         t_asimov=t_a,
-        z_asimov=z_a,
-        n_3sigma=n3,
-        n_5sigma=n5,
+        z_asimov=math.sqrt(max(t_a, 0.0)),
+        n_3sigma=9.0 * setup.n_events / t_a if usable else None,
+        n_5sigma=25.0 * setup.n_events / t_a if usable else None,
         p_value=p,
         z=z,
-        z_is_bound=bound,
+        z_is_bound=p == 0.0,
         n_toys=n_toys,
         median_t_true=med,
         t_template_floor=floor,
-        template_limited=limited,
+        template_limited=bool(t_a < TEMPLATE_LIMIT_FACTOR * floor),
         t_true=t_true,
         t_alt=t_alt,
     )

@@ -99,7 +99,7 @@ from ..validation import check_real
 from .shapes import parse_observables, project_template
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..experiments import Binning
+    from ..experiments import Binning, Experiment
     from ..templates import Template
 
 __all__ = [
@@ -389,119 +389,42 @@ def _build(
     signal_uncertainty: float | None,
     cl: float,
 ) -> _Built:
+    """:func:`build_spec` with the export details (:attr:`WorkspaceExport.info`)."""
     n_signal = check_real("n_signal", n_signal, lo=0.0, lo_open=True, unit="events")
     cl = check_real("cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    if isinstance(staterror, str) and staterror in _STATERROR_ALIASES:
-        staterror = _STATERROR_ALIASES[staterror]
-    if staterror not in (True, False, "auto"):
-        raise InputError(
-            f"staterror must be 'auto', True ('all') or False ('none'), got {staterror!r}"
-        )
+    staterror = _staterror_option(staterror)
     lay = workspace_layout(template, observables, layout=layout)
     probs_fine, var_fine = project_template(template, lay.observables)
     probs = lay.coarsen(probs_fine)
     variances = lay.coarsen(var_fine)
     bkg = None if background is None else _per_bin("background", background, lay, allow_total=True)
-    if background_uncertainty is not None:
-        if bkg is None:
-            raise InputError("background_uncertainty given without a background")
-        background_uncertainty = check_real(
-            "background_uncertainty (relative)",
-            background_uncertainty,
-            lo=0,
-            hi=1,
-            lo_open=True,
-            hi_open=True,
-        )
-    if signal_uncertainty is not None:
-        signal_uncertainty = check_real(
-            "signal_uncertainty (relative)",
-            signal_uncertainty,
-            lo=0,
-            hi=1,
-            lo_open=True,
-            hi_open=True,
-        )
+    if background_uncertainty is not None and bkg is None:
+        raise InputError("background_uncertainty given without a background")
+    background_uncertainty = _relative("background_uncertainty", background_uncertainty)
+    signal_uncertainty = _relative("signal_uncertainty", signal_uncertainty)
     if observed is None:
         data = np.zeros(lay.n_bins) if bkg is None else bkg.copy()
     else:
         data = _per_bin("observed", observed, lay)
     b_total = 0.0 if bkg is None else float(bkg.sum())
     s_ref = reference_events(float(data.sum()), b_total, cl)
-
-    # POI scale: events at mu = 1
-    if poi_events is None:
-        s_mu1 = n_signal
-    elif isinstance(poi_events, str):
-        if poi_events != "limit":
-            raise InputError(f"poi_events must be None, 'limit' or a number, got {poi_events!r}")
-        s_mu1 = s_ref
-    else:
-        s_mu1 = check_real("poi_events", poi_events, lo=0.0, lo_open=True, unit="events")
-    p_sum = float(probs.sum())
-    if p_sum <= 0:
+    s_mu1 = _poi_scale(poi_events, n_signal, s_ref)
+    if float(probs.sum()) <= 0:
         raise InputError(
             f"template {template.model} m={template.mass} GeV has no probability in the bins"
         )
     sig = s_mu1 * probs  # fractions of the selected events (sum 1 over the template)
-    sig_unc = s_mu1 * np.sqrt(variances)
-
-    total = sig + (0.0 if bkg is None else bkg)
-    bad = (total <= 0) & (data > 0)
-    if np.any(bad):
-        idx = np.flatnonzero(bad)
-        raise InputError(
-            f"workspace bins {idx[:10].tolist()} have zero expected signal and background but "
-            f"observed counts {data[idx[:10]].tolist()}; the likelihood would be zero"
+    _check_support(sig, bkg, data)
+    gamma_bins = _gamma_bins(staterror, s_ref, probs, variances, sig, bkg)
+    samples = [
+        _signal_sample(
+            sig, _signal_modifiers(signal_uncertainty, gamma_bins, sig, s_mu1 * np.sqrt(variances))
         )
-
-    # template MC statistics
-    if staterror == "auto":
-        s_prob = s_ref * probs
-        r = s_ref * np.sqrt(variances) / np.sqrt(s_prob + (0.0 if bkg is None else bkg) + 1e-300)
-        gamma_bins = (sig > 0) & (r > STATERROR_THRESHOLD)
-    elif staterror:
-        gamma_bins = sig > 0
-    else:
-        gamma_bins = np.zeros(lay.n_bins, dtype=bool)
-    modifiers_sig: list[dict[str, Any]] = [{"name": POI, "type": "normfactor", "data": None}]
-    if signal_uncertainty is not None:
-        u = float(signal_uncertainty)
-        modifiers_sig.append(
-            {"name": "signal_norm", "type": "normsys", "data": {"hi": 1.0 + u, "lo": 1.0 - u}}
-        )
-    if np.any(gamma_bins):
-        # pyhf needs a non-zero uncertainty in a bin to fit its gamma; zero = gamma fixed
-        floor = 1e-9 * np.maximum(sig, 1e-300)
-        unc = np.where(gamma_bins, np.maximum(sig_unc, floor), 0.0)
-        modifiers_sig.append({"name": "mcstat_signal", "type": "staterror", "data": unc.tolist()})
-    samples: list[dict[str, Any]] = [
-        {"name": "signal", "data": sig.tolist(), "modifiers": modifiers_sig}
     ]
     if bkg is not None:
-        mods_b: list[dict[str, Any]] = []
-        if background_uncertainty is not None:
-            u = float(background_uncertainty)
-            mods_b.append(
-                {"name": "bkg_norm", "type": "normsys", "data": {"hi": 1.0 + u, "lo": 1.0 - u}}
-            )
-        samples.append({"name": "background", "data": bkg.tolist(), "modifiers": mods_b})
+        samples.append(_background_sample(bkg, background_uncertainty))
     # room for limits far above mu = 1 when the signal at mu = 1 is small
-    mu_max = float(max(1000.0, 1.0e4 / s_mu1))
-    spec = {
-        "channels": [{"name": CHANNEL, "samples": samples}],
-        "observations": [{"name": CHANNEL, "data": data.tolist()}],
-        "measurements": [
-            {
-                "name": MEASUREMENT,
-                "config": {
-                    "poi": POI,
-                    "parameters": [{"name": POI, "bounds": [[0.0, mu_max]], "inits": [1.0]}],
-                },
-            }
-        ],
-        "version": "1.0.0",
-    }
+    spec = _assemble_spec(samples, data, mu_max=float(max(1000.0, 1.0e4 / s_mu1)))
     info = {
         "model": template.model,
         "mass": float(template.mass),
@@ -520,6 +443,127 @@ def _build(
         "parameters": spec_parameter_count(spec),
     }
     return _Built(spec, info)
+
+
+def _staterror_option(staterror: bool | str) -> bool | str:
+    """``"auto"``, True or False (``"all"`` / ``"none"`` are aliases of True / False)."""
+    if isinstance(staterror, str) and staterror in _STATERROR_ALIASES:
+        staterror = _STATERROR_ALIASES[staterror]
+    if staterror not in (True, False, "auto"):
+        raise InputError(
+            f"staterror must be 'auto', True ('all') or False ('none'), got {staterror!r}"
+        )
+    return staterror
+
+
+def _relative(name: str, value: float | None) -> float | None:
+    """A relative normalisation uncertainty in (0, 1), or None."""
+    if value is None:
+        return None
+    return check_real(f"{name} (relative)", value, lo=0, hi=1, lo_open=True, hi_open=True)
+
+
+def _poi_scale(poi_events: float | str | None, n_signal: float, s_ref: float) -> float:
+    """Signal events at mu = 1 (see :func:`build_spec`, ``poi_events``)."""
+    if poi_events is None:
+        return n_signal
+    if isinstance(poi_events, str):
+        if poi_events != "limit":
+            raise InputError(f"poi_events must be None, 'limit' or a number, got {poi_events!r}")
+        return s_ref
+    return check_real("poi_events", poi_events, lo=0.0, lo_open=True, unit="events")
+
+
+def _check_support(sig: FloatArray, bkg: FloatArray | None, data: FloatArray) -> None:
+    """Refuse observed events in bins where signal and background both expect zero."""
+    total = sig + (0.0 if bkg is None else bkg)
+    bad = (total <= 0) & (data > 0)
+    if np.any(bad):
+        idx = np.flatnonzero(bad)
+        raise InputError(
+            f"workspace bins {idx[:10].tolist()} have zero expected signal and background but "
+            f"observed counts {data[idx[:10]].tolist()}; the likelihood would be zero"
+        )
+
+
+def _gamma_bins(
+    staterror: bool | str,
+    s_ref: float,
+    probs: FloatArray,
+    variances: FloatArray,
+    sig: FloatArray,
+    bkg: FloatArray | None,
+) -> NDArray[np.bool_]:
+    """The bins that get a template MC-statistics gamma (module docstring, ``"auto"``)."""
+    if staterror == "auto":
+        s_prob = s_ref * probs
+        r = s_ref * np.sqrt(variances) / np.sqrt(s_prob + (0.0 if bkg is None else bkg) + 1e-300)
+        return (sig > 0) & (r > STATERROR_THRESHOLD)
+    if staterror:
+        return sig > 0
+    return np.zeros(sig.size, dtype=bool)
+
+
+def _normsys(name: str, u: float) -> dict[str, Any]:
+    return {"name": name, "type": "normsys", "data": {"hi": 1.0 + u, "lo": 1.0 - u}}
+
+
+def _signal_modifiers(
+    signal_uncertainty: float | None,
+    gamma_bins: NDArray[np.bool_],
+    sig: FloatArray,
+    sig_unc: FloatArray,
+) -> list[dict[str, Any]]:
+    """Modifiers of the signal after the POI: ``signal_norm`` and ``mcstat_signal``."""
+    modifiers: list[dict[str, Any]] = []
+    if signal_uncertainty is not None:
+        modifiers.append(_normsys("signal_norm", float(signal_uncertainty)))
+    if np.any(gamma_bins):
+        # pyhf needs a non-zero uncertainty in a bin to fit its gamma; zero = gamma fixed
+        floor = 1e-9 * np.maximum(sig, 1e-300)
+        unc = np.where(gamma_bins, np.maximum(sig_unc, floor), 0.0)
+        modifiers.append({"name": "mcstat_signal", "type": "staterror", "data": unc.tolist()})
+    return modifiers
+
+
+def _signal_sample(
+    events: FloatArray | Sequence[float], modifiers: Sequence[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
+    """The ``signal`` sample: events per bin at mu = 1, the POI normfactor, then
+    ``modifiers``."""
+    poi: dict[str, Any] = {"name": POI, "type": "normfactor", "data": None}
+    return {
+        "name": "signal",
+        "data": np.asarray(events, dtype=float).tolist(),
+        "modifiers": [poi, *(dict(m) for m in modifiers)],
+    }
+
+
+def _background_sample(bkg: FloatArray, uncertainty: float | None) -> dict[str, Any]:
+    """The ``background`` sample, with the normsys ``bkg_norm`` if ``uncertainty``."""
+    mods = [] if uncertainty is None else [_normsys("bkg_norm", float(uncertainty))]
+    return {"name": "background", "data": bkg.tolist(), "modifiers": mods}
+
+
+def _assemble_spec(
+    samples: Sequence[Mapping[str, Any]], observed: FloatArray, *, mu_max: float
+) -> dict[str, Any]:
+    """The workspace of the single channel :data:`CHANNEL`: samples, observations and the
+    measurement :data:`MEASUREMENT` with the POI bounded to [0, ``mu_max``]."""
+    return {
+        "channels": [{"name": CHANNEL, "samples": [dict(s) for s in samples]}],
+        "observations": [{"name": CHANNEL, "data": np.asarray(observed, dtype=float).tolist()}],
+        "measurements": [
+            {
+                "name": MEASUREMENT,
+                "config": {
+                    "poi": POI,
+                    "parameters": [{"name": POI, "bounds": [[0.0, mu_max]], "inits": [1.0]}],
+                },
+            }
+        ],
+        "version": "1.0.0",
+    }
 
 
 def build_spec(
@@ -931,7 +975,7 @@ def export_workspace(
     """The workspace of one (model, mass, experiment) from the templates, optionally written.
 
     The engine of ``darkmoments workspace``.  The signal carries the MC error of its rate
-    (sigma x selection efficiency, :func:`darkmoments.experiments.signal_yield`) as the
+    (sigma x selection efficiency, :func:`darkmoments.templates.signal_yield`) as the
     normsys ``signal_norm``.
 
     Parameters
@@ -959,14 +1003,53 @@ def export_workspace(
     -------
     WorkspaceExport
     """
-    from .. import templates
-    from ..experiments import get_experiment, signal_yield
+    from ..experiments import get_experiment
+    from ..models import get_model
 
     g = None
     if coupling is not None:
         g = check_real("coupling", coupling, lo=0.0, lo_open=True, unit="(model units)")
+    mid = get_model(model).id
+    mass = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")
+    exp = get_experiment(experiment)
+    tpl, n1, rel = _template_and_rate(mid, mass, exp, directory)
+    built = _build(
+        tpl,
+        n1 if g is None else n1 * g * g,
+        observables=observables,
+        background=background,
+        background_uncertainty=background_uncertainty,
+        observed=observed,
+        staterror=staterror,
+        layout=layout,
+        poi_events="limit" if g is None else None,
+        signal_uncertainty=rel,
+        cl=cl,
+    )
+    info = dict(built.info)
+    info["n_signal_unit"] = n1
+    info["coupling"] = math.sqrt(info["n_signal"] / n1) if g is None else g
+    info["model"] = tpl.model
+    info["mass"] = float(mass)
+    info["experiment"] = exp.name
+    warns = _poi_warnings(info)
+    info["warnings"] = list(warns)
+    note = zero_background_note(built.spec, cl=cl)
+    paths: tuple[Path, ...] = ()
+    if out is not None:
+        paths = write_workspace(built.spec, out, info=info)
+    return WorkspaceExport(built.spec, info, note, tuple(warns), paths)
+
+
+def _template_and_rate(
+    model: str, mass: float, experiment: Experiment, directory: str | os.PathLike[str] | None
+) -> tuple[Template, float, float | None]:
+    """The template at ``mass`` (GeV), its events at unit coupling and their relative MC
+    error (None if zero)."""
+    from .. import templates
+
     tpl = templates.load(model, mass, experiment, directory=directory)
-    unit = signal_yield(model, mass, 1.0, experiment, directory=directory)
+    unit = templates.signal_yield(model, mass, 1.0, experiment, directory=directory)
     n1 = float(unit.n_signal)
     if not (np.isfinite(n1) and n1 > 0):
         raise InputError(
@@ -975,51 +1058,16 @@ def export_workspace(
     rel = float(unit.error) / n1 if unit.error > 0 else None
     if rel is not None and rel >= 1:
         raise InputError(f"signal MC uncertainty of {rel:.3g} (relative) is >= 100%")
-    if g is None:
-        built = _build(
-            tpl,
-            n1,
-            observables=observables,
-            background=background,
-            background_uncertainty=background_uncertainty,
-            observed=observed,
-            staterror=staterror,
-            layout=layout,
-            poi_events="limit",
-            signal_uncertainty=rel,
-            cl=cl,
-        )
-    else:
-        built = _build(
-            tpl,
-            n1 * g * g,
-            observables=observables,
-            background=background,
-            background_uncertainty=background_uncertainty,
-            observed=observed,
-            staterror=staterror,
-            layout=layout,
-            poi_events=None,
-            signal_uncertainty=rel,
-            cl=cl,
-        )
-    info = dict(built.info)
-    info["n_signal_unit"] = n1
-    info["coupling"] = math.sqrt(info["n_signal"] / n1) if g is None else g
-    info["model"] = tpl.model
-    info["mass"] = float(mass)
-    info["experiment"] = get_experiment(experiment).name
-    warns: list[str] = []
+    return tpl, n1, rel
+
+
+def _poi_warnings(info: Mapping[str, Any]) -> list[str]:
+    """The warning for a POI scale far from the limit (mu_up outside [1e-3, 1e3])."""
     mu_ref = info["expected_mu_limit"]
-    if not (1e-3 <= mu_ref <= 1e3):
-        warns.append(
-            f"mu = 1 is {info['n_signal']:.3g} signal events, the limit is near mu = "
-            f"{mu_ref:.3g}: pyhf's fits (finite-difference steps of ~1e-8 in mu) are "
-            "unreliable so far from mu = 1; omit the coupling to put mu = 1 at the limit"
-        )
-    info["warnings"] = list(warns)
-    note = zero_background_note(built.spec, cl=cl)
-    paths: tuple[Path, ...] = ()
-    if out is not None:
-        paths = write_workspace(built.spec, out, info=info)
-    return WorkspaceExport(built.spec, info, note, tuple(warns), paths)
+    if 1e-3 <= mu_ref <= 1e3:
+        return []
+    return [
+        f"mu = 1 is {info['n_signal']:.3g} signal events, the limit is near mu = "
+        f"{mu_ref:.3g}: pyhf's fits (finite-difference steps of ~1e-8 in mu) are "
+        "unreliable so far from mu = 1; omit the coupling to put mu = 1 at the limit"
+    ]
