@@ -385,3 +385,30 @@ def test_asymptotic_limit_of_the_coarse_layout_against_toys() -> None:
         return float(np.mean(q_sb >= q_obs) / np.mean(q_b >= q_obs))
 
     assert cls_toys(mu_a) > 0.1 > cls_toys(1.2 * mu_a)
+
+
+def test_shape_spec_is_the_build_spec_layout() -> None:
+    """Issue 10: one pyhf spec builder.  ``shape_spec`` (used by the pyhf reference of the
+    discrimination statistic) is what ``build_spec`` writes without background, systematics
+    or staterror, bin for bin, and it validates against pyhf's schema."""
+    import pyhf
+
+    from darkmoments.stats.shapes import project_template
+    from darkmoments.stats.workspace import shape_spec
+
+    tpl = synthetic_template("km", 0.2, bins=(6, 4))
+    probs, _ = project_template(tpl, "E,pt")
+    for n_sig, obs in ((7.5, None), (0.3, np.arange(24.0))):
+        ref = build_spec(tpl, n_sig, staterror="none", layout="full", observed=obs)
+        got = shape_spec(n_sig * probs, observed=obs)
+        assert got["channels"] == ref["channels"] and got["observations"] == ref["observations"]
+        bounds = got["measurements"][0]["config"]["parameters"][0]["bounds"][0]
+        np.testing.assert_allclose(bounds[1], max(1000.0, 1e4 / n_sig), rtol=1e-12)
+        model = pyhf.Workspace(got).model()
+        assert model.config.poi_name == "mu" and model.config.npars == 1
+    with pytest.raises(ValueError, match="signal must be finite"):
+        shape_spec([0.0, 0.0])
+    with pytest.raises(ValueError, match="observed must be 2"):
+        shape_spec([1.0, 2.0], observed=[1.0])
+    with pytest.raises(ValueError, match="mu_max"):
+        shape_spec([1.0, 2.0], mu_max=0.0)

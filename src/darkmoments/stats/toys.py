@@ -687,10 +687,12 @@ def reference_statistic_pyhf(
 ) -> FloatArray:
     """Slow reference: the grid-node statistic from pyhf + iminuit fits, toy by toy.
 
-    For every grid mass of each model a pyhf model (one sample, shape = floored template
-    probabilities, free normfactor ``mu``) is fitted with pyhf's Minuit optimizer; the
-    statistic is min over masses of twice_nll(alt) - min of twice_nll(true).  Equals
-    :func:`discrimination_statistic` with ``refine=False`` (pyhf's Poisson constants cancel).
+    For every grid mass of each model a pyhf model is built from the workspace builder
+    (:func:`~darkmoments.stats.workspace.shape_spec`: one channel, one sample whose shape is
+    the floored template probabilities, the free normfactor ``mu``) and fitted with pyhf's
+    Minuit optimizer; the statistic is min over masses of twice_nll(alt) - min of
+    twice_nll(true).  Equals :func:`discrimination_statistic` with ``refine=False`` (pyhf's
+    Poisson constants cancel).
 
     Parameters
     ----------
@@ -707,48 +709,44 @@ def reference_statistic_pyhf(
     -------
     ndarray, shape (n_toys,)
     """
-    import pyhf
-
     from .limits import pyhf_backend
 
     c = np.atleast_2d(np.asarray(counts, dtype=float))
-
-    def models(grid: ShapeGrid) -> list[Any]:
-        out = []
-        top = float(max(10.0, 10.0 * c.sum(axis=1).max()))
-        for p in np.maximum(grid.probs, p_floor):
-            spec = {
-                "channels": [
-                    {
-                        "name": "recoil",
-                        "samples": [
-                            {
-                                "name": "signal",
-                                "data": p.tolist(),
-                                "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
-                            }
-                        ],
-                    }
-                ],
-            }
-            m = pyhf.Model(spec, poi_name="mu", validate=False)
-            out.append((m, top))
-        return out
-
+    top = float(max(10.0, 10.0 * c.sum(axis=1).max()))  # upper bound of mu (events)
     with pyhf_backend("minuit", tolerance=tolerance):
-        mt, ma = models(true_grid), models(alt_grid)
+        mt, ma = _pyhf_models(true_grid, p_floor), _pyhf_models(alt_grid, p_floor)
         res = np.empty(c.shape[0])
         for i, row in enumerate(c):
-            best = []
-            for ms in (ma, mt):
-                vals = []
-                for m, top in ms:
-                    bounds = [(0.0, top)]
-                    init = [max(row.sum(), 1e-3)]
-                    _, twice_nll = pyhf.infer.mle.fit(
-                        row.tolist(), m, init_pars=init, par_bounds=bounds, return_fitted_val=True
-                    )
-                    vals.append(float(twice_nll))
-                best.append(min(vals))
-            res[i] = best[0] - best[1]
+            res[i] = _min_twice_nll(row, ma, top) - _min_twice_nll(row, mt, top)
     return res
+
+
+def _pyhf_models(grid: ShapeGrid, p_floor: float) -> list[Any]:
+    """One pyhf model per grid mass: :func:`~darkmoments.stats.workspace.shape_spec` of the
+    floored probabilities (mu = expected events)."""
+    import pyhf
+
+    from .workspace import POI, shape_spec
+
+    models = []
+    for p in np.maximum(grid.probs, p_floor):
+        channels = shape_spec(p)["channels"]
+        models.append(pyhf.Model({"channels": channels}, poi_name=POI, validate=False))
+    return models
+
+
+def _min_twice_nll(row: FloatArray, models: list[Any], top: float) -> float:
+    """Smallest pyhf twice_nll of the counts ``row`` over ``models``, mu in [0, top]."""
+    import pyhf
+
+    vals = []
+    for m in models:
+        _, twice_nll = pyhf.infer.mle.fit(
+            row.tolist(),
+            m,
+            init_pars=[max(row.sum(), 1e-3)],
+            par_bounds=[(0.0, top)],
+            return_fitted_val=True,
+        )
+        vals.append(float(twice_nll))
+    return min(vals)

@@ -118,6 +118,7 @@ __all__ = [
     "make_patch",
     "readme_path",
     "reference_events",
+    "shape_spec",
     "spec_parameter_count",
     "workspace_layout",
     "write_json_atomic",
@@ -423,8 +424,7 @@ def _build(
     ]
     if bkg is not None:
         samples.append(_background_sample(bkg, background_uncertainty))
-    # room for limits far above mu = 1 when the signal at mu = 1 is small
-    spec = _assemble_spec(samples, data, mu_max=float(max(1000.0, 1.0e4 / s_mu1)))
+    spec = _assemble_spec(samples, data, mu_max=_mu_max(s_mu1))
     info = {
         "model": template.model,
         "mass": float(template.mass),
@@ -545,6 +545,11 @@ def _background_sample(bkg: FloatArray, uncertainty: float | None) -> dict[str, 
     return {"name": "background", "data": bkg.tolist(), "modifiers": mods}
 
 
+def _mu_max(events_at_mu1: float) -> float:
+    """Upper bound of the POI: room for limits far above mu = 1 when the signal is small."""
+    return float(max(1000.0, 1.0e4 / events_at_mu1))
+
+
 def _assemble_spec(
     samples: Sequence[Mapping[str, Any]], observed: FloatArray, *, mu_max: float
 ) -> dict[str, Any]:
@@ -646,6 +651,59 @@ def build_spec(
         signal_uncertainty=signal_uncertainty,
         cl=cl,
     ).spec
+
+
+def shape_spec(
+    signal: Sequence[float] | FloatArray,
+    *,
+    observed: Sequence[float] | FloatArray | None = None,
+    mu_max: float | None = None,
+) -> dict[str, Any]:
+    """The workspace of one binned signal with only the POI, from the builder of
+    :func:`build_spec`.
+
+    The spec :func:`build_spec` writes without background, normalisation uncertainties or
+    staterror (channel :data:`CHANNEL`, sample ``signal`` with the normfactor :data:`POI`,
+    measurement :data:`MEASUREMENT`), for expected events given bin by bin: e.g. floored
+    template probabilities in the pyhf reference of the discrimination statistic
+    (:func:`darkmoments.stats.toys.reference_statistic_pyhf`).
+
+    Parameters
+    ----------
+    signal : array
+        Expected signal events per bin at mu = 1 (finite, >= 0, total > 0).
+    observed : array, optional
+        Observed events per bin (finite, >= 0); default zeros.
+    mu_max : float, optional
+        Upper bound of mu (> 0); default ``max(1000, 1e4 / sum(signal))``, as in
+        :func:`build_spec`.
+
+    Returns
+    -------
+    dict
+        Workspace spec; it validates against pyhf's schema.
+
+    Raises
+    ------
+    InputError
+        Negative, non-finite or all-zero signal; observations of another length.
+    """
+    sig = np.asarray(signal, dtype=float).ravel()
+    if sig.size == 0 or not (np.all(np.isfinite(sig)) and np.all(sig >= 0)) or sig.sum() <= 0:
+        raise InputError("signal must be finite and >= 0 events in every bin, with a total > 0")
+    if observed is None:
+        data = np.zeros(sig.size)
+    else:
+        data = np.asarray(observed, dtype=float).ravel()
+        if data.size != sig.size or not (np.all(np.isfinite(data)) and np.all(data >= 0)):
+            raise InputError(
+                f"observed must be {sig.size} finite counts >= 0 (one per signal bin), "
+                f"got {data.size}"
+            )
+    if mu_max is None:
+        mu_max = _mu_max(float(sig.sum()))
+    mu_max = check_real("mu_max", mu_max, lo=0.0, lo_open=True)
+    return _assemble_spec([_signal_sample(sig)], data, mu_max=mu_max)
 
 
 # ----------------------------------------------------------------------------- inspection
