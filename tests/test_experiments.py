@@ -232,3 +232,31 @@ def test_signal_yield_bad_input(tmp_path) -> None:
         signal_yield("km", 0.1, float("nan"), exp, directory=tmp_path)
     with pytest.raises(ValueError, match="no templates for model md"):
         signal_yield("md", 0.1, 1e-3, exp, directory=tmp_path)
+
+
+def test_binning_and_mass_grid_are_always_set() -> None:
+    """Left out, the defaults of the beam energy; given, kept; never None afterwards."""
+    from darkmoments.errors import InputTypeError
+    from darkmoments.experiments import MassGrid, default_mass_grid
+
+    exp = Experiment("x", "e", 4.0, 1e14, "W", 0.035)
+    assert exp.binning == default_binning(4.0)
+    assert exp.mass_grid == default_mass_grid(4.0) == MassGrid(1e-3, 2.0, 40)
+    explicit = Experiment("x", "e", 4.0, 1e14, "W", 0.035, binning=None, mass_grid=None)
+    assert explicit == exp  # None at construction means "the default"
+    b = Binning((0.0, 2.0, 4.0), (0.0, 1.0))
+    assert Experiment("x", "e", 4.0, 1e14, "W", 0.035, binning=b).binning is b
+    assert EXPERIMENTS["ldmx-phase2"].mass_grid == MassGrid(1e-3, 3.0, 40)
+    with pytest.raises(InputTypeError, match="binning must be a Binning"):
+        Experiment("x", "e", 4.0, 1e14, "W", 0.035, binning=[0.0, 1.0])  # type: ignore[arg-type]
+    with pytest.raises(InputTypeError, match="mass_grid must be a MassGrid"):
+        Experiment("x", "e", 4.0, 1e14, "W", 0.035, mass_grid=(1e-3, 1.0))  # type: ignore[arg-type]
+
+
+def test_expected_events_function_and_method_agree() -> None:
+    exp = EXPERIMENTS["ldmx-phase2"]
+    n = expected_events(2.0, 1e-3, "ldmx-phase2", 0.5)
+    assert n == exp.expected_events(2.0, 1e-3, 0.5)
+    assert n == pytest.approx(2.0 * 1e-6 * 0.5 * 22.152987, rel=1e-6)
+    with pytest.raises(ValueError, match=r"selection_efficiency must be in \[0, 1\]"):
+        exp.expected_events(2.0, 1e-3, 1.5)

@@ -62,6 +62,7 @@ __all__ = [
     "Binning",
     "Cuts",
     "Experiment",
+    "ExperimentLike",
     "MassGrid",
     "check_edges",
     "cuts_difference",
@@ -651,6 +652,10 @@ def _ldmx(name: str, beam_energy: float, eot: float, m_max: float, phase: str) -
     )
 
 
+#: What public entry points accept as an experiment: a name, a TOML path or an Experiment
+#: (resolved once by :func:`get_experiment`; everything below takes the Experiment).
+ExperimentLike = str | os.PathLike[str] | Experiment
+
 EXPERIMENTS: dict[str, Experiment] = {
     "ldmx-phase1": _ldmx("ldmx-phase1", 4.0, 4.0e14, 2.0, "Phase I"),
     "ldmx-phase2": _ldmx("ldmx-phase2", 8.0, 1.0e16, 3.0, "Phase II"),
@@ -786,7 +791,7 @@ def experiment_from_toml(path: str | os.PathLike[str]) -> Experiment:
         raise cls(f"{p}: {exc}") from exc
 
 
-def get_experiment(experiment: str | os.PathLike[str] | Experiment) -> Experiment:
+def get_experiment(experiment: ExperimentLike) -> Experiment:
     """Return a named experiment, an :class:`Experiment` unchanged, or one read from TOML.
 
     Parameters
@@ -821,7 +826,7 @@ def get_experiment(experiment: str | os.PathLike[str] | Experiment) -> Experimen
 def expected_events(
     sigma_pb: ArrayLike,
     coupling: ArrayLike,
-    experiment: str | os.PathLike[str] | Experiment = "ldmx-phase2",
+    experiment: ExperimentLike = "ldmx-phase2",
     selection_efficiency: float = 1.0,
 ) -> NDArray[np.float64] | float:
     """Expected signal events N = sigma(g=1) g^2 * eps_sel * eps * events_per_pb.

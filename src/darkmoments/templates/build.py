@@ -27,7 +27,7 @@ import numpy as np
 from .._version import __version__
 from ..checkpoint import Checkpoint, run_checkpointed
 from ..errors import InputError, OutputPathError, StaleCheckpointError
-from ..experiments import MASS_DIGITS, Experiment, get_experiment, round_significant
+from ..experiments import MASS_DIGITS, Experiment, ExperimentLike, get_experiment, round_significant
 from ..generator import DarkBremProcess, generate
 from ..io import jsonio, templates_io
 from ..models import MODEL_IDS, get_model
@@ -52,8 +52,6 @@ __all__ = [
 DEFAULT_N_EVENTS: int = 100_000
 #: Base seed of the shipped grid (per-template seeds derive from it, :func:`template_seed`).
 DEFAULT_BASE_SEED: int = 20250904
-
-ExperimentLike = str | os.PathLike[str] | Experiment
 
 
 # ----------------------------------------------------------------------------- one template

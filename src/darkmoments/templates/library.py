@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError, TemplateFileError
-from ..experiments import CUT_RTOL, Experiment, cuts_difference, get_experiment
+from ..experiments import CUT_RTOL, Experiment, ExperimentLike, cuts_difference, get_experiment
 from ..io import templates_io
 from ..models import MODEL_IDS, get_model
 from ..validation import check_finite_result, check_int, check_real
@@ -66,8 +66,6 @@ FILE_CACHE_SIZE: int = 8
 #: repository root above ``src/``.
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _SOURCE_ROOT = _PACKAGE_DIR.parents[1]
-
-ExperimentLike = str | os.PathLike[str] | Experiment
 
 
 # ----------------------------------------------------------------------------- files
