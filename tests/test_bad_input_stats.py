@@ -26,6 +26,8 @@ from darkmoments.errors import (
 )
 from darkmoments.stats import (
     ShapeGrid,
+    asimov,
+    degeneracy_surface,
     discovery_significance,
     fit_mass,
     poisson_upper_limit,
@@ -39,7 +41,7 @@ from darkmoments.stats.synthetic import (
     synthetic_template,
     write_synthetic_templates,
 )
-from darkmoments.stats.toys import DiscriminationSetup, run_discrimination
+from darkmoments.stats.toys import DiscriminationSetup, relic_setup, run_discrimination
 from darkmoments.stats.workspace import build_spec
 
 MASSES = np.geomspace(0.05, 2.0, 8)
@@ -251,6 +253,22 @@ def _api_cases(setup: DiscriminationSetup):
         (lambda: discovery_significance(5.0, 0.0), InputError, "zero background"),
         (lambda: upper_limit(spec, method="magic"), InputError, "limit method"),
         (lambda: cls_pyhf(spec, 1.0, calctype="magic"), InputError, "calctype"),
+        # issue 10: every number through darkmoments.validation (booleans are not numbers)
+        (lambda: asimov(g, 1.0, True), InputTypeError, "number of events"),
+        (lambda: asimov(g, 1.0, float("inf")), InputError, "number of events"),
+        (lambda: fit_mass(counts[0], g, delta=0.0), InputError, "delta must be"),
+        (lambda: fit_mass(counts[0], g, rate_coupling=-1.0), InputError, "rate_coupling"),
+        (lambda: fit_mass(counts[0], g, rate_coupling="1"), InputTypeError, "rate_coupling"),
+        (lambda: degeneracy_surface(g, g, 10.0, points=2.5), InputTypeError, "points"),
+        (lambda: degeneracy_surface(g, g, 10.0, points=1), InputError, "points"),
+        (lambda: degeneracy_surface(g, g, -1.0), InputError, "number of events"),
+        (lambda: relic_setup(g, g, 1.0, coupling_factor=0.0), InputError, "coupling_factor"),
+        (lambda: g.refined(0), InputError, "n_per_segment"),
+        (lambda: g.refined(1.5), InputTypeError, "n_per_segment"),
+        (lambda: discovery_significance(5.0, True), InputTypeError, "background must be"),
+        (lambda: discovery_significance(5.0, -1.0), InputError, "zero background"),
+        (lambda: discovery_significance(5.0, -1.0), InputError, "background must be"),
+        (lambda: build_spec(tpl, 1.0, observables="E", background=-1.0), InputError, "total"),
     ]
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError
+from ..validation import check_int, check_real
 from .fast import deviance_grid, profile_mass
 from .fits import MassFit, asimov, fit_mass
 from .shapes import ShapeGrid
@@ -109,12 +110,10 @@ def degeneracy_surface(
     -------
     DegeneracySurface
     """
-    if not (np.isfinite(n_events) and n_events > 0):
-        raise InputError(f"number of events must be finite and > 0, got {n_events}")
+    n_events = check_real("number of events", n_events, lo=0.0, lo_open=True, unit="events")
     if true_grid.n_bins != alt_grid.n_bins:
         raise InputError("true and alternative shapes must share observables and binning")
-    if int(points) != points or points < 2:
-        raise InputError(f"points must be an integer >= 2, got {points}")
+    points = check_int("points", points, lo=2)
     tm = (
         np.geomspace(*true_grid.mass_range, int(points))
         if true_masses is None

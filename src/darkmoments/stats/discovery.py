@@ -32,7 +32,7 @@ from scipy.special import gammainc, ndtri
 from scipy.stats import norm, poisson
 
 from ..errors import InputError, InputTypeError
-from ..validation import check_choice, check_finite_result, check_int, check_real, is_real
+from ..validation import check_choice, check_finite_result, check_int, check_real
 from .limits import check_count
 
 __all__ = [
@@ -140,12 +140,13 @@ def discovery_significance(
     """
     check_choice("method", method, DISCOVERY_METHODS)
     s = check_real("signal events", n_signal, lo=0.0, lo_open=True, unit="events")
-    if not (is_real(background) and math.isfinite(background) and background > 0):
+    try:
+        b = check_real("background", background, lo=0.0, lo_open=True, unit="events")
+    except InputError as exc:  # a value (not a type) error: say why b = 0 is refused
         raise InputError(
-            f"background must be a finite number > 0 events, got {background!r} (with zero "
-            "background any observed event is a discovery of infinite significance)"
-        )
-    b = float(background)
+            f"{exc} (with zero background any observed event is a discovery of infinite "
+            "significance)"
+        ) from None
     if n_obs is not None and method != "exact":
         raise InputError(
             f"n_obs (observed events) is only used by method 'exact'; method {method!r} "

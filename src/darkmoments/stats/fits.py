@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 
 from ..errors import InputError
+from ..validation import check_real
 from .fast import P_FLOOR, check_p_floor, xlogx
 from .shapes import ShapeGrid
 
@@ -52,8 +53,7 @@ def asimov(grid: ShapeGrid, mass: float, n_events: float) -> FloatArray:
     -------
     ndarray, shape (n_bins,)
     """
-    if not (np.isfinite(n_events) and n_events > 0):
-        raise InputError(f"number of events must be finite and > 0, got {n_events}")
+    n_events = check_real("number of events", n_events, lo=0.0, lo_open=True, unit="events")
     p = grid.shape(mass)
     return float(n_events) * p / p.sum()
 
@@ -227,10 +227,9 @@ def fit_mass(
     """
     c = check_data(counts, grid, strict=strict)
     p_floor = check_p_floor(p_floor)
-    if not (np.isfinite(delta) and delta > 0):
-        raise InputError(f"delta must be finite and > 0, got {delta}")
-    if rate_coupling is not None and not (np.isfinite(rate_coupling) and rate_coupling > 0):
-        raise InputError(f"rate_coupling must be finite and > 0, got {rate_coupling}")
+    delta = check_real("delta", delta, lo=0.0, lo_open=True)
+    if rate_coupling is not None:
+        rate_coupling = check_real("rate_coupling", rate_coupling, lo=0.0, lo_open=True)
     lo_m, hi_m = grid.mass_range
     u_lo, u_hi = np.log(lo_m), np.log(hi_m)
     prof = _profiler(c, grid, rate_coupling, p_floor)

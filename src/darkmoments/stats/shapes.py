@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError, InputTypeError
+from ..validation import check_int, check_real
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..templates import Template
@@ -221,8 +222,9 @@ class ShapeGrid:
         pv = [project_template(t, obs) for t in ts]
         n1 = None
         if events_per_pb is not None:
-            if not np.isfinite(events_per_pb) or events_per_pb <= 0:
-                raise InputError(f"events_per_pb must be finite and > 0, got {events_per_pb}")
+            events_per_pb = check_real(
+                "events_per_pb", events_per_pb, lo=0.0, lo_open=True, unit="events/pb"
+            )
             n1 = np.array(
                 [
                     events_per_pb * t.sigma_pb * float(t.metadata.get("selection_efficiency", 1.0))
@@ -309,9 +311,7 @@ class ShapeGrid:
             Shapes, variances and rates evaluated by :meth:`shape`, :meth:`variance`,
             :meth:`rate` at the new masses (the original masses are kept exactly).
         """
-        if int(n_per_segment) != n_per_segment or n_per_segment < 1:
-            raise InputError(f"n_per_segment must be an integer >= 1, got {n_per_segment}")
-        k = int(n_per_segment)
+        k = check_int("n_per_segment", n_per_segment, lo=1)
         if self.masses.size == 1 or k == 1:
             return self
         u = np.log(self.masses)

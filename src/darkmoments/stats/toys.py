@@ -212,8 +212,7 @@ def relic_setup(
     """
     from ..relic import target
 
-    if not (np.isfinite(coupling_factor) and coupling_factor > 0):
-        raise InputError(f"coupling_factor must be finite and > 0, got {coupling_factor}")
+    coupling_factor = check_real("coupling_factor", coupling_factor, lo=0.0, lo_open=True)
     rates = []
     for g in (true_grid, alt_grid):
         if g.n1 is None:

@@ -95,6 +95,7 @@ from numpy.typing import NDArray
 from ..errors import InputError, InputTypeError, OutputPathError
 from ..io.atomic import atomic_path
 from ..io.atomic import write_json_atomic as write_json_atomic_
+from ..io.jsonio import dumps
 from ..validation import check_real
 from .shapes import parse_observables, project_template
 
@@ -280,9 +281,7 @@ def _per_bin(
     if arr.ndim == 0:
         if not allow_total:
             raise InputError(f"{name} must be an array of events per bin, got a scalar {values}")
-        total = float(arr)
-        if not (np.isfinite(total) and total >= 0):
-            raise InputError(f"{name} total must be finite and >= 0 events, got {total}")
+        total = check_real(f"{name} total", float(arr), lo=0.0, unit="events")
         return lay.coarsen(np.full(lay.n_fine, total / lay.n_fine))
     arr = arr.ravel()
     if not (np.all(np.isfinite(arr)) and np.all(arr >= 0)):
@@ -899,7 +898,7 @@ def _readme_text(
             f"{lay['n_bins']} bins {tuple(lay['shape'])} (fixed for the experiment's binning; "
             "C order, first observable major); edges in GeV:",
         ]
-        lines += [f"  {o}: {json.dumps(e)}" for o, e in lay["edges_gev"].items()]
+        lines += [f"  {o}: {dumps(e)}" for o, e in lay["edges_gev"].items()]
         lines += [
             f"template MC statistics: staterror={info['staterror']!r}, "
             f"{info['staterror_bins']} bins with a gamma; {info['parameters']} parameters",
@@ -947,7 +946,7 @@ def write_workspace(
             "(it is never created)"
         )
     side = readme_path(out)
-    text_ws = json.dumps(spec, indent=1, allow_nan=False) + "\n"
+    text_ws = dumps(spec, indent=1) + "\n"
     text_rd = _readme_text(spec, info, out.name)
     with ExitStack() as stack:
         tmp_rd = stack.enter_context(atomic_path(side))
