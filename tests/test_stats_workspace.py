@@ -412,3 +412,18 @@ def test_shape_spec_is_the_build_spec_layout() -> None:
         shape_spec([1.0, 2.0], observed=[1.0])
     with pytest.raises(ValueError, match="mu_max"):
         shape_spec([1.0, 2.0], mu_max=0.0)
+
+
+def test_export_states_the_models_coupling_unit(tmp_path: Path) -> None:
+    """Issue 10: the coupling's unit is the model's (``Model.coupling_unit``): in the export
+    summary, in the README sidecar and in the message refusing a bad coupling."""
+    from darkmoments.models import get_model
+
+    for mid, unit in (("km", "1"), ("md", "GeV^-1"), ("cr", "GeV^-2")):
+        assert get_model(mid).coupling_unit == unit
+        res = export_workspace(mid, 0.1, EXP, out=tmp_path / f"{mid}.json")
+        assert res.summary()["coupling_unit"] == unit
+        text = (tmp_path / f"{mid}.README.txt").read_text()
+        assert f"coupling g = {res.info['coupling']:.6g} [{unit}]" in text
+    with pytest.raises(InputError, match=r"coupling must be a finite number > 0 \[GeV\^-1\]"):
+        export_workspace("md", 0.1, EXP, coupling=-1.0)

@@ -17,7 +17,7 @@ model             canonical model id (km md ed cr am); ``true_model`` / ``alt_mo
 experiment        canonical experiment name (ldmx-phase2, or the TOML setup's name)
 mass              A' mass in GeV; ``true_mass``, ``alt_mass``, ``true_fit_mass``
 mass_low/high     interval of a fitted mass in GeV (``alt_mass_low``, ``alt_mass_high``)
-coupling          g_f in the model's units (1, GeV^-1, GeV^-2); ``y``: eq. 3.3
+coupling          g_f in the model's units (1, GeV^-1, GeV^-2; ``coupling_unit``); ``y``: eq. 3.3
 cl                confidence level (0.9 = 90%)
 n_signal          expected signal events; ``alt_n_signal`` the alternative's fitted events;
                   ``n_3sigma`` / ``n_5sigma`` the signal events needed for 3 / 5 sigma
@@ -300,7 +300,8 @@ def workspace_cmd(
         return
     click.echo(
         f"wrote {out} and {readme_path(out)}: {summary['n_bins']} bins, mu = 1 is "
-        f"{summary['n_signal']:.6g} signal events (g = {summary['coupling']:.6g})"
+        f"{summary['n_signal']:.6g} signal events (g = {summary['coupling']:.6g} "
+        f"[{summary['coupling_unit']}])"
     )
     for w in [*(() if res.note is None else (res.note,)), *res.warnings]:
         click.echo(f"  note: {w}")

@@ -880,12 +880,13 @@ def _readme_text(
         lines += ["", "WARNING: " + w + "."]
     if info:
         lay = info["layout"]
+        unit = info.get("coupling_unit", "model units")
         lines += [
             "",
             f"model {info['model']}, m_A' = {info['mass']:g} GeV, experiment {info['experiment']}",
             f"mu = 1 means {info['n_signal']:.6g} expected signal events"
             + (
-                f" (coupling g = {info['coupling']:.6g} in model units; mu = (g / "
+                f" (coupling g = {info['coupling']:.6g} [{unit}]; mu = (g / "
                 f"{info['coupling']:.6g})^2, g_up = {info['coupling']:.6g} sqrt(mu_up))"
                 if info.get("coupling") is not None
                 else ""
@@ -984,7 +985,8 @@ class WorkspaceExport:
         The pyhf workspace spec.
     info : dict
         Export details (JSON-able): ``model``, ``mass`` (GeV), ``experiment``, ``coupling``
-        (g_f at mu = 1, model units), ``n_signal`` (expected signal events at mu = 1),
+        (g_f at mu = 1) and ``coupling_unit`` (its unit, ``Model.coupling_unit``: ``1``,
+        ``GeV^-1`` or ``GeV^-2``), ``n_signal`` (expected signal events at mu = 1),
         ``n_signal_unit`` (events at g_f = 1), ``layout``, ``reference_limit_events``,
         ``expected_mu_limit``, ``parameters`` (pyhf parameter count) ...
     note : str or None
@@ -1063,10 +1065,11 @@ def export_workspace(
     from ..experiments import get_experiment
     from ..models import get_model
 
+    m = get_model(model)
     g = None
     if coupling is not None:
-        g = check_real("coupling", coupling, lo=0.0, lo_open=True, unit="(model units)")
-    mid = get_model(model).id
+        g = check_real("coupling", coupling, lo=0.0, lo_open=True, unit=f"[{m.coupling_unit}]")
+    mid = m.id
     mass = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")
     exp = get_experiment(experiment)
     tpl, n1, rel = _template_and_rate(mid, mass, exp, directory)
@@ -1086,6 +1089,7 @@ def export_workspace(
     info = dict(built.info)
     info["n_signal_unit"] = n1
     info["coupling"] = math.sqrt(info["n_signal"] / n1) if g is None else g
+    info["coupling_unit"] = m.coupling_unit
     info["model"] = tpl.model
     info["mass"] = float(mass)
     info["experiment"] = exp.name
