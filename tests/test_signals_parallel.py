@@ -75,7 +75,7 @@ def _cpu_ticks(pid: int) -> int:
 
 def _run_and_signal(args: list[str], sig: int, cwd: Path) -> dict:
     """Start ``python -m darkmoments ARGS``, signal it once its 2 workers are busy."""
-    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "darkmoments", *args],
         cwd=cwd,
@@ -103,7 +103,21 @@ def _run_and_signal(args: list[str], sig: int, cwd: Path) -> dict:
         try:
             _out, err = proc.communicate(timeout=LIMIT_S)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"main process still running {LIMIT_S} s after signal {sig!r}")
+            started.update(_children(proc.pid))
+            state = {p: (_cmdline(p)[:60], _stat(p)) for p in sorted(started | {proc.pid})}
+            alive = _alive(proc.pid)
+            if alive:  # faulthandler prints every thread's stack
+                os.kill(proc.pid, signal.SIGABRT)
+            try:
+                _out, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                err = b""
+            text = err.decode(errors="replace")
+            text = text[text.find("Fatal Python error") :].split("Extension modules")[0]
+            pytest.fail(
+                f"run not over {LIMIT_S} s after signal {sig!r} (main alive: {alive}); "
+                f"processes: {state}; stacks: {text[-6000:]}"
+            )
         t_main = time.monotonic() - t0
         while any(_alive(p) for p in started) and time.monotonic() - t0 < 2 * LIMIT_S:
             time.sleep(0.05)

@@ -188,6 +188,23 @@ def _worker_init() -> None:
     ).start()
 
 
+def _release_queue(queue: Any) -> None:
+    """Unblock a pool's queue feeder thread once the workers are dead.
+
+    The feeder thread may be blocked writing a large task into the pipe to the workers; with
+    them dead and the parent's read end still open it would block forever, and the
+    interpreter joins it at exit (a hang).  Closing the parent's read end makes the write fail
+    at once (as ``concurrent.futures`` does for a broken pool, CPython gh-94777), and the
+    queue is no longer joined at exit.
+    """
+    if queue is None:
+        return
+    with contextlib.suppress(Exception):
+        queue._reader.close()
+    with contextlib.suppress(Exception):
+        queue.cancel_join_thread()
+
+
 class ProcessExecutor(Executor):
     """Local worker processes (``spawn`` start method) that never outlive the caller.
 
@@ -270,14 +287,15 @@ class ProcessExecutor(Executor):
             self._pool.submit(fn, item): i for i, item in enumerate(items)
         }
         pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield futures[fut], fut.result()
-        finally:
-            for fut in pending:
-                fut.cancel()
+        # No fut.cancel() here when the caller stops early: close() cancels what is queued
+        # (shutdown(cancel_futures=True), done by the pool's own thread).  A future cancelled
+        # from this thread while close() terminates busy workers makes the pool's manager
+        # thread crash (InvalidStateError in terminate_broken) and leaves its queue feeder
+        # blocked, which hangs interpreter exit.
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield futures[fut], fut.result()
 
     def close(self) -> None:
         """Stop the workers and release the pool (within ~``TERMINATE_TIMEOUT`` + 1 s).
@@ -291,6 +309,9 @@ class ProcessExecutor(Executor):
         self._closed = True
         try:
             procs = self._processes()
+            # shutdown() drops these references; keep them to finish the job below
+            queue = getattr(self._pool, "_call_queue", None)
+            manager = getattr(self._pool, "_executor_manager_thread", None)
             self._pool.shutdown(wait=False, cancel_futures=True)
             # idle workers exit at once on the shutdown sentinel; busy ones get terminated
             deadline = time.monotonic() + 0.2
@@ -308,7 +329,9 @@ class ProcessExecutor(Executor):
                     with contextlib.suppress(Exception):
                         p.kill()
                     p.join(1.0)
-            manager = getattr(self._pool, "_executor_manager_thread", None)
+            # the workers are gone (or were killed by a signal handler before close()):
+            # a feeder thread blocked on the pipe to them must not hang interpreter exit
+            _release_queue(queue)
             if manager is not None and manager.is_alive():
                 manager.join(TERMINATE_TIMEOUT)
                 if manager.is_alive():  # pragma: no cover - would block interpreter exit
