@@ -1,31 +1,44 @@
 """The ``darkmoments`` command line: thin click commands over the library.
 
-Every sub-command lives in its own module of this package and is registered below.  Bad input
-(``ValueError``, ``TypeError``, ``OSError`` raised by the library, or click's own usage errors)
-ends in a one-line message on stderr and exit code 2, never a traceback.
+Every sub-command is defined in its own module of this package as a standalone click command
+and attached to the root group here with ``main.add_command`` (pyhf's ``cli/cli.py``
+pattern), so the command modules never import this one.
+
+Errors: the darkmoments error family (:class:`darkmoments.errors.DarkmomentsError`, which
+covers bad input, bad files and unwritable outputs), ``OSError`` (a missing or unreadable
+file) and click's own usage errors end in a one-line message on stderr and exit code 2.
+Anything else is a bug and surfaces as a traceback.  A closed output pipe
+(``darkmoments templates list | head``) ends quietly.  A missing optional extra
+(:class:`darkmoments.errors.MissingExtraError`) is one line naming the extra to install.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import click
 
 from .._version import __version__
+from ..errors import DarkmomentsError, MissingExtraError
 
 __all__ = ["DarkmomentsGroup", "main"]
 
 
 class DarkmomentsGroup(click.Group):
-    """Click group that turns library input errors into one-line messages with exit code 2."""
+    """Click group that turns input errors into one-line messages with exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ValueError, TypeError, OSError, KeyError) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-            click.echo(f"darkmoments: error: {msg}", err=True)
+        except BrokenPipeError:
+            # the reader went away (| head): no message, no traceback
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
+        except (DarkmomentsError, MissingExtraError, OSError) as exc:
+            click.echo(f"darkmoments: error: {exc}", err=True)
             sys.exit(2)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:  # one-line usage errors
@@ -46,12 +59,15 @@ def main() -> None:
     """darkmoments: dark bremsstrahlung through higher electromagnetic moments."""
 
 
-def _register() -> None:
-    # Each module adds its commands to ``main``; keep one import per line.
+def _attach() -> None:
+    from .templates import templates_group, yield_command
+
+    main.add_command(templates_group)
+    main.add_command(yield_command)
+    # Modules that still decorate ``main`` themselves (being moved to add_command).
     from . import generate as _generate  # noqa: F401  (xsec, generate)
     from . import relic as _relic  # noqa: F401  (relic)
     from . import stats as _stats  # noqa: F401  (workspace reach discovery degeneracy ...)
-    from . import templates as _templates  # noqa: F401  (templates build|list, yield)
 
 
-_register()
+_attach()

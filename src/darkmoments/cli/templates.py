@@ -19,7 +19,6 @@ from typing import Any
 import click
 
 from ..errors import InputError
-from . import main
 from ._common import echo_json, progress_enabled
 
 __all__ = ["templates_group", "yield_command"]
@@ -271,9 +270,3 @@ def yield_command(
         echo_json(y.to_dict())
         return
     click.echo(f"n_signal = {y.n_signal:.6g} +- {y.error:.2g} events")
-
-
-# Attached here until the root group attaches every module's commands itself
-# (cli/__init__: ``main.add_command(templates_group)``, ``main.add_command(yield_command)``).
-main.add_command(templates_group)
-main.add_command(yield_command)
