@@ -31,12 +31,22 @@ from numpy.typing import NDArray
 from ._version import __version__
 from .constants import GEV2_TO_PB, M_E, M_MU
 from .errors import InputError, InputTypeError
-from .models import Model, get_model
+from .events_schema import (
+    BYTES_PER_EVENT,
+    DARK_PHOTON_P4,
+    EVENT_COLUMNS,
+    LEPTON_P4,
+    LEPTON_PT,
+    NUCLEUS_P4,
+    NUCLEUS_PT,
+    WEIGHT,
+)
+from .models import Model, check_coupling, get_model
 from .physics.amplitudes import squared_amplitude
 from .physics.form_factors import G2
 from .physics.kinematics import PhaseSpacePoints, map_phase_space, map_phase_space_lab
 from .targets import Target, get_target
-from .validation import check_int, check_real
+from .validation import check_int, check_real, is_real
 
 __all__ = [
     "BYTES_PER_EVENT",
@@ -52,28 +62,6 @@ __all__ = [
     "lepton_mass",
     "unweighting_threshold",
 ]
-
-#: Columns of the event table (GeV, lab frame, beam along +z; weight in pb per event).
-EVENT_COLUMNS: tuple[str, ...] = (
-    "lepton_E",
-    "lepton_px",
-    "lepton_py",
-    "lepton_pz",
-    "dark_photon_E",
-    "dark_photon_px",
-    "dark_photon_py",
-    "dark_photon_pz",
-    "nucleus_E",
-    "nucleus_px",
-    "nucleus_py",
-    "nucleus_pz",
-    "lepton_pt",
-    "nucleus_pt",
-    "weight",
-)
-
-#: Bytes of one event row (float64 per column of :data:`EVENT_COLUMNS`).
-BYTES_PER_EVENT: int = 8 * len(EVENT_COLUMNS)
 
 _LEPTONS = {"e": "e", "e-": "e", "electron": "e", "mu": "mu", "mu-": "mu", "muon": "mu"}
 _NDIM = 5
@@ -173,7 +161,7 @@ class DarkBremProcess:
         tgt = get_target(target)
         lep = _canonical_lepton(lepton)
         for name, val in (("beam_energy", beam_energy), ("mass", mass)):
-            if isinstance(val, bool) or not isinstance(val, int | float | np.floating | np.integer):
+            if not is_real(val):
                 raise InputTypeError(f"{name} must be a number in GeV, got {type(val).__name__}")
         beam_energy, mass = float(beam_energy), float(mass)
         ml = lepton_mass(lep)
@@ -289,17 +277,6 @@ def _adapt(
     return integrand
 
 
-def _validate_coupling(coupling: float) -> float:
-    if isinstance(coupling, bool) or not isinstance(
-        coupling, int | float | np.floating | np.integer
-    ):
-        raise InputTypeError(f"coupling must be a number, got {type(coupling).__name__}")
-    c = float(coupling)
-    if not math.isfinite(c) or c <= 0:
-        raise InputError(f"coupling must be a finite number > 0, got {coupling}")
-    return c
-
-
 def _validate_seed(seed: int | None) -> int | None:
     """``None`` (fresh entropy) or an integer >= 0 (numpy refuses negative seeds)."""
     return None if seed is None else check_int("seed", seed, lo=0)
@@ -385,7 +362,7 @@ def cross_section(
     process = DarkBremProcess.create(
         model, mass, beam_energy, lepton=lepton, target=target, inelastic=inelastic
     )
-    c2 = _validate_coupling(coupling) ** 2
+    c2 = check_coupling(coupling) ** 2
     rtol = check_real("rtol", rtol, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     max_evaluations = check_int("max_evaluations", max_evaluations, lo=1000)
     seed = _validate_seed(seed)
@@ -401,36 +378,61 @@ def cross_section(
         leave=False,
         desc=f"sigma {process.model.id} {process.mass:g} GeV",
     )
+    integrate = _cross_section_lab if method == "lab" else _cross_section_map
     try:
-        if method == "lab":
-            value, error, n = _cross_section_lab(process, rng, rtol, max_evaluations, bar)
-        else:
-            integ = _adapt(process, rng)
-            acc = _Accumulator()
-            batch = 100_000
-            while acc.n < max_evaluations:
-                w, _ = integ.sample(min(batch, max_evaluations - acc.n))
-                acc.add(w)
-                if bar is not None:
-                    bar.update(w.size)
-                    bar.set_postfix_str(f"rel. error {acc.error / acc.mean:.2e}", refresh=False)
-                if acc.n >= 200_000 and acc.error <= rtol * acc.mean:
-                    break
-            value, error, n = acc.mean, acc.error, acc.n
+        value, error, n = integrate(process, rng, rtol, max_evaluations, bar)
     finally:
         if bar is not None:
             bar.close()
     converged = bool(error <= rtol * value)
     if not converged:
-        achieved = error / value if value else math.inf
-        warnings.warn(
-            f"cross section of {process.model.id} at m_A' = {process.mass:g} GeV: relative "
-            f"error {achieved:.3g} after max_evaluations = {n} evaluations, not the requested "
-            f"rtol = {rtol:g} (raise max_evaluations or rtol)",
-            PrecisionWarning,
-            stacklevel=2,
-        )
+        _warn_precision(process, value, error, n, rtol)
     return CrossSection(value * c2, error * c2, n, converged, rtol)
+
+
+def _warn_precision(
+    process: DarkBremProcess, value: float, error: float, n: int, rtol: float
+) -> None:
+    """Issue the :class:`PrecisionWarning` of :func:`cross_section` (at its caller)."""
+    achieved = error / value if value else math.inf
+    warnings.warn(
+        f"cross section of {process.model.id} at m_A' = {process.mass:g} GeV: relative "
+        f"error {achieved:.3g} after max_evaluations = {n} evaluations, not the requested "
+        f"rtol = {rtol:g} (raise max_evaluations or rtol)",
+        PrecisionWarning,
+        stacklevel=3,
+    )
+
+
+#: Points per vectorised batch of the production-map integration (sets its peak memory).
+_XS_BATCH = 100_000
+#: Fewest points after adaptation before the rtol test may stop the production-map
+#: integration, so that the error estimate never rests on a small sample.
+_XS_MIN_POINTS = 200_000
+
+
+def _cross_section_map(
+    process: DarkBremProcess,
+    rng: np.random.Generator,
+    rtol: float,
+    max_evaluations: int,
+    bar: Any = None,
+) -> tuple[float, float, int]:
+    """sigma from the production map: adapted VEGAS map, plain importance sampling.
+
+    Returns (value, error, evaluations) at unit coupling, the mean weight over every point.
+    """
+    integ = _adapt(process, rng)
+    acc = _Accumulator()
+    while acc.n < max_evaluations:
+        w, _ = integ.sample(min(_XS_BATCH, max_evaluations - acc.n))
+        acc.add(w)
+        if bar is not None:
+            bar.update(w.size)
+            bar.set_postfix_str(f"rel. error {acc.error / acc.mean:.2e}", refresh=False)
+        if acc.n >= _XS_MIN_POINTS and acc.error <= rtol * acc.mean:
+            break
+    return acc.mean, acc.error, acc.n
 
 
 def _cross_section_lab(
@@ -562,24 +564,22 @@ def unweighting_threshold(w: NDArray[np.float64], max_excess: float) -> float:
 
 
 def _event_block(ps: PhaseSpacePoints, idx: NDArray[np.intp]) -> NDArray[np.float64]:
+    """Rows ``idx`` of the phase-space points as an event block (weight column zero)."""
     out = np.empty((idx.size, len(EVENT_COLUMNS)))
-    out[:, 0:4] = ps.p2[idx]
-    out[:, 4:8] = ps.k[idx]
-    out[:, 8:12] = ps.P2[idx]
-    out[:, 12] = np.hypot(ps.p2[idx, 1], ps.p2[idx, 2])
-    out[:, 13] = np.hypot(ps.P2[idx, 1], ps.P2[idx, 2])
-    out[:, 14] = 0.0
+    out[:, LEPTON_P4] = ps.p2[idx]
+    out[:, DARK_PHOTON_P4] = ps.k[idx]
+    out[:, NUCLEUS_P4] = ps.P2[idx]
+    out[:, LEPTON_PT] = np.hypot(ps.p2[idx, 1], ps.p2[idx, 2])
+    out[:, NUCLEUS_PT] = np.hypot(ps.P2[idx, 1], ps.P2[idx, 2])
+    out[:, WEIGHT] = 0.0
     return out
 
 
 def _check_n_events(n_events: Any) -> int:
-    if isinstance(n_events, bool) or not isinstance(n_events, int | np.integer):
-        raise InputTypeError(
-            f"n_events must be an integer, got {n_events!r} ({type(n_events).__name__})"
-        )
-    if n_events <= 0:
-        raise InputError(f"n_events must be a positive integer, got {n_events}")
-    return int(n_events)
+    n = check_int("n_events", n_events)
+    if n <= 0:
+        raise InputError(f"n_events must be a positive integer, got {n}")
+    return n
 
 
 def available_memory() -> int | None:
@@ -663,9 +663,9 @@ class GenerationResult:
         See :meth:`final_weight`.  Returns ``block``.
         """
         if self.weighted:
-            block[:, -1] *= self._weight_scale
+            block[:, WEIGHT] *= self._weight_scale
         else:
-            block[:, -1] = self._weight_scale
+            block[:, WEIGHT] = self._weight_scale
         return block
 
 
@@ -709,74 +709,38 @@ inelastic, n_pilot, batch_size, max_excess, timings
     -------
     GenerationResult
     """
-    process = DarkBremProcess.create(
-        model, mass, beam_energy, lepton=lepton, target=target, inelastic=inelastic
+    run = _GenerationRun.create(
+        model,
+        mass,
+        beam_energy,
+        n_events,
+        lepton=lepton,
+        target=target,
+        coupling=coupling,
+        seed=seed,
+        weighted=weighted,
+        n_pilot=n_pilot,
+        batch_size=batch_size,
+        max_excess=max_excess,
+        inelastic=inelastic,
     )
-    c2 = _validate_coupling(coupling) ** 2
-    n_events = _check_n_events(n_events)
-    seed = _validate_seed(seed)
-    n_pilot = check_int("n_pilot", n_pilot, lo=1000, hi=100_000_000)
-    batch_size = check_int("batch_size", batch_size, lo=100, hi=10_000_000)
-    max_excess = check_real("max_excess", max_excess, lo=0.0, hi=1.0, hi_open=True)
     if not callable(sink):
         raise InputTypeError(f"sink must be callable, got {type(sink).__name__}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(run.seed)
     clock = time.perf_counter()
-    integ = _adapt(process, rng)
-    t_adapted = time.perf_counter()
-    t_pilot = t_adapted
+    integ = _adapt(run.process, rng)
+    t_adapted = t_pilot = time.perf_counter()
     acc = _Accumulator()
-    n_have = 0
-    n_over = 0
-    max_copies = 1
-    over_excess = 0.0
     bar = _progress_bar(
-        progress, total=int(n_events), unit="ev", desc=f"{process.model.id} {mass:g} GeV"
+        progress, total=run.n_events, unit="ev", desc=f"{run.process.model.id} {mass:g} GeV"
     )
     try:
-        if weighted:
-            while n_have < n_events:
-                n = min(batch_size, n_events - n_have)
-                w, ps = integ.sample(n)
-                acc.add(w)
-                blk = _event_block(ps, np.arange(n))
-                blk[:, 14] = w
-                sink(blk)
-                n_have += n
-                if bar is not None:
-                    bar.update(n)
-            efficiency = 1.0
+        if run.weighted:
+            stats = _sample_weighted(integ, acc, run, sink, bar)
         else:
-            pilot = []
-            for start in range(0, n_pilot, batch_size):
-                w_b, _ = integ.sample(min(batch_size, n_pilot - start))
-                acc.add(w_b)
-                pilot.append(w_b)
-            w_max = unweighting_threshold(np.concatenate(pilot), max_excess)
-            del pilot
+            w_max = _pilot_threshold(integ, acc, run)
             t_pilot = time.perf_counter()
-            n_tried = 0
-            n_accepted = 0
-            max_copies = 0
-            while n_have < n_events:
-                w, ps = integ.sample(batch_size)
-                acc.add(w)
-                n_tried += w.size
-                # keep each point floor(w/w_max) + Bernoulli(frac) times: unbiased for any w_max
-                ratio = w / w_max
-                copies = np.floor(ratio).astype(np.int64)
-                copies += rng.random(w.size) < (ratio - copies)
-                n_over += int(np.count_nonzero(copies > 1))
-                max_copies = max(max_copies, int(copies.max(initial=0)))
-                over_excess += float(np.sum(w[ratio > 1] - w_max))
-                n_accepted += int(np.sum(copies))
-                idx = np.repeat(np.arange(w.size), copies)[: n_events - n_have]
-                if idx.size:
-                    sink(_event_block(ps, idx))
-                    n_have += idx.size
-                    if bar is not None:
-                        bar.update(idx.size)
-            efficiency = n_accepted / n_tried
+            stats = _sample_unweighted(integ, acc, w_max, run, sink, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -786,8 +750,163 @@ inelastic, n_pilot, batch_size, max_excess, timings
             pilot=t_pilot - t_adapted,
             generation=time.perf_counter() - t_pilot,
         )
+    return _generation_result(run, acc, stats)
+
+
+@dataclass(frozen=True)
+class _GenerationRun:
+    """The validated inputs of one :func:`generate_blocks` run."""
+
+    process: DarkBremProcess
+    coupling: float
+    n_events: int
+    seed: int | None
+    weighted: bool
+    n_pilot: int
+    batch_size: int
+    max_excess: float
+
+    @classmethod
+    def create(
+        cls,
+        model: str | Model,
+        mass: float,
+        beam_energy: float,
+        n_events: int,
+        *,
+        lepton: str,
+        target: str | Target,
+        coupling: float,
+        seed: int | None,
+        weighted: bool,
+        n_pilot: int,
+        batch_size: int,
+        max_excess: float,
+        inelastic: bool = True,
+    ) -> _GenerationRun:
+        """Validate everything (raises InputError/InputTypeError naming the value)."""
+        process = DarkBremProcess.create(
+            model, mass, beam_energy, lepton=lepton, target=target, inelastic=inelastic
+        )
+        return cls(
+            process,
+            check_coupling(coupling),
+            _check_n_events(n_events),
+            _validate_seed(seed),
+            bool(weighted),
+            check_int("n_pilot", n_pilot, lo=1000, hi=100_000_000),
+            check_int("batch_size", batch_size, lo=100, hi=10_000_000),
+            check_real("max_excess", max_excess, lo=0.0, hi=1.0, hi_open=True),
+        )
+
+
+@dataclass
+class _Unweighting:
+    """Counters of the acceptance-rejection step (all zero for a weighted sample)."""
+
+    n_tried: int = 0
+    n_accepted: int = 0
+    n_over: int = 0
+    max_copies: int = 0
+    over_excess: float = 0.0
+
+    def keep(
+        self, w: NDArray[np.float64], w_max: float, rng: np.random.Generator
+    ) -> NDArray[np.int64]:
+        """Copies kept of each point: floor(w/w_max) + Bernoulli(frac), unbiased for any w_max.
+
+        Draws ``w.size`` uniform numbers from ``rng`` and counts the batch.
+        """
+        ratio = w / w_max
+        copies = np.floor(ratio).astype(np.int64)
+        copies += rng.random(w.size) < (ratio - copies)
+        self.n_tried += w.size
+        self.n_over += int(np.count_nonzero(copies > 1))
+        self.max_copies = max(self.max_copies, int(copies.max(initial=0)))
+        self.over_excess += float(np.sum(w[ratio > 1] - w_max))
+        self.n_accepted += int(np.sum(copies))
+        return copies
+
+
+def _sample_weighted(
+    integ: AdaptedIntegrand,
+    acc: _Accumulator,
+    run: _GenerationRun,
+    sink: Callable[[NDArray[np.float64]], None],
+    bar: Any,
+) -> _Unweighting | None:
+    """Weighted events: every point, its weight (pb at unit coupling) in the weight column."""
+    n_have = 0
+    while n_have < run.n_events:
+        n = min(run.batch_size, run.n_events - n_have)
+        w, ps = integ.sample(n)
+        acc.add(w)
+        blk = _event_block(ps, np.arange(n))
+        blk[:, WEIGHT] = w
+        sink(blk)
+        n_have += n
+        if bar is not None:
+            bar.update(n)
+    return None
+
+
+def _pilot_threshold(integ: AdaptedIntegrand, acc: _Accumulator, run: _GenerationRun) -> float:
+    """Unweighting threshold w_max (pb) from ``run.n_pilot`` points (they count in sigma)."""
+    pilot = []
+    for start in range(0, run.n_pilot, run.batch_size):
+        w_b, _ = integ.sample(min(run.batch_size, run.n_pilot - start))
+        acc.add(w_b)
+        pilot.append(w_b)
+    return unweighting_threshold(np.concatenate(pilot), run.max_excess)
+
+
+def _sample_unweighted(
+    integ: AdaptedIntegrand,
+    acc: _Accumulator,
+    w_max: float,
+    run: _GenerationRun,
+    sink: Callable[[NDArray[np.float64]], None],
+    bar: Any,
+) -> _Unweighting:
+    """Unweighted events by acceptance-rejection against ``w_max`` until n_events are kept."""
+    stats = _Unweighting()
+    n_have = 0
+    while n_have < run.n_events:
+        w, ps = integ.sample(run.batch_size)
+        acc.add(w)
+        copies = stats.keep(w, w_max, integ.rng)
+        idx = np.repeat(np.arange(w.size), copies)[: run.n_events - n_have]
+        if idx.size:
+            sink(_event_block(ps, idx))
+            n_have += idx.size
+            if bar is not None:
+                bar.update(idx.size)
+    return stats
+
+
+def _generation_result(
+    run: _GenerationRun, acc: _Accumulator, stats: _Unweighting | None
+) -> GenerationResult:
+    """Cross section at the requested coupling, efficiency, metadata and the weight scale."""
+    c2 = run.coupling**2
     sigma, err = acc.mean * c2, acc.error * c2
-    metadata: dict[str, Any] = {
+    efficiency = 1.0 if stats is None else stats.n_accepted / stats.n_tried
+    metadata = _metadata(run, acc, sigma, err, efficiency, stats)
+    scale = c2 / run.n_events if run.weighted else sigma / run.n_events
+    return GenerationResult(sigma, err, efficiency, metadata, run.weighted, run.n_events, scale)
+
+
+def _metadata(
+    run: _GenerationRun,
+    acc: _Accumulator,
+    sigma: float,
+    err: float,
+    efficiency: float,
+    stats: _Unweighting | None,
+) -> dict[str, Any]:
+    """The metadata dict of a sample (key order fixed: it is written to the files)."""
+    process = run.process
+    return {
         "model": process.model.id,
         "mass": process.mass,
         "beam_energy": process.beam_energy,
@@ -797,24 +916,24 @@ inelastic, n_pilot, batch_size, max_excess, timings
         "Z": process.target.Z,
         "A": process.target.A,
         "nuclear_mass": process.target.nuclear_mass,
-        "coupling": float(coupling),
+        "coupling": run.coupling,
         "coupling_unit": process.model.coupling_unit,
         "sigma_pb": sigma,
         "sigma_err_pb": err,
-        "n_events": int(n_events),
+        "n_events": run.n_events,
         "n_evaluations": acc.n,
-        "seed": seed,
-        "weighted": bool(weighted),
+        "seed": run.seed,
+        "weighted": run.weighted,
         "inelastic": process.inelastic,
         "unweighting_efficiency": efficiency,
-        "overweight_fraction": (n_over / n_events) if not weighted else 0.0,
-        "max_copies": max_copies,
-        "overweight_sigma_fraction": (over_excess / acc.s1) if acc.s1 and not weighted else 0.0,
+        "overweight_fraction": 0.0 if stats is None else stats.n_over / run.n_events,
+        "max_copies": 1 if stats is None else stats.max_copies,
+        "overweight_sigma_fraction": (
+            stats.over_excess / acc.s1 if stats is not None and acc.s1 else 0.0
+        ),
         "generator": "darkmoments",
         "generator_version": __version__,
     }
-    scale = c2 / n_events if weighted else sigma / n_events
-    return GenerationResult(sigma, err, efficiency, metadata, bool(weighted), n_events, scale)
 
 
 def generate(
@@ -888,7 +1007,7 @@ def generate(
     """
     # validate everything (cheap) before allocating the table
     DarkBremProcess.create(model, mass, beam_energy, lepton=lepton, target=target)
-    _validate_coupling(coupling)
+    check_coupling(coupling)
     n = _check_n_events(n_events)
     _check_memory(n)
     data = np.empty((n, len(EVENT_COLUMNS)))

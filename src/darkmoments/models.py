@@ -14,14 +14,20 @@ am   A            (k^2 gamma^mu - k^mu kslash) gamma^5  GeV^-2           2
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from .constants import LAMBDA_F_DEFAULT
 from .errors import InputError, InputTypeError
+from .validation import check_real, is_real
 
 __all__ = [
     "MODELS",
     "MODEL_IDS",
     "Model",
+    "check_coupling",
     "get_model",
     "y_parameter",
 ]
@@ -151,3 +157,49 @@ def y_parameter(
     if mass_ratio <= 0:
         raise InputError(f"mass_ratio must be > 0, got {mass_ratio}")
     return coupling**2 * alpha_d * mass_ratio ** (-4) * cutoff ** (2 * m.dimension)
+
+
+def check_coupling(
+    value: Any, *, name: str = "coupling", positive: bool = True, array: bool = False
+) -> Any:
+    """Validate a coupling g_f (in the model's units): the one coupling check of darkmoments.
+
+    Parameters
+    ----------
+    value : object
+        The coupling: a real number, or (``array=True``) anything numpy turns into a float
+        array.  Strings and booleans are refused.
+    name : str
+        How the message calls it (``"coupling"``, ``"coupling g_f"``).
+    positive : bool
+        Require g_f > 0 (True: cross sections and relic densities are meaningless otherwise;
+        False: any finite value, for formulas that only use g_f^2).
+    array : bool
+        Accept arrays (returned as a float ndarray) as well as scalars.
+
+    Returns
+    -------
+    float or numpy.ndarray
+
+    Raises
+    ------
+    InputTypeError
+        Not a real number (or array of them).
+    InputError
+        NaN, infinite, or (``positive``) <= 0; the message names the value.
+    """
+    if not array:
+        if not is_real(value):
+            raise InputTypeError(
+                f"{name} must be a real number, got {value!r} ({type(value).__name__})"
+            )
+        return check_real(name, value, lo=0.0 if positive else None, lo_open=positive)
+    if isinstance(value, str | bytes):
+        raise InputTypeError(f"{name} must be a number or an array, got {value!r}")
+    try:
+        g: NDArray[np.float64] = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputTypeError(f"{name} must be a number or an array, got {value!r}") from None
+    if np.any(~np.isfinite(g)) or (positive and np.any(g <= 0)):
+        raise InputError(f"{name} must be finite{' and > 0' if positive else ''}, got {value!r}")
+    return g

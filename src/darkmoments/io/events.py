@@ -52,15 +52,24 @@ import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ..constants import ALPHA_EM
 from ..errors import InputError, InputTypeError, OutputPathError
-from ..generator import BYTES_PER_EVENT, EVENT_COLUMNS, GenerationResult, generate_blocks
+from ..events_schema import (
+    BYTES_PER_EVENT,
+    EVENT_COLUMNS,
+    REQUIRED_METADATA,
+    WEIGHT,
+    momentum_columns,
+)
 from .atomic import atomic_path, scratch_path, sigterm_raises
+
+if TYPE_CHECKING:  # the generator (and its integrator) is imported only to generate
+    from ..generator import GenerationResult
 
 __all__ = [
     "APRIME_PDG_ID",
@@ -78,25 +87,6 @@ __all__ = [
     "write_events",
 ]
 
-#: Metadata keys every sample must carry.
-REQUIRED_METADATA: tuple[str, ...] = (
-    "model",
-    "mass",
-    "beam_energy",
-    "lepton",
-    "lepton_mass",
-    "target",
-    "Z",
-    "A",
-    "nuclear_mass",
-    "coupling",
-    "sigma_pb",
-    "sigma_err_pb",
-    "n_events",
-    "seed",
-    "weighted",
-    "generator_version",
-)
 #: Supported file suffixes.
 SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".lhe", ".lhe.gz")
 #: PDG Monte Carlo numbering scheme (PDG 2024, "Monte Carlo particle numbering scheme").
@@ -296,10 +286,10 @@ class _LheFormat:
     def events(self, chunk: pd.DataFrame) -> Iterator[str]:
         fmt = self._FMT
         w = chunk["weight"].to_numpy(dtype=float)
-        lep = chunk[["lepton_px", "lepton_py", "lepton_pz", "lepton_E"]].to_numpy(dtype=float)
-        nuc = chunk[["nucleus_px", "nucleus_py", "nucleus_pz", "nucleus_E"]].to_numpy(dtype=float)
-        dph = chunk[["dark_photon_px", "dark_photon_py", "dark_photon_pz", "dark_photon_E"]]
-        dph_a = dph.to_numpy(dtype=float)
+        lep, nuc, dph_a = (
+            chunk[momentum_columns(p, "px,py,pz,E")].to_numpy(dtype=float)
+            for p in ("lepton", "nucleus", "dark_photon")
+        )
         lid, nid, ml, mn, ma = self.lid, self.nid, self.ml, self.mn, self.ma
         buf: list[str] = []
         for i in range(len(chunk)):
@@ -471,7 +461,7 @@ class _Spool:
         self.fh.write(memoryview(arr).cast("B"))
         self.rows += arr.shape[0]
         if arr.shape[0]:
-            self.max_raw_weight = max(self.max_raw_weight, float(np.max(np.abs(arr[:, -1]))))
+            self.max_raw_weight = max(self.max_raw_weight, float(np.max(np.abs(arr[:, WEIGHT]))))
 
     def chunks(self, result: GenerationResult, progress: Any = None) -> Iterator[pd.DataFrame]:
         ncol = len(EVENT_COLUMNS)
@@ -586,7 +576,7 @@ def generate_to_file(
     OSError
         The directory does not exist or is not writable.
     """
-    from ..generator import _check_n_events
+    from ..generator import _check_n_events, generate_blocks
 
     p = Path(os.fspath(path))
     fmt = _format_of(p)
