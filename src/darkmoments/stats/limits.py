@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
-from scipy.special import gammaincc
 
 from ..errors import IncompatibleDependencyError, InputError
 from ..models import get_model, y_parameter
 from ..validation import check_choice, check_int, check_real
+from .counting import cls_counting, counting_limit
 from .workspace import make_model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,36 +114,6 @@ def toys_supported(feature: str) -> None:
         )
 
 
-def _poisson_cdf(n: float, lam: float) -> float:
-    """P(N <= n | lam) = Q(n + 1, lam), continuous in n (exact for integer n)."""
-    if lam <= 0:
-        return 1.0
-    return float(gammaincc(n + 1.0, lam))
-
-
-def cls_counting(s: float, n_obs: float, background: float) -> float:
-    """CLs of a counting experiment, P(N <= n | s + b) / P(N <= n | b).
-
-    Parameters
-    ----------
-    s : float
-        Signal events (>= 0).
-    n_obs : float
-        Observed events (>= 0; non-integer allowed for Asimov data).
-    background : float
-        Expected background events (>= 0).
-
-    Returns
-    -------
-    float
-        CLs in (0, 1].
-    """
-    s = check_real("signal events s", s, lo=0.0, unit="events")
-    n_obs = check_real("n_obs", n_obs, lo=0.0, unit="events")
-    background = check_real("background", background, lo=0.0, unit="events")
-    return _poisson_cdf(n_obs, s + background) / _poisson_cdf(n_obs, background)
-
-
 def poisson_upper_limit(n_obs: float = 0.0, background: float = 0.0, cl: float = 0.9) -> float:
     """Exact CLs upper limit on the signal events of a counting experiment.
 
@@ -169,18 +139,7 @@ def poisson_upper_limit(n_obs: float = 0.0, background: float = 0.0, cl: float =
     cl = _check_cl(cl)
     n_obs = check_count("n_obs", n_obs)
     background = check_real("background", background, lo=0.0, unit="events")
-    return _counting_limit(n_obs, background, cl)
-
-
-def _counting_limit(n_obs: float, background: float, cl: float) -> float:
-    """:func:`poisson_upper_limit` for validated inputs; ``n_obs`` may be fractional (Asimov)."""
-    alpha = 1.0 - cl
-    if n_obs == 0:
-        return -math.log(alpha)  # CLs = exp(-s) for every b
-    hi = max(10.0, 2.0 * (n_obs + 5.0 * math.sqrt(n_obs + 1.0)))
-    while cls_counting(hi, n_obs, background) > alpha:
-        hi *= 2.0
-    return float(brentq(lambda s: cls_counting(s, n_obs, background) - alpha, 0.0, hi, xtol=1e-12))
+    return counting_limit(n_obs, background, cl)
 
 
 @contextlib.contextmanager
@@ -364,7 +323,7 @@ def upper_limit(
         method = "exact" if bkg < LOW_COUNT_BACKGROUND else "asymptotic"
     if method == "exact":
         # the observations may be Asimov (expected, fractional) counts: continuous in n
-        s_up = _counting_limit(n_obs, bkg, cl)
+        s_up = counting_limit(n_obs, bkg, cl)
         return UpperLimit(s_up / sig, s_up, cl, "exact")
     alpha = 1.0 - cl
     calctype = "asymptotics" if method == "asymptotic" else "toybased"
@@ -373,7 +332,7 @@ def upper_limit(
         return cls_pyhf(spec, mu, calctype=calctype, ntoys=ntoys, seed=seed) - alpha
 
     # bracket around the counting estimate
-    guess = _counting_limit(n_obs, bkg, cl) / sig
+    guess = counting_limit(n_obs, bkg, cl) / sig
     hi = guess
     for _ in range(60):
         if f(hi) < 0:

@@ -97,6 +97,7 @@ from ..io.atomic import atomic_path
 from ..io.atomic import write_json_atomic as write_json_atomic_
 from ..io.jsonio import dumps
 from ..validation import check_real
+from .counting import counting_limit
 from .shapes import parse_observables, project_template
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -331,7 +332,7 @@ def load_background(path: str | os.PathLike[str]) -> FloatArray:
 def reference_events(n_obs: float = 0.0, background: float = 0.0, cl: float = 0.9) -> float:
     """The exact counting CLs limit on the signal events, the POI scale of ``"limit"``.
 
-    Solves :func:`darkmoments.stats.limits.cls_counting` (s, n_obs, b) = 1 - cl on the totals
+    Solves :func:`darkmoments.stats.counting.cls_counting` (s, n_obs, b) = 1 - cl on the totals
     of the workspace (observed events and expected background summed over bins); n_obs may
     be non-integer (Asimov data, through the continuous Poisson CDF), so this equals
     :func:`~darkmoments.stats.limits.poisson_upper_limit` at integer n_obs.
@@ -350,20 +351,10 @@ def reference_events(n_obs: float = 0.0, background: float = 0.0, cl: float = 0.
     float
         Events; -ln(1 - cl) = 2.303 at 90% CL for n_obs = 0.
     """
-    from scipy.optimize import brentq
-
-    from .limits import cls_counting
-
     n = check_real("n_obs", n_obs, lo=0.0, unit="events")
     b = check_real("background", background, lo=0.0, unit="events")
     cl = check_real("cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    alpha = 1.0 - cl
-    if n == 0:
-        return -math.log(alpha)  # CLs = exp(-s) for every b
-    hi = max(10.0, 2.0 * (n + 5.0 * math.sqrt(n + 1.0)))
-    while cls_counting(hi, n, b) > alpha:
-        hi *= 2.0
-    return float(brentq(lambda s: cls_counting(s, n, b) - alpha, 0.0, hi, xtol=1e-12, rtol=1e-12))
+    return counting_limit(n, b, cl, rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- the spec
