@@ -1,6 +1,8 @@
 """Statistics commands: ``workspace``, ``reach``, ``discovery``, ``degeneracy``, ``discriminate``.
 
-Thin wrappers over :mod:`darkmoments.stats`; every number is computed there.
+Thin wrappers over :mod:`darkmoments.stats`; every number is computed there.  The commands
+are standalone click commands (:data:`COMMANDS`), attached to the root group with
+``main.add_command``.
 
 Vocabulary (see :mod:`darkmoments.cli._common`): ``--templates DIR``, ``--out`` a file (a
 directory only for ``discriminate``, which checkpoints many chunk files), ``--plot`` a figure,
@@ -44,10 +46,10 @@ import click
 from ..errors import InputError, OutputPathError
 from ..stats.fast import P_FLOOR
 from ..validation import check_real
-from . import main
 from ._common import check_output_path, echo_json, positive_float, positive_int, progress_enabled
 
 __all__ = [
+    "COMMANDS",
     "degeneracy_cmd",
     "discovery_cmd",
     "discriminate_cmd",
@@ -170,7 +172,7 @@ def _sigterm_as_exit() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------- workspace
-@main.command("workspace")
+@click.command("workspace")
 @click.option("--model", required=True, help="Model id (km, md, ed, cr, am; case-insensitive).")
 @click.option("--mass", type=float, required=True, help="A' mass in GeV.")
 @_experiment_option
@@ -349,7 +351,7 @@ def _background_option(
 
 
 # ----------------------------------------------------------------------------------- reach
-@main.command("reach")
+@click.command("reach")
 @click.option(
     "--model",
     required=True,
@@ -411,7 +413,7 @@ def reach_cmd(
 
 
 # ------------------------------------------------------------------------------- discovery
-@main.command("discovery")
+@click.command("discovery")
 @click.option(
     "--model",
     default=None,
@@ -528,7 +530,7 @@ def _grid_pair(
 
 
 # ------------------------------------------------------------------------------ degeneracy
-@main.command("degeneracy")
+@click.command("degeneracy")
 @click.option(
     "--true",
     "true_spec",
@@ -661,7 +663,7 @@ def discrimination_summary(
     }
 
 
-@main.command("discriminate")
+@click.command("discriminate")
 @click.option(
     "--true",
     "true_spec",
@@ -945,3 +947,26 @@ def _echo_discrimination(r: Any) -> None:
             f"  warning: t_A = {r.t_asimov:.3g} is below 3 x the template-statistics floor "
             f"{r.t_template_floor:.3g}: the shapes are not resolved by the templates"
         )
+
+
+#: The statistics commands, for ``main.add_command`` in :mod:`darkmoments.cli`.
+COMMANDS: tuple[click.Command, ...] = (
+    workspace_cmd,
+    reach_cmd,
+    discovery_cmd,
+    degeneracy_cmd,
+    discriminate_cmd,
+)
+
+
+def _attach_transitional() -> None:
+    """Attach :data:`COMMANDS` to the root group while :mod:`darkmoments.cli` still only
+    imports this module (delete once its ``_attach`` adds them; ``add_command`` is
+    idempotent, so both may run meanwhile)."""
+    from . import main
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_attach_transitional()
