@@ -194,3 +194,25 @@ def test_gamma5_partners_differ_through_lepton_mass():
     md = _trace("md", ps, M_MU, 0.05)
     ed = _trace("ed", ps, M_MU, 0.05)
     assert np.max(np.abs(ed / md - 1)) > 1e-2
+
+
+def test_vertex_dispatch_is_by_structure_not_by_id():
+    """A model is its fields: a new id with md's structure has md's vertex and trace, and
+    gamma^5 only enters as the flag (ed = md gamma^5 exactly)."""
+    from dataclasses import replace
+
+    from darkmoments.models import MODELS, Model
+
+    ps = _points(0.05, n=200)
+    twin = replace(MODELS["md"], id="md-twin", letter="M2", name="md twin")
+    np.testing.assert_array_equal(vertex(twin, ps.k, 0.05), vertex("md", ps.k, 0.05))
+    np.testing.assert_array_equal(_trace(twin, ps, M_E, 0.05), _trace("md", ps, M_E, 0.05))
+    np.testing.assert_array_equal(vertex("ed", ps.k, 0.05), vertex("md", ps.k, 0.05) @ GAMMA5)
+    np.testing.assert_array_equal(vertex("am", ps.k, 0.05), vertex("cr", ps.k, 0.05) @ GAMMA5)
+    assert [MODELS[m].structure for m in MODEL_IDS] == [
+        ("charge", False), ("dipole", False), ("dipole", True), ("radius", False),
+        ("radius", True),
+    ]  # fmt: skip
+    assert [m for m in MODEL_IDS if MODELS[m].photon_like] == ["km"]
+    with pytest.raises(ValueError, match="vertex must be one of"):
+        Model("xx", "X", "x", "x", 0, "k", "scalar", False)

@@ -219,7 +219,7 @@ class DarkBremProcess:
         ps = self.phase_space(u, mapping)
         g2 = G2(ps.t, self.target.Z, self.target.A, inelastic=self.inelastic)
         msq = squared_amplitude(
-            self.model.id,
+            self.model,
             ps.p1,
             ps.p2,
             ps.k,

@@ -9,6 +9,18 @@ ed   E            sigma^{mu nu} gamma^5 k_nu           GeV^-1           1
 cr   C            k^2 gamma^mu - k^mu kslash           GeV^-2           2
 am   A            (k^2 gamma^mu - k^mu kslash) gamma^5  GeV^-2           2
 ==== ============ ==================================== ================ ========
+
+The physics modules never branch on the id: they dispatch on the fields that decide,
+:attr:`Model.vertex` (the Lorentz structure: ``"charge"`` gamma^mu, ``"dipole"``
+sigma^{mu nu} k_nu, ``"radius"`` k^2 gamma^mu - k^mu kslash), :attr:`Model.gamma5` (times
+gamma^5) and :attr:`Model.dimension` (n of eq. 3.3, g_f in GeV^-n).
+
+Examples
+--------
+>>> from darkmoments.models import get_model
+>>> m = get_model("anapole")
+>>> (m.id, m.vertex, m.gamma5, m.dimension, m.coupling_unit)
+('am', 'radius', True, 2, 'GeV^-2')
 """
 
 from __future__ import annotations
@@ -26,11 +38,17 @@ from .validation import check_real, is_real
 __all__ = [
     "MODELS",
     "MODEL_IDS",
+    "VERTEX_KINDS",
     "Model",
     "check_coupling",
     "get_model",
     "y_parameter",
 ]
+
+
+#: Lorentz structures of the A'-lepton vertex (times e g_f): ``charge`` gamma^mu, ``dipole``
+#: sigma^{mu nu} k_nu, ``radius`` k^2 gamma^mu - k^mu kslash (paper eq. 2.1).
+VERTEX_KINDS: tuple[str, ...] = ("charge", "dipole", "radius")
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,10 @@ class Model:
         n of eq. 3.3: g_f has units GeV^-n.
     color : str
         The paper's colour for this model (figure 1).
+    vertex : str
+        Lorentz structure of the vertex, one of :data:`VERTEX_KINDS`.
+    gamma5 : bool
+        Whether the vertex is multiplied by gamma^5 (electric dipole, anapole).
     """
 
     id: str
@@ -59,6 +81,26 @@ class Model:
     coupling_symbol: str
     dimension: int
     color: str
+    vertex: str
+    gamma5: bool
+
+    def __post_init__(self) -> None:
+        if self.vertex not in VERTEX_KINDS:
+            raise InputError(f"vertex must be one of {VERTEX_KINDS}, got {self.vertex!r}")
+
+    @property
+    def structure(self) -> tuple[str, bool]:
+        """(vertex, gamma5): the key of every formula that depends on the vertex."""
+        return (self.vertex, self.gamma5)
+
+    @property
+    def photon_like(self) -> bool:
+        """True if the A' couples like a massive photon (gamma^mu times the charge).
+
+        Only then do its couplings to quarks follow from the lepton one, so that hadronic
+        final states through R(s) are exact rather than a proxy (kinetic mixing).
+        """
+        return self.structure == ("charge", False)
 
     @property
     def coupling_unit(self) -> str:
@@ -70,11 +112,11 @@ class Model:
 
 
 MODELS: dict[str, Model] = {
-    "km": Model("km", "KM", "kinetic-mixing", "epsilon", 0, "tab:red"),
-    "md": Model("md", "M", "magnetic-dipole", "mu_f/e", 1, "tab:green"),
-    "ed": Model("ed", "E", "electric-dipole", "d_f/e", 1, "tab:blue"),
-    "cr": Model("cr", "C", "charge-radius", "b_f/e", 2, "tab:gray"),
-    "am": Model("am", "A", "anapole", "a_f/e", 2, "tab:brown"),
+    "km": Model("km", "KM", "kinetic-mixing", "epsilon", 0, "tab:red", "charge", False),
+    "md": Model("md", "M", "magnetic-dipole", "mu_f/e", 1, "tab:green", "dipole", False),
+    "ed": Model("ed", "E", "electric-dipole", "d_f/e", 1, "tab:blue", "dipole", True),
+    "cr": Model("cr", "C", "charge-radius", "b_f/e", 2, "tab:gray", "radius", False),
+    "am": Model("am", "A", "anapole", "a_f/e", 2, "tab:brown", "radius", True),
 }
 MODEL_IDS: tuple[str, ...] = tuple(MODELS)
 

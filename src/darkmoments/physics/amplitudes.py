@@ -25,10 +25,10 @@ O_lambda the bracket above with gamma^mu J_mu and epsilon_lambda contracted, bar
 gamma^0 O^dagger gamma^0.  The A' polarisation sum -g + k k/m_A'^2 is carried out with
 explicit vectors (:func:`polarisations`) whose longitudinal one has its k/m_A' part removed,
 allowed by the Ward identity and free of the (E/m_A')^2 round-off of the textbook form.
-The nucleus is treated as a heavy spinless particle (docs/physics.md section 2.1: the spin-1/2 difference
-is negligible at M ~ 171 GeV).  Units: momenta in GeV; |M|^2 is dimensionless for km and
-carries g's units squared (GeV^-2n) times GeV^2n otherwise, so sigma comes out in GeV^-2
-for g in model units.
+The nucleus is treated as a heavy spinless particle (docs/physics.md section 2.1: the
+spin-1/2 difference is negligible at M ~ 171 GeV).  Units: momenta in GeV; |M|^2 is
+dimensionless for km and carries g's units squared (GeV^-2n) times GeV^2n otherwise, so
+sigma comes out in GeV^-2 for g in model units.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ..models import get_model
+from ..models import Model, get_model
 from .kinematics import minkowski_dot
 
 __all__ = [
@@ -119,13 +119,14 @@ def polarisations(k: NDArray[np.float64], m_ap: float) -> NDArray[np.float64]:
     return eps
 
 
-def vertex(model: str, k: NDArray[np.float64], m_ap: float) -> NDArray[np.complex128]:
+def vertex(model: str | Model, k: NDArray[np.float64], m_ap: float) -> NDArray[np.complex128]:
     r"""The A'-lepton vertex Gamma^alpha(k), shape (N, 4, 4, 4) = (event, alpha, i, j).
 
     Parameters
     ----------
-    model : str
-        Model id (km, md, ed, cr, am).
+    model : str or Model
+        Model id (km, md, ed, cr, am); the vertex follows from ``Model.vertex`` and
+        ``Model.gamma5``.
     k : ndarray, shape (N, 4)
         A' four-momentum in GeV (upper index).
     m_ap : float
@@ -133,31 +134,32 @@ def vertex(model: str, k: NDArray[np.float64], m_ap: float) -> NDArray[np.comple
 
     Notes
     -----
-    km: gamma^alpha.  md: sigma^{alpha nu} k_nu = (i/2)(gamma^alpha kslash - kslash gamma^alpha).
-    ed: sigma^{alpha nu} k_nu gamma^5.  cr: k^2 gamma^alpha - k^alpha kslash.
-    am: (k^2 gamma^alpha - k^alpha kslash) gamma^5.  (sigma gamma^5 = gamma^5 sigma.)
+    charge (km): gamma^alpha.  dipole (md): sigma^{alpha nu} k_nu =
+    (i/2)(gamma^alpha kslash - kslash gamma^alpha).  radius (cr): k^2 gamma^alpha -
+    k^alpha kslash.  gamma5 (ed, am): the same times gamma^5 (sigma gamma^5 = gamma^5 sigma).
     """
-    mid = get_model(model).id
+    mdl = get_model(model)
     n = k.shape[0]
     g = np.broadcast_to(GAMMA, (n, 4, 4, 4))
-    if mid == "km":
-        return np.ascontiguousarray(g)
-    ks = slash(k)[:, None]
-    if mid in ("md", "ed"):
+    if mdl.vertex == "charge":
+        v = np.ascontiguousarray(g)
+    elif mdl.vertex == "dipole":
+        ks = slash(k)[:, None]
         v = 0.5j * (g @ ks - ks @ g)
-        return v @ GAMMA5 if mid == "ed" else v
-    k2 = m_ap * m_ap
-    v = k2 * g - k[:, :, None, None] * ks
-    return v @ GAMMA5 if mid == "am" else v
+    else:  # radius
+        ks = slash(k)[:, None]
+        v = m_ap * m_ap * g - k[:, :, None, None] * ks
+    return v @ GAMMA5 if mdl.gamma5 else v
 
 
 def contracted_vertex(
-    mid: str, eps: NDArray[np.float64], k: NDArray[np.float64], m_ap: float
+    mid: str | Model, eps: NDArray[np.float64], k: NDArray[np.float64], m_ap: float
 ) -> NDArray[np.complex128]:
     """epsilon_alpha Gamma^alpha(k) for polarisation vectors ``eps`` (N, 4): shape (N, 4, 4).
 
-    km: eps-slash; md: (i/2)(eps-slash kslash - kslash eps-slash); ed: md gamma^5;
-    cr: m_A'^2 eps-slash; am: (m_A'^2 eps-slash - (eps.k) kslash) gamma^5.
+    charge (km): eps-slash; dipole (md): (i/2)(eps-slash kslash - kslash eps-slash);
+    radius without gamma5 (cr): m_A'^2 eps-slash; radius with gamma5 (am):
+    (m_A'^2 eps-slash - (eps.k) kslash) gamma^5; ed: md gamma^5.
 
     For cr the (eps.k) kslash term is dropped: it vanishes for the physical polarisations
     (eps.k = 0) and, for the shifted longitudinal vector of :func:`polarisations`, it
@@ -166,22 +168,24 @@ def contracted_vertex(
     every phase-space point.  For am the axial current is not conserved (m_l terms), so the
     term is kept.
     """
+    mdl = get_model(mid)
     se = slash(eps)
-    if mid == "km":
-        return se
-    if mid == "cr":
-        return m_ap * m_ap * se
-    ks = slash(k)
-    if mid in ("md", "ed"):
+    if mdl.vertex == "charge":
+        v = se
+    elif mdl.vertex == "radius" and not mdl.gamma5:  # (eps.k) kslash term: 0 (see above)
+        v = m_ap * m_ap * se
+    elif mdl.vertex == "dipole":
+        ks = slash(k)
         v = 0.5j * (se @ ks - ks @ se)
-    else:
+    else:  # radius with gamma5
+        ks = slash(k)
         ek = minkowski_dot(eps, k)
         v = m_ap * m_ap * se - ek[:, None, None] * ks
-    return v @ GAMMA5 if mid in ("ed", "am") else v
+    return v @ GAMMA5 if mdl.gamma5 else v
 
 
 def lepton_trace(
-    model: str,
+    model: str | Model,
     p1: NDArray[np.float64],
     p2: NDArray[np.float64],
     k: NDArray[np.float64],
@@ -199,7 +203,7 @@ def lepton_trace(
 
     Parameters
     ----------
-    model : str
+    model : str or Model
         Model id.
     p1, p2, k, current : ndarray, shape (N, 4)
         Incoming lepton, outgoing lepton, A' momenta and the nucleus current J (GeV).
@@ -218,7 +222,7 @@ def lepton_trace(
     ndarray, shape (N,)
         The spin sum (real, >= 0 for real polarisations), GeV^2 x (vertex units)^2.
     """
-    mid = get_model(model).id
+    mdl = get_model(model)
     if den_in is None:
         den_in = minkowski_dot(p1 - k, p1 - k) - m_l**2
     if den_out is None:
@@ -235,7 +239,7 @@ def lepton_trace(
     u1 = slash(p1) + m_l * eye
     total = np.zeros(p1.shape[0])
     for lam in range(eps.shape[1]):
-        gam = contracted_vertex(mid, eps[:, lam], k, m_ap)
+        gam = contracted_vertex(mdl, eps[:, lam], k, m_ap)
         o = gam @ left + right @ gam
         a = u2 @ o
         # Obar = gamma0 O^dagger gamma0: in the Dirac representation gamma0 = diag(1,1,-1,-1)
@@ -250,7 +254,7 @@ _G0_SIGNS = np.outer(np.diag(GAMMA[0]).real, np.diag(GAMMA[0]).real)
 
 
 def squared_amplitude(
-    model: str,
+    model: str | Model,
     p1: NDArray[np.float64],
     p2: NDArray[np.float64],
     k: NDArray[np.float64],
@@ -268,7 +272,7 @@ def squared_amplitude(
 
     Parameters
     ----------
-    model : str
+    model : str or Model
         Model id.
     p1, p2, k, P1, P2 : ndarray, shape (N, 4)
         Four-momenta in GeV (lepton in/out, A', nucleus in/out).

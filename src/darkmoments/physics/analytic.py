@@ -120,9 +120,6 @@ MdForm = Literal["full", "eq4.2"]
 #: proton dipole 0.71 GeV^2.
 _A_EL, _A_INEL, _D_NUC, _DIPOLE = 111.0, 773.0, 0.164, 0.71
 
-_KM_LIKE = {"km": 0, "cr": 4, "am": 4}  # value: power of m_A' multiplying the km kernel
-_MD_LIKE = ("md", "ed")
-
 
 # ---------------------------------------------------------------------------------------
 # validation helpers
@@ -318,14 +315,19 @@ def x_limits(mass: float, beam_energy: float, lepton_mass: float = M_E) -> tuple
 
 
 def _kernel(
-    mid: str, x: NDArray[np.float64], U: NDArray[np.float64], m: float, md_form: str
+    model: Model, x: NDArray[np.float64], U: NDArray[np.float64], m: float, md_form: str
 ) -> NDArray[np.float64]:
-    """The x [...] part of eqs. 4.1/4.2 (without 8 alpha^3 g^2 E0^2 beta chi)."""
+    """The x [...] part of eqs. 4.1/4.2 (without 8 alpha^3 g^2 E0^2 beta chi).
+
+    The massless-lepton hard process does not see gamma^5, so it depends on the vertex
+    kind only: charge and radius vertices share the km kernel, times m_A'^(2n) (the radius
+    vertex is m_A'^2 times the charge one on shell); dipoles have their own.
+    """
     m2 = m * m
     omx = 1.0 - x
-    if mid in _KM_LIKE:
+    if model.vertex != "dipole":
         br = (omx + 0.5 * x * x) / U**2 + omx**2 * m2 * m2 / U**4 - x * omx * m2 / U**3
-        return x * br * m ** _KM_LIKE[mid]
+        return x * br * m ** (2 * model.dimension)
     if md_form == "eq4.2":
         return x * x / U
     corr = m2 * ((omx * m2 - U * x) ** 2 + omx**2 * m2 * m2) / (4.0 * U**4)
@@ -346,7 +348,7 @@ def _setup(
     target: str | Target,
     md_form: str,
     chi: float | None,
-) -> tuple[str, float, float, float, float, float]:
+) -> tuple[Model, float, float, float, float, float]:
     mdl = get_model(model)
     m = _finite_positive("mass", mass)
     e0 = _finite_positive("beam_energy", beam_energy)
@@ -355,7 +357,7 @@ def _setup(
     g = _check_coupling(coupling)
     _check_md_form(md_form)
     c = photon_flux_chi(m, e0, target) if chi is None else _finite_positive("chi", chi)
-    return mdl.id, m, e0, ml, g, _prefactor_pb(m, e0, c, g)
+    return mdl, m, e0, ml, g, _prefactor_pb(m, e0, c, g)
 
 
 def dsigma_dx_dcostheta(
@@ -399,7 +401,7 @@ def dsigma_dx_dcostheta(
     ndarray
         pb per unit x per unit cos(theta).
     """
-    mid, m, e0, ml, _, pref = _setup(
+    mdl, m, e0, ml, _, pref = _setup(
         model, mass, beam_energy, coupling, lepton_mass, target, md_form, chi
     )
     x = np.asarray(x, dtype=float)
@@ -408,11 +410,11 @@ def dsigma_dx_dcostheta(
     inside = (x >= xlo) & (x <= xhi) & (th >= 0) & (th <= math.pi)
     xs = np.where(inside, x, 0.5 * (xlo + xhi))
     U = ww_U(xs, th, m, e0, ml)
-    return np.where(inside, pref * _kernel(mid, xs, U, m, md_form), 0.0)
+    return np.where(inside, pref * _kernel(mdl, xs, U, m, md_form), 0.0)
 
 
 def _theta_integral(
-    mid: str,
+    mdl: Model,
     x: NDArray[np.float64],
     th_lo: NDArray[np.float64],
     th_hi: NDArray[np.float64],
@@ -434,7 +436,7 @@ def _theta_integral(
     U = U0[..., None] * np.exp(w)
     th = np.sqrt(np.maximum(U - U0[..., None], 0.0) / (e0 * e0 * xb))
     jac = np.sinc(th / math.pi) * U / (2.0 * e0 * e0 * xb)  # dcos = sin(th) dth
-    val = np.sum(wt * jac * _kernel(mid, xb, U, m, md_form), axis=-1)
+    val = np.sum(wt * jac * _kernel(mdl, xb, U, m, md_form), axis=-1)
     return np.where(th_hi > th_lo, val, 0.0)
 
 
@@ -476,7 +478,7 @@ def dsigma_dx(
     ndarray
         pb per unit x.
     """
-    mid, m, e0, ml, _, pref = _setup(
+    mdl, m, e0, ml, _, pref = _setup(
         model, mass, beam_energy, coupling, lepton_mass, target, md_form, chi
     )
     thm = _check_theta_max(theta_max)
@@ -484,7 +486,7 @@ def dsigma_dx(
     xlo, xhi = m / e0, 1.0 - ml / e0
     inside = (x >= xlo) & (x <= xhi)
     xs = np.where(inside, x, 0.5 * (xlo + xhi))
-    val = _theta_integral(mid, xs, np.zeros_like(xs), np.full_like(xs, thm), m, e0, ml, md_form)
+    val = _theta_integral(mdl, xs, np.zeros_like(xs), np.full_like(xs, thm), m, e0, ml, md_form)
     return np.where(inside, pref * val, 0.0)
 
 
@@ -523,12 +525,12 @@ def sigma_ww(
     float
         sigma in pb (absolute: BEST normalisation, see the module docstring).
     """
-    mid, m, e0, ml, _, pref = _setup(
+    mdl, m, e0, ml, _, pref = _setup(
         model, mass, beam_energy, coupling, lepton_mass, target, md_form, None
     )
     thm = _check_theta_max(theta_max)
     x, wx = _x_nodes(np.array(m / e0), np.array(1.0 - ml / e0), 32, 12)
-    val = _theta_integral(mid, x, np.zeros_like(x), np.full_like(x, thm), m, e0, ml, md_form)
+    val = _theta_integral(mdl, x, np.zeros_like(x), np.full_like(x, thm), m, e0, ml, md_form)
     return float(pref * np.sum(wx * val))
 
 
@@ -564,7 +566,7 @@ def recoil_binned_sigma(
     (sigma_E, sigma_pT) : tuple of ndarray
         pb in each bin (events outside the edges are not counted).
     """
-    mid, m, e0, ml, _, pref = _setup(
+    mdl, m, e0, ml, _, pref = _setup(
         model, mass, beam_energy, coupling, lepton_mass, target, md_form, None
     )
     thm = _check_theta_max(theta_max)
@@ -576,7 +578,7 @@ def recoil_binned_sigma(
     a = np.clip(1.0 - ee[1:] / e0, xlo, xhi)
     b = np.clip(1.0 - ee[:-1] / e0, xlo, xhi)
     x, wx = _x_nodes(a, b, 24, 4)
-    val = _theta_integral(mid, x, np.zeros_like(x), np.full_like(x, thm), m, e0, ml, md_form)
+    val = _theta_integral(mdl, x, np.zeros_like(x), np.full_like(x, thm), m, e0, ml, md_form)
     sig_e = pref * np.sum(wx * val, axis=-1) * (b > a)
 
     # p_T: x sub-intervals split where |k(x)| = p_T edge
@@ -598,11 +600,11 @@ def recoil_binned_sigma(
         t2 = np.arcsin(s_hi)
         # branch theta in [0, pi/2]: p_T increases with theta
         lo1, hi1 = np.minimum(t1, half), np.minimum(t2, half)
-        tot = _theta_integral(mid, xs, lo1, hi1, m, e0, ml, md_form)
+        tot = _theta_integral(mdl, xs, lo1, hi1, m, e0, ml, md_form)
         if thm > math.pi / 2:  # branch theta in [pi/2, pi]: p_T decreases with theta
             lo2 = np.minimum(math.pi - t2, thm)
             hi2 = np.minimum(math.pi - t1, thm)
-            tot = tot + _theta_integral(mid, xs, lo2, hi2, m, e0, ml, md_form)
+            tot = tot + _theta_integral(mdl, xs, lo2, hi2, m, e0, ml, md_form)
         sig_p += pref * np.sum(ws * tot, axis=-1) * (hi > lo)
     return sig_e, sig_p
 

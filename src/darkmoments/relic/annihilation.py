@@ -39,14 +39,16 @@ charge.  For the other models the same formula is only a *proxy* (paper footnote
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..constants import E_CHARGE, M_E, M_MU, M_TAU
-from ..models import get_model
+from ..errors import InputError
+from ..models import Model, get_model
 from .rratio import r_ratio
 from .widths import width_chi, width_fermion
 
@@ -65,9 +67,42 @@ LEPTON_MASSES: dict[str, float] = {"e": M_E, "mu": M_MU, "tau": M_TAU}
 #: Allowed values of the ``hadrons`` option.
 HADRON_MODES: tuple[str, ...] = ("auto", "none", "rratio", "proxy")
 
+_Body = Callable[[NDArray, NDArray, NDArray], NDArray]
+#: |M|^2 / [g_D^2 c^2 (s - 4 m_chi^2) / D] by vertex structure (Model.structure), the table
+#: of the module docstring: arguments s, f2 = m_f^2, c2 = cos^2(theta).
+_MSQ_BODY: dict[tuple[str, bool], _Body] = {
+    ("charge", False): lambda s, f2, c2: 2 * (s - (s - 4 * f2) * c2),  # km, A.3
+    ("dipole", False): lambda s, f2, c2: 2 * s * ((s - 4 * f2) * c2 + 4 * f2),  # md, A.4 / 2
+    ("dipole", True): lambda s, f2, c2: 2 * s * (s - 4 * f2) * c2,  # ed, A.5 / 2
+    ("radius", False): lambda s, f2, c2: 2 * s**2 * (s - (s - 4 * f2) * c2),  # cr, A.6 / 2
+    ("radius", True): lambda s, f2, c2: 2 * s**2 * (s - 4 * f2) * (1 - c2),  # am, A.7 / 2
+}
+#: F(s) = int dcos of the bodies above, arguments s and f2 (see :func:`angular_factor`).
+_ANGULAR: dict[tuple[str, bool], Callable[[NDArray, NDArray], NDArray]] = {
+    ("charge", False): lambda s, f2: 8 / 3 * (s + 2 * f2),
+    ("dipole", False): lambda s, f2: 4 / 3 * s * (s + 8 * f2),
+    ("dipole", True): lambda s, f2: 4 / 3 * s * (s - 4 * f2),
+    ("radius", False): lambda s, f2: 8 / 3 * s**2 * (s + 2 * f2),
+    ("radius", True): lambda s, f2: 8 / 3 * s**2 * (s - 4 * f2),
+}
+
+
+def _formula(table: dict[tuple[str, bool], Any], model: Model) -> Any:
+    try:
+        return table[model.structure]
+    except KeyError:
+        raise InputError(
+            f"no annihilation formula for the vertex {model.structure} of model {model.id!r}"
+        ) from None
+
+
+def _paper_factor(model: Model, paper_normalisation: bool) -> bool:
+    """Whether the printed A.4-A.7 (twice the trace) apply: the four moment models (n > 0)."""
+    return paper_normalisation and model.dimension > 0
+
 
 def msq_annihilation(
-    model: str,
+    model: str | Model,
     s: ArrayLike,
     cos_theta: ArrayLike,
     m_chi: float,
@@ -104,29 +139,20 @@ def msq_annihilation(
     ndarray
         |M|^2 (dimensionless).
     """
-    mid = get_model(model).id
+    mdl = get_model(model)
     s = np.asarray(s, dtype=float)
     c2t = np.asarray(cos_theta, dtype=float) ** 2
     f2 = m_f**2
     pref = 4 * np.pi * alpha_d * (E_CHARGE * coupling) ** 2 * (s - 4 * m_chi**2)
     pref = pref / np.asarray(denominator, dtype=float)
-    if mid == "km":
-        body = 2 * (s - (s - 4 * f2) * c2t)
-    elif mid == "md":
-        body = 2 * s * ((s - 4 * f2) * c2t + 4 * f2)
-    elif mid == "ed":
-        body = 2 * s * (s - 4 * f2) * c2t
-    elif mid == "cr":
-        body = 2 * s**2 * (s - (s - 4 * f2) * c2t)
-    else:  # am
-        body = 2 * s**2 * (s - 4 * f2) * (1 - c2t)
-    if paper_normalisation and mid != "km":
+    body = _formula(_MSQ_BODY, mdl)(s, f2, c2t)
+    if _paper_factor(mdl, paper_normalisation):
         body = 2 * body
     return pref * body
 
 
 def angular_factor(
-    model: str, s: ArrayLike, m_f: ArrayLike, *, paper_normalisation: bool = False
+    model: str | Model, s: ArrayLike, m_f: ArrayLike, *, paper_normalisation: bool = False
 ) -> NDArray[np.float64]:
     """F(s) = int_{-1}^{1} dcos [|M|^2 / (g_D^2 c^2 (s - 4 m_chi^2) / D)].
 
@@ -147,20 +173,11 @@ def angular_factor(
         km (8/3)(s + 2m^2); md (4/3) s (s + 8m^2); ed (4/3) s (s - 4m^2);
         cr (8/3) s^2 (s + 2m^2); am (8/3) s^2 (s - 4m^2), in GeV^(2 + 2n).
     """
-    mid = get_model(model).id
+    mdl = get_model(model)
     s = np.asarray(s, dtype=float)
     f2 = np.asarray(m_f, dtype=float) ** 2
-    if mid == "km":
-        f = 8 / 3 * (s + 2 * f2)
-    elif mid == "md":
-        f = 4 / 3 * s * (s + 8 * f2)
-    elif mid == "ed":
-        f = 4 / 3 * s * (s - 4 * f2)
-    elif mid == "cr":
-        f = 8 / 3 * s**2 * (s + 2 * f2)
-    else:
-        f = 8 / 3 * s**2 * (s - 4 * f2)
-    if paper_normalisation and mid != "km":
+    f = _formula(_ANGULAR, mdl)(s, f2)
+    if _paper_factor(mdl, paper_normalisation):
         f = 2 * f
     return f
 
@@ -170,7 +187,7 @@ def _beta(s: NDArray, m: ArrayLike) -> NDArray:
 
 
 def sigma_fermion(
-    model: str,
+    model: str | Model,
     s: ArrayLike,
     m_chi: ArrayLike,
     m_f: ArrayLike,
@@ -253,7 +270,7 @@ class DarkSector:
         object.__setattr__(self, "_mid", get_model(self.model).id)
         if self.hadrons not in HADRON_MODES:
             raise ValueError(f"hadrons must be one of {HADRON_MODES}, got {self.hadrons!r}")
-        if self.hadrons == "rratio" and self._mid != "km":
+        if self.hadrons == "rratio" and not get_model(self._mid).photon_like:
             raise ValueError(
                 f"hadrons='rratio' is only valid for km, got model {self._mid!r}; use 'proxy'"
             )
@@ -269,7 +286,8 @@ class DarkSector:
     @property
     def with_hadrons(self) -> bool:
         """Whether hadronic final states are included."""
-        return self.hadrons in ("rratio", "proxy") or (self.hadrons == "auto" and self._mid == "km")
+        auto = self.hadrons == "auto" and get_model(self._mid).photon_like
+        return self.hadrons in ("rratio", "proxy") or auto
 
     def widths(self) -> dict[str, float]:
         """Partial A' widths in GeV: ``chi`` plus each open lepton and ``hadrons`` if included."""
@@ -322,7 +340,7 @@ class DarkSector:
 
 
 def sigma_total(
-    model: str,
+    model: str | Model,
     s: NDArray[np.float64],
     m_chi: ArrayLike,
     coupling: ArrayLike,

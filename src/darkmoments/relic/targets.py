@@ -96,9 +96,10 @@ def _check_params(mass_ratio: float, alpha_d: float, hadrons: str, leptons: Sequ
 
 
 def _hadrons_on(mid: str, hadrons: str) -> bool:
-    if hadrons == "rratio" and mid != "km":
+    photon_like = get_model(mid).photon_like
+    if hadrons == "rratio" and not photon_like:
         raise InputError(f"hadrons='rratio' is only valid for km, got model {mid!r}; use 'proxy'")
-    return hadrons in ("rratio", "proxy") or (hadrons == "auto" and mid == "km")
+    return hadrons in ("rratio", "proxy") or (hadrons == "auto" and photon_like)
 
 
 class _Batch:
@@ -514,7 +515,10 @@ def scan(
     mids = _models(models)
     for mid in mids:  # refuse before any work (e.g. hadrons='rratio' for md)
         _hadrons_on(mid, hadrons)
-    bands = {mid: proxy_band and mid != "km" and not _hadrons_on(mid, hadrons) for mid in mids}
+    bands = {
+        mid: proxy_band and not get_model(mid).photon_like and not _hadrons_on(mid, hadrons)
+        for mid in mids
+    }
     chunks = [masses[i : i + SCAN_CHUNK] for i in range(0, masses.size, SCAN_CHUNK)]
     total = masses.size * sum(1 + bands[mid] for mid in mids)
     frames = []

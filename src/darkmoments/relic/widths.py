@@ -25,11 +25,14 @@ default; ``paper_normalisation=True`` reproduces A.11 as printed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..constants import E_CHARGE
-from ..models import MODEL_IDS, get_model
+from ..errors import InputError
+from ..models import Model, get_model
 
 __all__ = [
     "decay_msq",
@@ -37,9 +40,30 @@ __all__ = [
     "width_fermion",
 ]
 
+#: |M(A' -> f fbar)|^2 / (c^2 / 3) by vertex structure (Model.structure), m2 = M^2, f2 = m_f^2:
+#: the table of the module docstring.
+_DECAY_BODY: dict[tuple[str, bool], Callable[[NDArray, NDArray], NDArray]] = {
+    ("charge", False): lambda m2, f2: 4 * m2 + 8 * f2,  # km, A.9
+    ("dipole", False): lambda m2, f2: 2 * m2**2 + 16 * f2 * m2,  # md, A.10
+    ("dipole", True): lambda m2, f2: 2 * m2**2 - 8 * f2 * m2,  # ed, A.11 corrected
+    ("radius", False): lambda m2, f2: 4 * m2**3 + 8 * f2 * m2**2,  # cr, A.12
+    ("radius", True): lambda m2, f2: 4 * m2**3 - 16 * f2 * m2**2,  # am, A.13
+}
+#: Printed / traced width where the paper's formula differs from the trace: A.11 (ed) is half.
+_PAPER_WIDTH_FACTOR: dict[tuple[str, bool], float] = {("dipole", True): 0.5}
+
+
+def _decay_body(model: Model) -> Callable[[NDArray, NDArray], NDArray]:
+    try:
+        return _DECAY_BODY[model.structure]
+    except KeyError:
+        raise InputError(
+            f"no A' width formula for the vertex {model.structure} of model {model.id!r}"
+        ) from None
+
 
 def decay_msq(
-    model: str,
+    model: str | Model,
     m_ap: ArrayLike,
     m_f: ArrayLike,
     coupling: ArrayLike,
@@ -66,22 +90,13 @@ def decay_msq(
     ndarray
         |M|^2 in GeV^2.
     """
-    mid = get_model(model).id
+    mdl = get_model(model)
     m2 = np.asarray(m_ap, dtype=float) ** 2
     f2 = np.asarray(m_f, dtype=float) ** 2
     c2 = (E_CHARGE * np.asarray(coupling, dtype=float)) ** 2
-    if mid == "km":
-        body = 4 * m2 + 8 * f2
-    elif mid == "md":
-        body = 2 * m2**2 + 16 * f2 * m2
-    elif mid == "ed":
-        body = (2 * m2**2 - 8 * f2 * m2) * (0.5 if paper_normalisation else 1.0)
-    elif mid == "cr":
-        body = 4 * m2**3 + 8 * f2 * m2**2
-    elif mid == "am":
-        body = 4 * m2**3 - 16 * f2 * m2**2
-    else:  # pragma: no cover - get_model already validated
-        raise ValueError(f"unknown model {model!r}; allowed: {MODEL_IDS}")
+    body = _decay_body(mdl)(m2, f2)
+    if paper_normalisation and mdl.structure in _PAPER_WIDTH_FACTOR:
+        body = body * _PAPER_WIDTH_FACTOR[mdl.structure]
     return c2 * body / 3.0
 
 
@@ -92,7 +107,7 @@ def _two_body(msq: NDArray, m_ap: NDArray, m_d: ArrayLike) -> NDArray[np.float64
 
 
 def width_fermion(
-    model: str,
+    model: str | Model,
     m_ap: ArrayLike,
     m_f: ArrayLike,
     coupling: ArrayLike,
