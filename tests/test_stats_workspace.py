@@ -425,5 +425,5 @@ def test_export_states_the_models_coupling_unit(tmp_path: Path) -> None:
         assert res.summary()["coupling_unit"] == unit
         text = (tmp_path / f"{mid}.README.txt").read_text()
         assert f"coupling g = {res.info['coupling']:.6g} [{unit}]" in text
-    with pytest.raises(InputError, match=r"coupling must be a finite number > 0 \[GeV\^-1\]"):
+    with pytest.raises(InputError, match=r"coupling \[GeV\^-1\] must be a finite number > 0"):
         export_workspace("md", 0.1, EXP, coupling=-1.0)

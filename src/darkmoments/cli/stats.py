@@ -44,6 +44,7 @@ from typing import Any
 import click
 
 from ..errors import InputError, OutputPathError
+from ..models import check_coupling
 from ..stats.fast import P_FLOOR
 from ..validation import check_real
 from ._common import check_output_path, echo_json, positive_float, positive_int, progress_enabled
@@ -276,7 +277,7 @@ def workspace_cmd(
     mid = get_model(model).id
     positive_float("--mass (GeV)", mass)
     if coupling is not None:
-        positive_float("--coupling", coupling)
+        check_coupling(coupling, name="--coupling")
     check_real("--cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     staterror = _staterror_choice(staterror, no_staterror)
     check_output_path(out, option="--out")
@@ -495,7 +496,7 @@ def discovery_cmd(
             raise InputError("give --signal-events N or all of --model, --mass and --coupling")
         from ..templates import signal_yield
 
-        positive_float("--coupling", coupling)
+        check_coupling(coupling, name="--coupling")
         n_sig = signal_yield(model, mass, coupling, experiment, directory=_dir(templates_dir))
         n_sig = n_sig.n_signal
     d = discovery_significance(

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 
 from ..errors import InputError
+from ..models import check_coupling
 from ..validation import check_real
 from .fast import P_FLOOR, check_p_floor, xlogx
 from .shapes import ShapeGrid
@@ -229,7 +230,7 @@ def fit_mass(
     p_floor = check_p_floor(p_floor)
     delta = check_real("delta", delta, lo=0.0, lo_open=True)
     if rate_coupling is not None:
-        rate_coupling = check_real("rate_coupling", rate_coupling, lo=0.0, lo_open=True)
+        rate_coupling = check_coupling(rate_coupling, name="rate_coupling")
     lo_m, hi_m = grid.mass_range
     u_lo, u_hi = np.log(lo_m), np.log(hi_m)
     prof = _profiler(c, grid, rate_coupling, p_floor)

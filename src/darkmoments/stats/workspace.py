@@ -1054,12 +1054,12 @@ def export_workspace(
     WorkspaceExport
     """
     from ..experiments import get_experiment
-    from ..models import get_model
+    from ..models import check_coupling, get_model
 
     m = get_model(model)
     g = None
     if coupling is not None:
-        g = check_real("coupling", coupling, lo=0.0, lo_open=True, unit=f"[{m.coupling_unit}]")
+        g = check_coupling(coupling, name=f"coupling [{m.coupling_unit}]")
     mid = m.id
     mass = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")
     exp = get_experiment(experiment)
