@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print("3) LDMX Phase II reach (90% CL, zero background) and relic targets")
     from . import relic
-    from .stats import reach_for
+    from .stats import reach_by_model, reach_table
 
-    reach = {mid: reach_for(mid, "ldmx-phase2") for mid in MODEL_IDS}
-    table = pd.DataFrame([{"model": mid, **r} for mid, rr in reach.items() for r in rr])
+    table = reach_table("all", "ldmx-phase2")
     write_csv_atomic(table, out / "reach_ldmx-phase2.csv")
+    reach = reach_by_model(table)  # {model: [{"mass", "coupling", "y"}]}
     targets = relic.scan("all", n_masses=30, m_min=0.003, m_max=3.0, proxy_band=False)
     write_csv_atomic(targets, out / "relic_targets.csv")
     for mid in MODEL_IDS:

@@ -60,14 +60,14 @@ def main() -> None:
 
 
 def _attach() -> None:
+    from .stats import COMMANDS as stats_commands
     from .templates import templates_group, yield_command
 
-    main.add_command(templates_group)
-    main.add_command(yield_command)
+    for command in (templates_group, yield_command, *stats_commands):
+        main.add_command(command)
     # Modules that still decorate ``main`` themselves (being moved to add_command).
     from . import generate as _generate  # noqa: F401  (xsec, generate)
     from . import relic as _relic  # noqa: F401  (relic)
-    from . import stats as _stats  # noqa: F401  (workspace reach discovery degeneracy ...)
 
 
 _attach()

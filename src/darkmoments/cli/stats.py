@@ -958,16 +958,3 @@ COMMANDS: tuple[click.Command, ...] = (
     degeneracy_cmd,
     discriminate_cmd,
 )
-
-
-def _attach_transitional() -> None:
-    """Attach :data:`COMMANDS` to the root group while :mod:`darkmoments.cli` still only
-    imports this module (delete once its ``_attach`` adds them; ``add_command`` is
-    idempotent, so both may run meanwhile)."""
-    from . import main
-
-    for command in COMMANDS:
-        main.add_command(command)
-
-
-_attach_transitional()
