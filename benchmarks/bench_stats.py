@@ -1,6 +1,6 @@
 """Benchmark: discrimination-toy throughput, fast vectorised path vs pyhf + iminuit.
 
-Problem: synthetic templates (:mod:`darkmoments.stats.synthetic`) on the LDMX Phase II
+Problem: synthetic templates (:mod:`darkmoments.testing.synthetic`) on the LDMX Phase II
 binning (40 x 48 = 1920 (E, p_T) bins) at 40 log-spaced masses (the shipped grid's size),
 true km at 1.0 GeV against md, N = 50 signal events.  Throughput is counted in
 toys x hypotheses x mass points per second.  The pyhf reference fits each toy at every grid
@@ -19,8 +19,8 @@ import numpy as np
 
 from darkmoments.experiments import get_experiment
 from darkmoments.stats import DiscriminationSetup, ShapeGrid, asimov, run_discrimination
-from darkmoments.stats.synthetic import synthetic_template
 from darkmoments.stats.toys import discrimination_statistic, reference_statistic_pyhf
+from darkmoments.testing.synthetic import synthetic_template
 
 __all__ = ["run"]
 

@@ -36,13 +36,13 @@ from darkmoments.stats import (
 )
 from darkmoments.stats.fast import deviance_grid
 from darkmoments.stats.limits import cls_pyhf
-from darkmoments.stats.synthetic import (
+from darkmoments.stats.toys import DiscriminationSetup, relic_setup, run_discrimination
+from darkmoments.stats.workspace import build_spec
+from darkmoments.testing.synthetic import (
     synthetic_grid_templates,
     synthetic_template,
     write_synthetic_templates,
 )
-from darkmoments.stats.toys import DiscriminationSetup, relic_setup, run_discrimination
-from darkmoments.stats.workspace import build_spec
 
 MASSES = np.geomspace(0.05, 2.0, 8)
 

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from darkmoments.cli import main
-from darkmoments.stats.synthetic import write_synthetic_templates
+from darkmoments.testing.synthetic import write_synthetic_templates
 
 # ~15 s each on a loaded 2-core machine (three interpreter start-ups with worker pools)
 pytestmark = [

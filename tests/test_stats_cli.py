@@ -1,6 +1,6 @@
 """The statistics CLI commands, on a synthetic template file in the shipped format.
 
-The synthetic file (``darkmoments.stats.synthetic.write_synthetic_templates``) carries the
+The synthetic file (``darkmoments.testing.synthetic.write_synthetic_templates``) carries the
 LDMX Phase II binning and metadata, so the commands run their real loading path
 (``darkmoments.templates.load`` / ``templates.signal_yield``) through ``--templates DIR``.
 One test also runs on the shipped templates when they exist.
@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from darkmoments.cli import main
 from darkmoments.experiments import get_experiment
-from darkmoments.stats.synthetic import write_synthetic_templates
+from darkmoments.testing.synthetic import write_synthetic_templates
 
 LN10 = math.log(10.0)
 MASSES = np.geomspace(0.05, 2.0, 8)

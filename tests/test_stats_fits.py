@@ -10,7 +10,7 @@ from darkmoments.stats import ShapeGrid, asimov, fit_mass, profile_mass
 from darkmoments.stats.fast import deviance_fixed, deviance_grid
 from darkmoments.stats.fits import deviance, profile_deviance
 from darkmoments.stats.shapes import parse_observables, project_template
-from darkmoments.stats.synthetic import synthetic_grid_templates, synthetic_template
+from darkmoments.testing.synthetic import synthetic_grid_templates, synthetic_template
 
 MASSES = np.geomspace(0.05, 2.0, 10)
 

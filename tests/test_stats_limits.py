@@ -26,7 +26,7 @@ from darkmoments.stats import (
 )
 from darkmoments.stats.discovery import pyhf_discovery
 from darkmoments.stats.limits import cls_counting, cls_pyhf
-from darkmoments.stats.synthetic import synthetic_template
+from darkmoments.testing.synthetic import synthetic_template
 
 LN10 = math.log(10.0)
 
@@ -269,7 +269,7 @@ def test_reach_table_is_reach_for_per_model(tmp_path: Path) -> None:
     from darkmoments.experiments import get_experiment
     from darkmoments.stats import reach_by_model, reach_for, reach_table
     from darkmoments.stats.limits import REACH_COLUMNS
-    from darkmoments.stats.synthetic import write_synthetic_templates
+    from darkmoments.testing.synthetic import write_synthetic_templates
 
     masses = np.geomspace(0.05, 2.0, 4)
     write_synthetic_templates(tmp_path, "ldmx-phase2", ("km", "md", "ed", "cr", "am"), masses)

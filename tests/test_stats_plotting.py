@@ -10,7 +10,7 @@ import pytest
 from darkmoments.models import get_model
 from darkmoments.plotting import plot_discrimination, plot_reach, save_figure
 from darkmoments.stats import DiscriminationSetup, ShapeGrid, run_discrimination
-from darkmoments.stats.synthetic import synthetic_grid_templates
+from darkmoments.testing.synthetic import synthetic_grid_templates
 
 
 def test_discrimination_and_reach_figures(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ import numpy as np
 from darkmoments.plotting import plot_degeneracy, plot_discrimination, plot_reach, save_figure
 from darkmoments.stats import DiscriminationSetup, ShapeGrid, run_discrimination
 from darkmoments.stats.degeneracy import DegeneracySurface
-from darkmoments.stats.synthetic import synthetic_grid_templates
+from darkmoments.testing.synthetic import synthetic_grid_templates
 
 out = sys.argv[1]
 ms = np.geomspace(0.1, 2.0, 6)

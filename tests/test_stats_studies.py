@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from darkmoments.stats.synthetic import write_synthetic_templates
+from darkmoments.testing.synthetic import write_synthetic_templates
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,6 @@ from scipy import stats
 from darkmoments.stats import ShapeGrid, asimov
 from darkmoments.stats.degeneracy import degeneracy_surface
 from darkmoments.stats.fits import fit_mass
-from darkmoments.stats.synthetic import synthetic_grid_templates
 from darkmoments.stats.toys import (
     DiscriminationSetup,
     discrimination_statistic,
@@ -20,6 +19,7 @@ from darkmoments.stats.toys import (
     reference_statistic_pyhf,
     run_discrimination,
 )
+from darkmoments.testing.synthetic import synthetic_grid_templates
 
 MASSES = np.geomspace(0.05, 2.0, 8)
 

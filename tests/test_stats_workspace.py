@@ -29,7 +29,6 @@ from darkmoments import templates
 from darkmoments.errors import InputError, OutputPathError
 from darkmoments.experiments import get_experiment
 from darkmoments.stats.limits import cls_pyhf, poisson_upper_limit, upper_limit
-from darkmoments.stats.synthetic import synthetic_template
 from darkmoments.stats.workspace import (
     CHANNEL,
     STATERROR_THRESHOLD,
@@ -44,6 +43,7 @@ from darkmoments.stats.workspace import (
     zero_background_note,
 )
 from darkmoments.templates import signal_yield
+from darkmoments.testing.synthetic import synthetic_template
 
 EXP = "ldmx-phase2"
 LN10 = math.log(10.0)
