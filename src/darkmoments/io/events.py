@@ -622,6 +622,13 @@ def generate_to_file(
 
 
 # --------------------------------------------------------------------------- readers
+#: pandas < 3 parses floats with a fast, inexact parser by default (last bits differ from what
+#: was written); pandas 3 is exact by default and deprecates the option.
+_EXACT_FLOATS: dict[str, Any] = (
+    {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+)
+
+
 def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     meta: dict[str, Any] = {}
     with open(p, encoding="utf-8") as fh:
@@ -635,7 +642,7 @@ def _read_csv(p: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
                     meta[key] = json.loads(val)
                 except json.JSONDecodeError:
                     meta[key] = val
-    return pd.read_csv(p, comment="#"), meta
+    return pd.read_csv(p, comment="#", **_EXACT_FLOATS), meta
 
 
 def _read_parquet(p: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
