@@ -108,6 +108,56 @@ def test_scan_chunking_and_progress_do_not_change_numbers(monkeypatch):
     assert whole.equals(chunked)
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"mass_ratio": 2.0},
+        {"mass_ratio": "3"},
+        {"alpha_d": 0.0},
+        {"alpha_d": float("nan")},
+        {"hadrons": "quarks"},
+        {"hadrons": "rratio"},
+        {"leptons": "e"},
+        {"leptons": ()},
+        {"leptons": ("e", "nu")},
+        {"leptons": 3},
+    ],
+)
+def test_dark_sector_settings_validated_once(bad):
+    """One validation (DarkSector) behind every relic entry point: same class, same text."""
+    from darkmoments.relic import DarkSector
+
+    with pytest.raises((InputError, InputTypeError)) as ref:
+        DarkSector("md", **bad)
+    for call in (
+        lambda: target("md", 0.1, **bad),
+        lambda: omega_h2("md", 0.1, 1e-3, **bad),
+        lambda: scan("md", [0.1], **bad),
+    ):
+        with pytest.raises(type(ref.value)) as info:
+            call()
+        assert str(info.value) == str(ref.value)
+
+
+def test_dark_sector_settings_only_and_canonical_model():
+    from darkmoments.relic import DarkSector
+
+    sec = DarkSector("Magnetic-Dipole", leptons=["e"])
+    assert (sec.model, sec.leptons, sec.with_hadrons) == ("md", ("e",), False)
+    assert sec == DarkSector("md", leptons=("e",))
+    with pytest.raises(InputError, match="holds settings only: give m_ap"):
+        sec.widths()
+    with pytest.raises(InputError, match="m_ap must be a finite number > 0 GeV"):
+        DarkSector("md", -0.3, 1e-3)
+    with pytest.raises(InputTypeError, match="coupling must be a real number"):
+        DarkSector("md", 0.3, "1e-3")
+
+
+def test_scan_refuses_unknown_keywords_before_any_work():
+    with pytest.raises(InputTypeError, match=r"unknown keyword argument\(s\) \['ratio'\]"):
+        scan("km", [0.1], ratio=3.0)
+
+
 # ----------------------------------------------------------------------------- CLI
 @pytest.mark.parametrize(
     ("args", "needle"),

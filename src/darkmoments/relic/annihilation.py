@@ -39,6 +39,7 @@ charge.  For the other models the same formula is only a *proxy* (paper footnote
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,8 +48,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..constants import E_CHARGE, M_E, M_MU, M_TAU
-from ..errors import InputError
-from ..models import Model, get_model
+from ..errors import InputError, InputTypeError
+from ..models import Model, check_coupling, get_model
+from ..validation import check_real, is_real
 from .rratio import r_ratio
 from .widths import width_chi, width_fermion
 
@@ -233,77 +235,100 @@ def sigma_fermion(
 
 @dataclass(frozen=True)
 class DarkSector:
-    """Benchmark dark sector: complex scalar chi, s-channel A', one coupling model.
+    """The dark sector of the relic calculation: complex scalar chi, s-channel A', one model.
+
+    Holds the relic settings (``mass_ratio``, ``alpha_d``, ``leptons``, ``hadrons``,
+    ``paper_normalisation``) for one coupling model, validated once, here; every relic
+    function (:func:`darkmoments.relic.omega_h2`, :func:`~darkmoments.relic.target`,
+    :func:`~darkmoments.relic.scan`) builds one from its keyword arguments and passes it on.
+    With ``m_ap`` and ``coupling`` it is also one point of parameter space, whose widths and
+    cross section :meth:`widths` and :meth:`sigma` give.
 
     Attributes
     ----------
     model : str
-        Model id (km md ed cr am).
-    m_ap : float
-        A' mass in GeV.
-    coupling : float
-        g_f in the model's units.
+        Model id (km md ed cr am; aliases accepted, stored as the canonical id).
+    m_ap : float, optional
+        A' mass in GeV (> 0; needed by :meth:`widths`, :meth:`sigma`, :attr:`m_chi`).
+    coupling : float, optional
+        g_f in the model's units (finite; needed by :meth:`widths` and :meth:`sigma`).
     mass_ratio : float
         m_A' / m_chi (paper: 3); must be > 2 so that A' -> chi chi* is open.
     alpha_d : float
-        g_D^2/(4 pi) (paper: 0.5).
+        g_D^2/(4 pi) (paper: 0.5), in (0, 4 pi).
     leptons : tuple of str
-        Lepton final states (subset of e, mu, tau), each included when kinematically open.
+        Lepton final states (non-empty subset of e, mu, tau), each included when
+        kinematically open.
     hadrons : str
         ``auto`` (R-ratio for km, none otherwise), ``none``, ``rratio`` (km only) or ``proxy``
         (R-ratio times the model's massless-muon cross section, paper footnote 4).
     paper_normalisation : bool
         Use the printed A.4-A.7 and A.11 (see module docstring).
+
+    Raises
+    ------
+    InputError, InputTypeError
+        On construction, for any setting out of range (the message names it).
     """
 
     model: str
-    m_ap: float
-    coupling: float
+    m_ap: float | None = None
+    coupling: float | None = None
     mass_ratio: float = 3.0
     alpha_d: float = 0.5
     leptons: tuple[str, ...] = ("e", "mu", "tau")
     hadrons: str = "auto"
     paper_normalisation: bool = False
-    _mid: str = field(init=False, repr=False)
+    _model: Model = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_mid", get_model(self.model).id)
-        if self.hadrons not in HADRON_MODES:
-            raise ValueError(f"hadrons must be one of {HADRON_MODES}, got {self.hadrons!r}")
-        if self.hadrons == "rratio" and not get_model(self._mid).photon_like:
-            raise ValueError(
-                f"hadrons='rratio' is only valid for km, got model {self._mid!r}; use 'proxy'"
+        mdl = get_model(self.model)
+        object.__setattr__(self, "_model", mdl)
+        object.__setattr__(self, "model", mdl.id)
+        object.__setattr__(self, "leptons", _check_leptons(self.leptons))
+        _check_ratio_and_alpha(self.mass_ratio, self.alpha_d)
+        if not isinstance(self.hadrons, str) or self.hadrons not in HADRON_MODES:
+            raise InputError(f"hadrons must be one of {HADRON_MODES}, got {self.hadrons!r}")
+        if self.hadrons == "rratio" and not mdl.photon_like:
+            raise InputError(
+                f"hadrons='rratio' is only valid for km, got model {mdl.id!r}; use 'proxy'"
             )
-        bad = [lep for lep in self.leptons if lep not in LEPTON_MASSES]
-        if bad:
-            raise ValueError(f"unknown leptons {bad}; allowed: {tuple(LEPTON_MASSES)}")
+        if self.m_ap is not None:
+            check_real("m_ap", self.m_ap, lo=0.0, lo_open=True, unit="GeV")
+        if self.coupling is not None:
+            check_coupling(self.coupling, positive=False)
 
     @property
     def m_chi(self) -> float:
         """Dark-matter mass m_A' / mass_ratio in GeV."""
-        return self.m_ap / self.mass_ratio
+        return self._point()[0] / self.mass_ratio
 
     @property
     def with_hadrons(self) -> bool:
         """Whether hadronic final states are included."""
-        auto = self.hadrons == "auto" and get_model(self._mid).photon_like
+        auto = self.hadrons == "auto" and self._model.photon_like
         return self.hadrons in ("rratio", "proxy") or auto
+
+    def _point(self) -> tuple[float, float]:
+        if self.m_ap is None or self.coupling is None:
+            raise InputError(
+                "this DarkSector holds settings only: give m_ap (GeV) and coupling to compute "
+                "widths or cross sections"
+            )
+        return self.m_ap, self.coupling
 
     def widths(self) -> dict[str, float]:
         """Partial A' widths in GeV: ``chi`` plus each open lepton and ``hadrons`` if included."""
-        out = {"chi": float(width_chi(self.m_ap, self.m_chi, self.alpha_d))}
+        m_ap, g = self._point()
+        out = {"chi": float(width_chi(m_ap, self.m_chi, self.alpha_d))}
         pn = self.paper_normalisation
         for lep in self.leptons:
             out[lep] = float(
-                width_fermion(
-                    self._mid, self.m_ap, LEPTON_MASSES[lep], self.coupling, paper_normalisation=pn
-                )
+                width_fermion(self._model, m_ap, LEPTON_MASSES[lep], g, paper_normalisation=pn)
             )
         if self.with_hadrons:
-            gam_mu0 = width_fermion(
-                self._mid, self.m_ap, 0.0, self.coupling, paper_normalisation=pn
-            )
-            out["hadrons"] = float(r_ratio(self.m_ap) * gam_mu0)
+            gam_mu0 = width_fermion(self._model, m_ap, 0.0, g, paper_normalisation=pn)
+            out["hadrons"] = float(r_ratio(m_ap) * gam_mu0)
         return out
 
     def width(self) -> float:
@@ -325,18 +350,46 @@ class DarkSector:
         ndarray
             Cross section in GeV^-2.
         """
+        m_ap, g = self._point()
         return sigma_total(
-            self._mid,
+            self._model,
             np.asarray(s, dtype=float),
             self.m_chi,
-            self.coupling,
+            g,
             self.alpha_d,
-            self.m_ap,
+            m_ap,
             self.width() if width is None else width,
             self.leptons,
             self.with_hadrons,
             paper_normalisation=self.paper_normalisation,
         )
+
+
+def _check_leptons(leptons: Any) -> tuple[str, ...]:
+    allowed = tuple(LEPTON_MASSES)
+    if isinstance(leptons, str | bytes):
+        raise InputTypeError(f"leptons must be a sequence such as ('e', 'mu'), got {leptons!r}")
+    try:
+        out = tuple(leptons)
+    except TypeError:
+        raise InputTypeError(
+            f"leptons must be a sequence such as ('e', 'mu'), got {leptons!r}"
+        ) from None
+    bad = [lep for lep in out if not isinstance(lep, str) or lep not in LEPTON_MASSES]
+    if bad or not out:
+        what = f"unknown leptons {bad}: " if bad else ""
+        raise InputError(f"{what}leptons must be a non-empty subset of {allowed}, got {leptons}")
+    return out
+
+
+def _check_ratio_and_alpha(mass_ratio: Any, alpha_d: Any) -> None:
+    if not is_real(mass_ratio) or not math.isfinite(mass_ratio) or mass_ratio <= 2:
+        raise InputError(
+            f"mass_ratio = m_A'/m_chi must be a finite number > 2 (A' -> chi chi* open), "
+            f"got {mass_ratio!r}"
+        )
+    if not is_real(alpha_d) or not 0 < alpha_d < 4 * math.pi:
+        raise InputError(f"alpha_d must be in (0, 4 pi), got {alpha_d!r}")
 
 
 def sigma_total(

@@ -13,9 +13,11 @@ O(N_steps) implicit Boltzmann recursion.  The root finder is a secant method in
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,9 +25,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..constants import E_CHARGE, LAMBDA_F_DEFAULT, M_E
 from ..errors import InputError, InputTypeError
-from ..models import MODEL_IDS, get_model, y_parameter
-from ..validation import check_int, check_real, is_real
-from .annihilation import HADRON_MODES, LEPTON_MASSES, angular_factor
+from ..models import MODEL_IDS, Model, check_coupling, get_model, y_parameter
+from ..validation import check_int, check_real
+from .annihilation import LEPTON_MASSES, DarkSector, angular_factor
 from .boltzmann import omega_from_yield, solve_yield
 from .cosmology import OMEGA_DM_H2
 from .rratio import r_ratio
@@ -76,51 +78,21 @@ def _check_masses(m_ap: ArrayLike) -> NDArray[np.float64]:
     return m
 
 
-def _check_params(mass_ratio: float, alpha_d: float, hadrons: str, leptons: Sequence[str]) -> None:
-    if not is_real(mass_ratio) or not math.isfinite(mass_ratio) or mass_ratio <= 2:
-        raise InputError(
-            f"mass_ratio = m_A'/m_chi must be a finite number > 2 (A' -> chi chi* open), "
-            f"got {mass_ratio!r}"
-        )
-    if not is_real(alpha_d) or not 0 < alpha_d < 4 * math.pi:
-        raise InputError(f"alpha_d must be in (0, 4 pi), got {alpha_d!r}")
-    if not isinstance(hadrons, str) or hadrons not in HADRON_MODES:
-        raise InputError(f"hadrons must be one of {HADRON_MODES}, got {hadrons!r}")
-    if isinstance(leptons, str):
-        raise InputTypeError(f"leptons must be a sequence such as ('e', 'mu'), got {leptons!r}")
-    bad = [lep for lep in leptons if lep not in LEPTON_MASSES]
-    if bad or len(leptons) == 0:
-        raise InputError(
-            f"leptons must be a non-empty subset of {tuple(LEPTON_MASSES)}, got {leptons}"
-        )
-
-
-def _hadrons_on(mid: str, hadrons: str) -> bool:
-    photon_like = get_model(mid).photon_like
-    if hadrons == "rratio" and not photon_like:
-        raise InputError(f"hadrons='rratio' is only valid for km, got model {mid!r}; use 'proxy'")
-    return hadrons in ("rratio", "proxy") or (hadrons == "auto" and photon_like)
-
-
 class _Batch:
-    """Coupling-independent pieces of <sigma v>(x) for a batch of masses of one model."""
+    """Coupling-independent pieces of <sigma v>(x) for a batch of masses of one dark sector."""
 
     def __init__(
         self,
-        mid: str,
+        sector: DarkSector,
         m_ap: NDArray,
         g_guess: NDArray,
-        mass_ratio: float,
-        alpha_d: float,
-        leptons: Sequence[str],
-        hadrons: bool,
-        paper: bool,
         x_start: float,
         x_end: float,
     ) -> None:
-        self.mid, self.m_ap, self.alpha_d = mid, m_ap, alpha_d
-        self.leptons, self.hadrons, self.paper = tuple(leptons), hadrons, paper
-        self.m_chi = m_ap / mass_ratio
+        model, paper = get_model(sector.model), sector.paper_normalisation
+        self.model, self.m_ap, self.alpha_d = model, m_ap, sector.alpha_d
+        self.leptons, self.hadrons, self.paper = sector.leptons, sector.with_hadrons, paper
+        self.m_chi = m_ap / sector.mass_ratio
         self.x = np.geomspace(x_start, x_end, _N_X)
         gam = self.width(g_guess)
         s, wts = gg_nodes(self.m_chi[:, None], self.x[None, :], m_ap[:, None], gam[:, None])
@@ -131,10 +103,11 @@ class _Batch:
         for lep in self.leptons:
             mf = LEPTON_MASSES[lep]
             beta_f = np.sqrt(np.clip(1 - 4 * mf**2 / s, 0.0, None))
-            num += beta_f * np.clip(angular_factor(mid, s, mf, paper_normalisation=paper), 0, None)
-        if hadrons:
-            num += r_ratio(np.sqrt(s)) * angular_factor(mid, s, 0.0, paper_normalisation=paper)
-        g_d2 = 4 * np.pi * alpha_d
+            f = angular_factor(model, s, mf, paper_normalisation=paper)
+            num += beta_f * np.clip(f, 0, None)
+        if self.hadrons:
+            num += r_ratio(np.sqrt(s)) * angular_factor(model, s, 0.0, paper_normalisation=paper)
+        g_d2 = 4 * np.pi * self.alpha_d
         # sigma = g_D^2 e^2 g^2 beta_f beta_chi F / (32 pi D); weights fold in the GG kernel
         self.kn = wts * g_d2 * E_CHARGE**2 * beta_chi * num / (32 * np.pi)
 
@@ -143,11 +116,11 @@ class _Batch:
         gam = width_chi(self.m_ap, self.m_chi, self.alpha_d)
         for lep in self.leptons:
             gam = gam + width_fermion(
-                self.mid, self.m_ap, LEPTON_MASSES[lep], g, paper_normalisation=self.paper
+                self.model, self.m_ap, LEPTON_MASSES[lep], g, paper_normalisation=self.paper
             )
         if self.hadrons:
             gam = gam + r_ratio(self.m_ap) * width_fermion(
-                self.mid, self.m_ap, 0.0, g, paper_normalisation=self.paper
+                self.model, self.m_ap, 0.0, g, paper_normalisation=self.paper
             )
         return gam
 
@@ -171,15 +144,6 @@ class _Batch:
             self.m_chi, sv, x_start=self.x[0], x_end=self.x[-1], n_steps=n_steps, method=method
         )
         return omega_from_yield(self.m_chi, y)
-
-
-def _check_coupling(coupling: ArrayLike, shape: tuple[int, ...]) -> NDArray:
-    if isinstance(coupling, str | bytes):
-        raise InputTypeError(f"coupling g_f must be a number or an array, got {coupling!r}")
-    g = np.asarray(coupling, dtype=float)
-    if np.any(~np.isfinite(g)) or np.any(g <= 0):
-        raise InputError(f"coupling g_f must be finite and > 0, got {coupling!r}")
-    return np.broadcast_to(g, shape).astype(float)
 
 
 def omega_h2(
@@ -230,13 +194,35 @@ def omega_h2(
     float or ndarray
         Omega h^2 (dimensionless).
     """
-    mid = get_model(model).id
-    _check_params(mass_ratio, alpha_d, hadrons, leptons)
+    sector = DarkSector(
+        model,
+        mass_ratio=mass_ratio,
+        alpha_d=alpha_d,
+        leptons=leptons,
+        hadrons=hadrons,
+        paper_normalisation=paper_normalisation,
+    )
+    return _omega_h2(
+        sector, m_ap, coupling, x_start=x_start, x_end=x_end, n_steps=n_steps, method=method
+    )
+
+
+def _omega_h2(
+    sector: DarkSector,
+    m_ap: ArrayLike,
+    coupling: ArrayLike,
+    *,
+    x_start: float,
+    x_end: float,
+    n_steps: int,
+    method: str,
+) -> float | NDArray[np.float64]:
+    """:func:`omega_h2` for a validated dark sector (its m_ap and coupling are not used)."""
     m = _check_masses(m_ap)
     check_real("x_start", x_start, lo=0.0, lo_open=True)
     check_real("x_end", x_end, lo=x_start, lo_open=True)
     check_int("n_steps", n_steps, lo=10)
-    g0 = _check_coupling(coupling, np.shape(coupling))
+    g0 = check_coupling(coupling, name="coupling g_f", array=True)
     try:
         mm, gg = np.broadcast_arrays(np.atleast_1d(m), np.atleast_1d(g0))
     except ValueError:
@@ -244,19 +230,8 @@ def omega_h2(
             f"coupling (shape {np.shape(coupling)}) does not broadcast with m_ap "
             f"(shape {np.shape(m)})"
         ) from None
-    g = _check_coupling(gg, mm.shape)
-    batch = _Batch(
-        mid,
-        mm.astype(float),
-        g,
-        mass_ratio,
-        alpha_d,
-        leptons,
-        _hadrons_on(mid, hadrons),
-        paper_normalisation,
-        x_start,
-        x_end,
-    )
+    g = gg.astype(float)
+    batch = _Batch(sector, mm.astype(float), g, x_start, x_end)
     out = batch.omega(g, n_steps, method)
     if np.ndim(m) == 0 and np.ndim(coupling) == 0:
         return float(out[0])
@@ -367,8 +342,91 @@ def target(
     ValueError
         Bad masses, ratio <= 2, alpha_d or hadrons option; or no convergence.
     """
-    mod = get_model(model)
-    _check_params(mass_ratio, alpha_d, hadrons, leptons)
+    sector = DarkSector(
+        model,
+        mass_ratio=mass_ratio,
+        alpha_d=alpha_d,
+        leptons=leptons,
+        hadrons=hadrons,
+        paper_normalisation=paper_normalisation,
+    )
+    return _target(
+        sector,
+        m_ap,
+        cutoff=cutoff,
+        omega_target=omega_target,
+        rtol=rtol,
+        max_iter=max_iter,
+        n_steps=n_steps,
+    )
+
+
+#: Starting guess of the secant search: y = _Y_START at m_chi = _M_CHI_START GeV, scaled as
+#: y ~ m_chi^2 (Omega ~ m_chi^2 / y for s-channel annihilation at a fixed m_A'/m_chi), which
+#: is the size of the km relic target (paper figure 1).
+_Y_START = 1e-10
+_M_CHI_START = 0.03
+#: Starting slope d ln(Omega h^2) / d ln(g^2): Omega ~ 1/g^2 while the A' width is dominated
+#: by A' -> chi chi* (the coupling then only enters <sigma v> as g^2).
+_SLOPE_START = -1.0
+#: Largest secant step in ln(g^2) per iteration (a factor e^10 ~ 2e4 in g^2), so that one
+#: poor slope estimate cannot throw the search far outside the physical range.
+_MAX_STEP = 10.0
+#: A measured secant slope replaces the previous one only if it is finite and below this
+#: value: Omega must fall as the coupling grows; a flat or rising finite difference (round-off
+#: between two nearby points, a width-dominated resonance) would send the next step astray.
+_MAX_SLOPE = -0.05
+
+
+def _initial_coupling(model: Model, m_ap: NDArray, mass_ratio: float, alpha_d: float) -> NDArray:
+    """g_f (model units) whose y follows the km-like starting guess, one per mass (GeV)."""
+    m_chi = m_ap / mass_ratio
+    y0 = _Y_START * (m_chi / _M_CHI_START) ** 2
+    return np.sqrt(y0 / (alpha_d * mass_ratio ** (-4))) * m_ap ** (-model.dimension)
+
+
+def _secant(
+    batch: _Batch, g: NDArray, omega_target: float, rtol: float, max_iter: int, n_steps: int
+) -> tuple[NDArray, NDArray]:
+    """Secant iterations in (ln g^2, ln Omega h^2) to Omega h^2 = omega_target, per mass.
+
+    Returns (ln g^2, ln Omega h^2) at convergence; raises InputError naming the masses that
+    did not converge within ``max_iter`` iterations.
+    """
+    ln_t = math.log(omega_target)
+    lg2 = np.log(g**2)
+    lom = np.log(batch.omega(g, n_steps, "implicit"))
+    slope = np.full_like(lg2, _SLOPE_START)
+    for _ in range(max_iter):
+        err = lom - ln_t
+        if np.all(np.abs(err) < rtol):
+            return lg2, lom
+        step = np.where(np.abs(err) < rtol, 0.0, -err / slope)
+        step = np.clip(step, -_MAX_STEP, _MAX_STEP)
+        lg2_new = lg2 + step
+        lom_new = np.log(batch.omega(np.exp(0.5 * lg2_new), n_steps, "implicit"))
+        moved = step != 0
+        new_slope = np.where(moved, (lom_new - lom) / np.where(moved, step, 1.0), slope)
+        slope = np.where((new_slope < _MAX_SLOPE) & np.isfinite(new_slope), new_slope, slope)
+        lg2, lom = np.where(moved, lg2_new, lg2), np.where(moved, lom_new, lom)
+    raise InputError(
+        f"relic target did not converge within {max_iter} iterations for "
+        f"m_A' = {batch.m_ap[np.abs(lom - ln_t) >= rtol].tolist()} GeV"
+    )
+
+
+def _target(
+    sector: DarkSector,
+    m_ap: ArrayLike,
+    *,
+    cutoff: float,
+    omega_target: float,
+    rtol: float,
+    max_iter: int,
+    n_steps: int,
+) -> RelicTarget:
+    """:func:`target` for a validated dark sector (its m_ap and coupling are not used)."""
+    mod = get_model(sector.model)
     check_real("omega_target", omega_target, lo=0.0, lo_open=True)
     check_real("rtol", rtol, lo=0.0, hi=0.1, lo_open=True, hi_open=True)
     check_real("cutoff Lambda_f", cutoff, lo=0.0, lo_open=True, unit="GeV")
@@ -376,46 +434,19 @@ def target(
     check_int("n_steps", n_steps, lo=10)
     m = _check_masses(m_ap)
     mm = np.atleast_1d(m).astype(float)
-    had = _hadrons_on(mod.id, hadrons)
-    # starting guess: y = 1e-10 km-like scaling, converted to g_f
-    m_chi = mm / mass_ratio
-    y0 = 1e-10 * (m_chi / 0.03) ** 2
-    g = np.sqrt(y0 / (alpha_d * mass_ratio ** (-4))) * mm ** (-mod.dimension)
-    batch = _Batch(
-        mod.id, mm, g, mass_ratio, alpha_d, leptons, had, paper_normalisation, 1.0, 1000.0
-    )
-    ln_t = math.log(omega_target)
-    lg2 = np.log(g**2)
-    lom = np.log(batch.omega(g, n_steps, "implicit"))
-    slope = -np.ones_like(lg2)
-    for _ in range(max_iter):
-        err = lom - ln_t
-        if np.all(np.abs(err) < rtol):
-            break
-        step = np.where(np.abs(err) < rtol, 0.0, -err / slope)
-        step = np.clip(step, -10.0, 10.0)
-        lg2_new = lg2 + step
-        lom_new = np.log(batch.omega(np.exp(0.5 * lg2_new), n_steps, "implicit"))
-        moved = step != 0
-        new_slope = np.where(moved, (lom_new - lom) / np.where(moved, step, 1.0), slope)
-        slope = np.where((new_slope < -0.05) & np.isfinite(new_slope), new_slope, slope)
-        lg2, lom = np.where(moved, lg2_new, lg2), np.where(moved, lom_new, lom)
-    else:
-        raise InputError(
-            f"relic target did not converge within {max_iter} iterations for "
-            f"m_A' = {mm[np.abs(lom - ln_t) >= rtol].tolist()} GeV"
-        )
+    g = _initial_coupling(mod, mm, sector.mass_ratio, sector.alpha_d)
+    batch = _Batch(sector, mm, g, 1.0, 1000.0)
+    lg2, lom = _secant(batch, g, omega_target, rtol, max_iter, n_steps)
     coup = np.exp(0.5 * lg2)
-    y = y_parameter(mod, coup, alpha_d=alpha_d, mass_ratio=mass_ratio, cutoff=cutoff)
-    om = np.exp(lom)
+    y = y_parameter(mod, coup, alpha_d=sector.alpha_d, mass_ratio=sector.mass_ratio, cutoff=cutoff)
     settings: dict[str, object] = {
-        "mass_ratio": mass_ratio,
-        "alpha_d": alpha_d,
+        "mass_ratio": sector.mass_ratio,
+        "alpha_d": sector.alpha_d,
         "cutoff": cutoff,
         "omega_target": omega_target,
-        "leptons": list(leptons),
-        "hadrons": hadrons,
-        "paper_normalisation": paper_normalisation,
+        "leptons": list(sector.leptons),
+        "hadrons": sector.hadrons,
+        "paper_normalisation": sector.paper_normalisation,
     }
     scalar = np.ndim(m) == 0
 
@@ -425,10 +456,10 @@ def target(
     return RelicTarget(
         mod.id,
         out(mm),
-        out(m_chi),
+        out(mm / sector.mass_ratio),
         out(coup),
         out(np.asarray(y)),
-        out(om),
+        out(np.exp(lom)),
         mod.coupling_unit,
         settings,
     )
@@ -498,69 +529,100 @@ def scan(
     """
     from tqdm.auto import tqdm
 
-    if m_ap is None:
-        n_masses = check_int("n_masses", n_masses, lo=2)
-        m_min = check_real("m_min", m_min, lo=M_AP_MIN, lo_open=True, unit="GeV")
-        m_max = check_real("m_max", m_max, hi=M_AP_MAX, unit="GeV")
-        if not m_min < m_max:
-            raise InputError(
-                f"need {M_AP_MIN:.6g} < m_min < m_max <= {M_AP_MAX:g} GeV, "
-                f"got m_min={m_min}, m_max={m_max}"
-            )
-        masses = np.geomspace(m_min, m_max, n_masses)
-    else:
-        masses = np.atleast_1d(_check_masses(m_ap))
-    if not isinstance(hadrons, str) or hadrons not in HADRON_MODES:
-        raise InputError(f"hadrons must be one of {HADRON_MODES}, got {hadrons!r}")
+    masses = _scan_masses(m_ap, n_masses, m_min, m_max)
     mids = _models(models)
-    for mid in mids:  # refuse before any work (e.g. hadrons='rratio' for md)
-        _hadrons_on(mid, hadrons)
+    settings, options = _split_scan_kwargs(kwargs)
+    # every dark sector validated before any work (e.g. hadrons='rratio' for md)
+    sectors = [DarkSector(mid, hadrons=hadrons, **settings) for mid in mids]  # type: ignore[arg-type]
     bands = {
-        mid: proxy_band and not get_model(mid).photon_like and not _hadrons_on(mid, hadrons)
-        for mid in mids
+        sec.model: proxy_band and not get_model(sec.model).photon_like and not sec.with_hadrons
+        for sec in sectors
     }
-    chunks = [masses[i : i + SCAN_CHUNK] for i in range(0, masses.size, SCAN_CHUNK)]
-    total = masses.size * sum(1 + bands[mid] for mid in mids)
+    total = masses.size * sum(1 + bands[sec.model] for sec in sectors)
     frames = []
     with tqdm(
         total=total, desc="relic targets", unit="mass", disable=not progress, leave=False
     ) as bar:
-
-        def solve(mid: str, had: str) -> RelicTarget:
-            parts = []
-            for c in chunks:
-                parts.append(target(mid, c, hadrons=had, **kwargs))  # type: ignore[arg-type]
-                bar.update(c.size)
-            res = parts[0]
-            return RelicTarget(
-                res.model,
-                masses,
-                np.concatenate([np.atleast_1d(p.m_chi) for p in parts]),
-                np.concatenate([np.atleast_1d(p.coupling) for p in parts]),
-                np.concatenate([np.atleast_1d(p.y) for p in parts]),
-                np.concatenate([np.atleast_1d(p.omega_h2) for p in parts]),
-                res.coupling_unit,
-                res.settings,
-            )
-
-        for mid in mids:
-            bar.set_postfix_str(mid, refresh=False)
-            res = solve(mid, hadrons)
+        for sec in sectors:
+            bar.set_postfix_str(sec.model, refresh=False)
+            res = _solve_chunks(sec, masses, options, bar)
             proxy = np.full(masses.shape, np.nan)
-            if bands[mid]:
-                proxy = np.asarray(solve(mid, "proxy").y)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "model": mid,
-                        "m_ap_gev": masses,
-                        "m_chi_gev": res.m_chi,
-                        "coupling": res.coupling,
-                        "coupling_unit": res.coupling_unit,
-                        "y": res.y,
-                        "omega_h2": res.omega_h2,
-                        "y_hadron_proxy": proxy,
-                    }
-                )
-            )
+            if bands[sec.model]:
+                band = _solve_chunks(replace(sec, hadrons="proxy"), masses, options, bar)
+                proxy = np.asarray(band.y)
+            frames.append(_scan_frame(res, proxy))
     return pd.concat(frames, ignore_index=True)
+
+
+def _scan_masses(
+    m_ap: ArrayLike | None, n_masses: int, m_min: float, m_max: float
+) -> NDArray[np.float64]:
+    """The scan's masses in GeV: ``m_ap`` checked, or n_masses log-spaced in [m_min, m_max]."""
+    if m_ap is not None:
+        return np.atleast_1d(_check_masses(m_ap))
+    n_masses = check_int("n_masses", n_masses, lo=2)
+    m_min = check_real("m_min", m_min, lo=M_AP_MIN, lo_open=True, unit="GeV")
+    m_max = check_real("m_max", m_max, hi=M_AP_MAX, unit="GeV")
+    if not m_min < m_max:
+        raise InputError(
+            f"need {M_AP_MIN:.6g} < m_min < m_max <= {M_AP_MAX:g} GeV, "
+            f"got m_min={m_min}, m_max={m_max}"
+        )
+    return np.geomspace(m_min, m_max, n_masses)
+
+
+#: Keyword arguments of :func:`scan` that set the dark sector, and those passed to the
+#: solver of :func:`target` (defaults: those of :func:`target`).
+_SECTOR_SETTINGS = ("mass_ratio", "alpha_d", "leptons", "paper_normalisation")
+_TARGET_OPTIONS = ("cutoff", "omega_target", "rtol", "max_iter", "n_steps")
+
+
+def _split_scan_kwargs(kwargs: dict[str, object]) -> tuple[dict[str, Any], dict[str, Any]]:
+    unknown = sorted(set(kwargs) - {*_SECTOR_SETTINGS, *_TARGET_OPTIONS})
+    if unknown:
+        raise InputTypeError(
+            f"scan() got unknown keyword argument(s) {unknown}; allowed: "
+            f"{', '.join((*_SECTOR_SETTINGS, *_TARGET_OPTIONS))}"
+        )
+    defaults = inspect.signature(target).parameters
+    settings = {k: kwargs[k] for k in _SECTOR_SETTINGS if k in kwargs}
+    options = {k: kwargs.get(k, defaults[k].default) for k in _TARGET_OPTIONS}
+    return settings, options
+
+
+def _solve_chunks(
+    sector: DarkSector, masses: NDArray, options: dict[str, Any], bar: Any
+) -> RelicTarget:
+    """Relic targets of one dark sector at all masses, SCAN_CHUNK masses per solve."""
+    parts = []
+    for i in range(0, masses.size, SCAN_CHUNK):
+        chunk = masses[i : i + SCAN_CHUNK]
+        parts.append(_target(sector, chunk, **options))
+        bar.update(chunk.size)
+    first = parts[0]
+    return RelicTarget(
+        first.model,
+        masses,
+        np.concatenate([np.atleast_1d(p.m_chi) for p in parts]),
+        np.concatenate([np.atleast_1d(p.coupling) for p in parts]),
+        np.concatenate([np.atleast_1d(p.y) for p in parts]),
+        np.concatenate([np.atleast_1d(p.omega_h2) for p in parts]),
+        first.coupling_unit,
+        first.settings,
+    )
+
+
+def _scan_frame(res: RelicTarget, proxy: NDArray) -> pd.DataFrame:
+    """One model's rows of the scan table (masses in GeV, coupling in the model's units)."""
+    return pd.DataFrame(
+        {
+            "model": res.model,
+            "m_ap_gev": res.m_ap,
+            "m_chi_gev": res.m_chi,
+            "coupling": res.coupling,
+            "coupling_unit": res.coupling_unit,
+            "y": res.y,
+            "omega_h2": res.omega_h2,
+            "y_hadron_proxy": proxy,
+        }
+    )
