@@ -1,7 +1,7 @@
 """Projected zero-background reach (paper section 4.2, figure 1 style) for all five models.
 
 For every template mass of each model: N_sig(g = 1) from the templates and the experiment,
-the 90% CL event limit (exactly -ln 0.1 = 2.303 events without background, PHYSICS.md
+the 90% CL event limit (exactly -ln 0.1 = 2.303 events without background, docs/physics.md
 section 3), the coupling limit g = sqrt(2.303 / N_sig(1)) and y (eq. 3.3).
 
 Outputs in ``--out``: ``reach.csv`` (model, mass [GeV], coupling, y), ``reach.png`` (the

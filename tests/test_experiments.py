@@ -23,7 +23,8 @@ from darkmoments.templates import signal_yield
 
 
 def test_ldmx_phase2_events_per_pb_hand_calculation() -> None:
-    # PHYSICS.md section 3: 1e16 EOT x (19.3 g/cm3 N_A / 183.84 g/mol) x 0.1 x 0.3504 cm x 1e-36
+    # docs/physics.md section 3:
+    # 1e16 EOT x (19.3 g/cm3 N_A / 183.84 g/mol) x 0.1 x 0.3504 cm x 1e-36
     hand = 1e16 * (19.3 * AVOGADRO / 183.84) * (0.1 * 0.3504) * 1e-36
     exp = get_experiment("ldmx-phase2")
     assert exp.events_per_pb == pytest.approx(hand, rel=1e-12)

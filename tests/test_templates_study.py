@@ -31,7 +31,7 @@ def test_fig4_fig5_fast(tmp_path) -> None:
 
     # KM and C have identical normalised distributions (on-shell A': C vertex = m^2 KM vertex)
     assert abs(pull("km-cr@1")) < 4
-    # sigma_cr = m^4 sigma_km exactly (PHYSICS.md section 1), within the MC errors
+    # sigma_cr = m^4 sigma_km exactly (docs/physics.md section 1), within the MC errors
     r = summary["sigma_cr_over_m4_sigma_km"]["1"]
     assert abs(r["ratio"] - 1) < 4 * r["error"]
     # the dipole group differs from KM, C, A (paper section 4.3: "more events towards higher

@@ -23,10 +23,10 @@ Public interface (other modules code against it; keep it stable)
     :class:`Experiment` on.
 ``expected_events(sigma_pb, coupling, experiment, selection_efficiency=1.0)``
     N = sigma(g=1) [pb] * g^2 * selection efficiency * experiment efficiency * events_per_pb
-    (PHYSICS.md section 3; also :meth:`Experiment.expected_events`).  The yield *from the
+    (docs/physics.md section 3; also :meth:`Experiment.expected_events`).  The yield *from the
     templates*, with its MC error, is :func:`darkmoments.templates.signal_yield`.
 
-The LDMX numbers (PHYSICS.md section 3; paper section 4.2): Phase I is a 4 GeV electron beam
+The LDMX numbers (docs/physics.md section 3; paper section 4.2): Phase I is a 4 GeV electron beam
 with 4e14 EOT, Phase II an 8 GeV electron beam with 1e16 EOT, both on a tungsten target of
 0.1 radiation lengths (0.03504 cm).  Selection defaults to none, as in the paper's
 zero-background 2.3-event reach.
@@ -78,7 +78,7 @@ __all__ = [
     "uniform_grid",
 ]
 
-#: LDMX target thickness in radiation lengths (paper section 4.2; PHYSICS.md section 3).
+#: LDMX target thickness in radiation lengths (paper section 4.2; docs/physics.md section 3).
 LDMX_TARGET_THICKNESS_X0: float = 0.1
 
 #: Lowest non-zero p_T edge of the default binning in GeV (20 keV, below the p_T that the
@@ -565,7 +565,7 @@ class Experiment:
     def events_per_pb(self) -> float:
         """Signal events per pb of cross section at efficiency 1.
 
-        EOT * n_nuclei [cm^-3] * thickness [cm] * 1e-36 [cm^2/pb] (PHYSICS.md section 3);
+        EOT * n_nuclei [cm^-3] * thickness [cm] * 1e-36 [cm^2/pb] (docs/physics.md section 3);
         22.2 for ``ldmx-phase2``.
         """
         return self.eot * self.target.nuclei_per_cm3 * self.thickness_cm * PB_TO_CM2
@@ -580,7 +580,7 @@ class Experiment:
     ) -> NDArray[np.float64] | float:
         """Expected signal events N = sigma(g=1) g^2 * eps_sel * efficiency * events_per_pb.
 
-        PHYSICS.md section 3: N_sig = EOT (rho N_A / A) L sigma efficiency; cross sections
+        docs/physics.md section 3: N_sig = EOT (rho N_A / A) L sigma efficiency; cross sections
         scale as g^2 in every model.  Same as :func:`expected_events` with this setup.
 
         Parameters
@@ -831,7 +831,7 @@ def expected_events(
 ) -> NDArray[np.float64] | float:
     """Expected signal events N = sigma(g=1) g^2 * eps_sel * eps * events_per_pb.
 
-    PHYSICS.md section 3: N_sig = EOT (rho N_A / A) L sigma efficiency; cross sections scale
+    docs/physics.md section 3: N_sig = EOT (rho N_A / A) L sigma efficiency; cross sections scale
     as g^2 in every model (:meth:`Experiment.expected_events`).
 
     Parameters
