@@ -219,6 +219,22 @@ def test_bad_input(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "d.csv"]
 
 
+def test_metadata_through_the_one_json_encoder(tmp_path: Path) -> None:
+    """numpy scalars, arrays and paths are written as plain JSON; anything else is refused
+    (InputTypeError naming the type) and nothing is left on disk."""
+    from darkmoments.errors import InputTypeError
+
+    df, meta = synthetic_events(5)
+    extra = {"seed": np.int64(3), "edges": np.array([0.0, 1.0]), "source": tmp_path / "x"}
+    _, back = ev.read_events(ev.write_events(df, tmp_path / "s.csv", metadata={**meta, **extra}))
+    assert (
+        back["seed"] == 3 and back["edges"] == [0.0, 1.0] and back["source"] == str(tmp_path / "x")
+    )
+    with pytest.raises(InputTypeError, match=r"metadata must be JSON serialisable.*object"):
+        ev.write_events(df, tmp_path / "t.parquet", metadata={**meta, "bad": object()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv"]
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
 def test_unwritable_directory(tmp_path: Path) -> None:
     df, meta = synthetic_events(5)

@@ -543,8 +543,7 @@ def unweighting_threshold(w: NDArray[np.float64], max_excess: float) -> float:
     float
         The threshold (the maximum weight for max_excess = 0).
     """
-    if not 0.0 <= max_excess < 1.0:
-        raise ValueError(f"max_excess must be in [0, 1), got {max_excess}")
+    max_excess = check_real("max_excess", max_excess, lo=0.0, hi=1.0, hi_open=True)
     ws = np.sort(np.asarray(w, dtype=float))[::-1]
     total = float(ws.sum())
     if total <= 0:

@@ -66,6 +66,7 @@ from ..events_schema import (
     WEIGHT,
     momentum_columns,
 )
+from . import jsonio
 from .atomic import atomic_path, scratch_path, sigterm_raises
 
 if TYPE_CHECKING:  # the generator (and its integrator) is imported only to generate
@@ -140,16 +141,6 @@ def _format_of(path: Path) -> str:
     )
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"metadata value of type {type(o).__name__} is not JSON serialisable")
-
-
 def _clean_metadata(metadata: Any) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         raise InputTypeError(f"metadata must be a dict, got {type(metadata).__name__}")
@@ -157,7 +148,9 @@ def _clean_metadata(metadata: Any) -> dict[str, Any]:
     if missing:
         raise InputError(f"metadata lacks required keys {missing}; required: {REQUIRED_METADATA}")
     try:
-        text = json.dumps(metadata, default=_json_default, allow_nan=False)
+        text = jsonio.dumps(metadata)
+    except TypeError as exc:
+        raise InputTypeError(f"metadata must be JSON serialisable: {exc}") from exc
     except ValueError as exc:
         raise InputError(f"metadata must not contain NaN or infinity: {exc}") from exc
     out: dict[str, Any] = json.loads(text)
@@ -217,7 +210,7 @@ def _write_parquet(chunks: Iterable[pd.DataFrame], meta: dict[str, Any], tmp: st
             table = pa.Table.from_pandas(chunk, preserve_index=False)
             if writer is None:
                 schema_meta = dict(table.schema.metadata or {})
-                schema_meta[_PARQUET_KEY] = json.dumps(meta).encode()
+                schema_meta[_PARQUET_KEY] = jsonio.dumps(meta).encode()
                 writer = pq.ParquetWriter(tmp, table.schema.with_metadata(schema_meta))
             writer.write_table(table)
     finally:
@@ -230,7 +223,7 @@ def _write_csv(chunks: Iterable[pd.DataFrame], meta: dict[str, Any], tmp: str) -
         fh.write("# darkmoments event sample; read with pandas.read_csv(path, comment='#')\n")
         for k, v in meta.items():
             key = str(k).replace("\n", " ").replace(":", "_")
-            fh.write(f"# {key}: {json.dumps(v)}\n")
+            fh.write(f"# {key}: {jsonio.dumps(v)}\n")
         for i, chunk in enumerate(chunks):
             chunk.to_csv(fh, index=False, header=i == 0)
 
@@ -272,7 +265,7 @@ class _LheFormat:
     def header(self) -> str:
         meta = self.meta
         idwtup = 4 if bool(meta["weighted"]) else 3
-        text = json.dumps(meta, indent=1).replace("<", "&lt;").replace(">", "&gt;")
+        text = jsonio.dumps(meta, indent=1).replace("<", "&lt;").replace(">", "&gt;")
         return (
             '<LesHouchesEvents version="3.0">\n'
             f"<header>\n<darkmoments>\n{text}\n</darkmoments>\n</header>\n"
@@ -672,14 +665,14 @@ def _read_lhe(p: Path, gz: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
             break
         e = text.find("</event>", s)
         if e < 0:
-            raise ValueError(f"truncated LHE file {str(p)!r}: unterminated <event>")
+            raise InputError(f"truncated LHE file {str(p)!r}: unterminated <event>")
         lines = [ln for ln in text[s + 7 : e].strip().splitlines() if ln.strip()]
         n = int(lines[0].split()[0])
         weights.append(float(lines[0].split()[2]))
         parts = lines[1 : 1 + n]
         out = [ln for ln in parts if ln.split()[1] == "1"]
         if len(out) != 3:
-            raise ValueError(
+            raise InputError(
                 f"LHE event in {str(p)!r} has {len(out)} final-state particles, "
                 "expected 3 (lepton, nucleus, A')"
             )
@@ -694,7 +687,7 @@ def _read_lhe(p: Path, gz: bool) -> tuple[pd.DataFrame, dict[str, Any]]:
     aprime_slot = ids == APRIME_PDG_ID
     nucleus_slot = ~(lepton_slot | aprime_slot)
     if not (np.all(lepton_slot.sum(1) == 1) and np.all(aprime_slot.sum(1) == 1)):
-        raise ValueError(f"LHE file {str(p)!r} does not hold l N -> l N A' events")
+        raise InputError(f"LHE file {str(p)!r} does not hold l N -> l N A' events")
 
     def pick(mask: np.ndarray) -> np.ndarray:  # (n, 4): px py pz E
         return arr[mask][:, 6:10]

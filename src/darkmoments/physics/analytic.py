@@ -96,8 +96,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..constants import ALPHA_EM, GEV2_TO_PB, M_E
-from ..models import Model, get_model
+from ..errors import InputError
+from ..experiments import check_edges
+from ..models import Model, check_coupling, get_model
 from ..targets import Target, get_target
+from ..validation import check_choice, check_real
 from .form_factors import G2
 
 __all__ = [
@@ -122,57 +125,29 @@ _A_EL, _A_INEL, _D_NUC, _DIPOLE = 111.0, 773.0, 0.164, 0.71
 
 
 # ---------------------------------------------------------------------------------------
-# validation helpers
+# validation helpers (darkmoments.validation, models.check_coupling, experiments.check_edges)
 # ---------------------------------------------------------------------------------------
-def _finite_positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v) or v <= 0.0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return v
+def _finite_positive(name: str, value: float, unit: str = "GeV") -> float:
+    return check_real(name, value, lo=0.0, lo_open=True, unit=unit)
 
 
 def _check_kinematics(mass: float, beam_energy: float, lepton_mass: float) -> None:
     if beam_energy <= mass + lepton_mass:
-        raise ValueError(
+        raise InputError(
             f"beam_energy = {beam_energy} GeV must exceed mass + lepton_mass = "
             f"{mass + lepton_mass} GeV (allowed: mass in (0, beam_energy - lepton_mass))"
         )
 
 
 def _check_theta_max(theta_max: float) -> float:
-    t = _finite_positive("theta_max", theta_max)
+    t = _finite_positive("theta_max", theta_max, unit="rad")
     if t > math.pi:
-        raise ValueError(f"theta_max must be in (0, pi], got {theta_max}")
+        raise InputError(f"theta_max must be in (0, pi], got {theta_max}")
     return t
 
 
-def _check_md_form(md_form: str) -> None:
-    if md_form not in ("full", "eq4.2"):
-        raise ValueError(f"md_form must be 'full' or 'eq4.2', got {md_form!r}")
-
-
-def _check_coupling(coupling: float) -> float:
-    if isinstance(coupling, bool) or not isinstance(
-        coupling, int | float | np.floating | np.integer
-    ):
-        raise TypeError(f"coupling must be a real number, got {type(coupling).__name__}")
-    c = float(coupling)
-    if not math.isfinite(c):
-        raise ValueError(f"coupling must be finite, got {coupling}")
-    return c
-
-
 def _check_edges(name: str, edges: ArrayLike) -> NDArray[np.float64]:
-    e = np.asarray(edges, dtype=float)
-    if e.ndim != 1 or e.size < 2:
-        raise ValueError(f"{name} must be a 1D array of at least 2 bin edges, got shape {e.shape}")
-    if not np.all(np.isfinite(e)) or np.any(e < 0):
-        raise ValueError(f"{name} must be finite and >= 0 (GeV), got {e.tolist()}")
-    if np.any(np.diff(e) <= 0):
-        raise ValueError(f"{name} must be strictly increasing, got {e.tolist()}")
-    return e
+    return np.asarray(check_edges(name, edges), dtype=float)
 
 
 # ---------------------------------------------------------------------------------------
@@ -256,10 +231,10 @@ def photon_flux_chi(
     """
     tg = get_target(target)
     lo, hi = t_limits(mass, beam_energy)
-    lo = lo if tmin is None else _finite_positive("tmin", tmin)
-    hi = hi if tmax is None else _finite_positive("tmax", tmax)
+    lo = lo if tmin is None else _finite_positive("tmin", tmin, unit="GeV^2")
+    hi = hi if tmax is None else _finite_positive("tmax", tmax, unit="GeV^2")
     if not lo < hi:
-        raise ValueError(f"need tmin < tmax, got tmin = {lo} GeV^2, tmax = {hi} GeV^2")
+        raise InputError(f"need tmin < tmax, got tmin = {lo} GeV^2, tmax = {hi} GeV^2")
     Z, A = float(tg.Z), float(tg.A)
     scales = [
         (M_E * Z ** (1.0 / 3.0) / _A_EL) ** 2,
@@ -354,9 +329,9 @@ def _setup(
     e0 = _finite_positive("beam_energy", beam_energy)
     ml = _finite_positive("lepton_mass", lepton_mass)
     _check_kinematics(m, e0, ml)
-    g = _check_coupling(coupling)
-    _check_md_form(md_form)
-    c = photon_flux_chi(m, e0, target) if chi is None else _finite_positive("chi", chi)
+    g = check_coupling(coupling, positive=False)
+    check_choice("md_form", md_form, ("full", "eq4.2"))
+    c = photon_flux_chi(m, e0, target) if chi is None else _finite_positive("chi", chi, unit="")
     return mdl, m, e0, ml, g, _prefactor_pb(m, e0, c, g)
 
 
@@ -655,6 +630,6 @@ def recoil_distributions(
     for s, edges, name in ((se, e_edges, "e_edges"), (sp, pt_edges, "pt_edges")):
         tot = float(np.sum(s))
         if not tot > 0:
-            raise ValueError(f"{name} contain no WW cross section (all bins empty): {edges}")
+            raise InputError(f"{name} contain no WW cross section (all bins empty): {edges}")
         out.append(s / tot / np.diff(np.asarray(edges, dtype=float)))
     return out[0], out[1]

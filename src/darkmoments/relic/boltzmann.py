@@ -32,6 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 from scipy.special import kve
 
+from ..errors import InputError
 from .cosmology import M_PLANCK, RHO_CRIT_H2, S0_ENTROPY
 from .dof import g_star_half, g_star_s
 
@@ -144,9 +145,9 @@ def solve_yield(
     """
     m = np.atleast_1d(np.asarray(m_chi, dtype=float))
     if not (0 < x_start < x_end):
-        raise ValueError(f"need 0 < x_start < x_end, got x_start={x_start}, x_end={x_end}")
+        raise InputError(f"need 0 < x_start < x_end, got x_start={x_start}, x_end={x_end}")
     if n_steps < 4 or n_steps % 2:
-        raise ValueError(f"n_steps must be an even integer >= 4, got {n_steps}")
+        raise InputError(f"n_steps must be an even integer >= 4, got {n_steps}")
     t = np.linspace(np.log(x_start), np.log(x_end), n_steps + 1)
     x = np.exp(t)
     sv = np.asarray(sigma_v(x), dtype=float).reshape(m.size, x.size)
@@ -164,7 +165,7 @@ def solve_yield(
         for i in range(m.size):
             out[i] = _radau(t, b[i], yeq[i])
     else:
-        raise ValueError(f"method must be 'implicit' or 'radau', got {method!r}")
+        raise InputError(f"method must be 'implicit' or 'radau', got {method!r}")
     return out.reshape(np.shape(m_chi))
 
 
@@ -226,7 +227,7 @@ def freeze_out_yield(
         Freeze-out x and asymptotic yield.
     """
     if n not in (0, 1):
-        raise ValueError(f"n must be 0 (s-wave) or 1 (p-wave), got {n}")
+        raise InputError(f"n must be 0 (s-wave) or 1 (p-wave), got {n}")
     big_a = 0.5 * np.sqrt(np.pi / 45) * M_PLANCK * m_chi * g_star_half_value * sigma0
     a = 45 * g * np.sqrt(np.pi / 2) / (4 * np.pi**4 * g_star_s_value)
     xf = 20.0

@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..constants import M_E, M_MU, M_P, M_TAU
+from ..errors import InputError
 from .cosmology import T_QCD
 
 __all__ = [
@@ -158,7 +159,7 @@ def free_gas(x: ArrayLike, fermion: bool) -> tuple[NDArray[np.float64], NDArray[
     """
     xa = np.asarray(x, dtype=float)
     if np.any(xa < 0) or not np.all(np.isfinite(xa)):
-        raise ValueError(f"m/T must be finite and >= 0, got {x!r}")
+        raise InputError(f"m/T must be finite and >= 0, got {x!r}")
     u = _U[:, None]
     xs = xa.reshape(1, -1)
     energy = np.sqrt(u**2 + xs**2)
@@ -230,7 +231,7 @@ def dof_table(t_qcd: float = T_QCD, width: float = _QCD_WIDTH, n: int = 1500) ->
     DofTable
     """
     if not (0 < t_qcd < 10) or not (0 < width < t_qcd):
-        raise ValueError(f"need 0 < width < t_qcd < 10 GeV, got t_qcd={t_qcd}, width={width}")
+        raise InputError(f"need 0 < width < t_qcd < 10 GeV, got t_qcd={t_qcd}, width={width}")
     log_t = np.linspace(np.log(1e-7), np.log(1e5), n)
     temp = np.exp(log_t)
     rho_l, s_l = _sum_species(LEPTONS_AND_BOSONS, temp)
@@ -258,7 +259,7 @@ def dof_table(t_qcd: float = T_QCD, width: float = _QCD_WIDTH, n: int = 1500) ->
 def _check_t(temperature: ArrayLike) -> NDArray[np.float64]:
     t = np.asarray(temperature, dtype=float)
     if not np.all(np.isfinite(t)) or np.any(t <= 0):
-        raise ValueError(f"temperature must be finite and > 0 GeV, got {temperature!r}")
+        raise InputError(f"temperature must be finite and > 0 GeV, got {temperature!r}")
     return t
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..constants import ALPHA_EM
+from ..errors import InputError
 from .cosmology import ALPHA_S_MZ, M_Z
 
 __all__ = [
@@ -202,7 +203,7 @@ def r_ratio(sqrt_s: ArrayLike) -> NDArray[np.float64]:
     """
     e = np.asarray(sqrt_s, dtype=float)
     if not np.all(np.isfinite(e)) or np.any(e < 0):
-        raise ValueError(f"sqrt_s must be finite and >= 0 GeV, got {sqrt_s!r}")
+        raise InputError(f"sqrt_s must be finite and >= 0 GeV, got {sqrt_s!r}")
     switch = 1.0 / (1.0 + np.exp(-(e - _SWITCH_E) / _SWITCH_W))
     r_uds, r_heavy = r_continuum(e)
     light = sum(r_resonance(e, v) for v in RESONANCES if v.light)

@@ -29,6 +29,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import kve
 
+from ..errors import InputError
+
 __all__ = ["gg_nodes", "thermal_average"]
 
 _Z_MAX = 60.0
@@ -70,7 +72,7 @@ def gg_nodes(
     """
     m, xx = np.broadcast_arrays(np.asarray(m_chi, dtype=float), np.asarray(x, dtype=float))
     if np.any(m <= 0) or np.any(xx <= 0):
-        raise ValueError(f"m_chi and x must be > 0, got m_chi={m_chi!r}, x={x!r}")
+        raise InputError(f"m_chi and x must be > 0, got m_chi={m_chi!r}, x={x!r}")
     temp = m / xx
     zmax = np.full(m.shape, _Z_MAX)
     if m_pole is None:
@@ -131,7 +133,7 @@ def thermal_average(
         <sigma v> in the units of sigma (v = v_Moller, dimensionless), shape of ``x``.
     """
     if not np.isfinite(m_chi) or m_chi <= 0:
-        raise ValueError(f"m_chi must be a finite mass > 0 GeV, got {m_chi}")
+        raise InputError(f"m_chi must be a finite mass > 0 GeV, got {m_chi}")
     mp, gp = (None, None) if pole is None else pole
     s, wts = gg_nodes(m_chi, x, mp, gp)
     return np.sum(wts * np.asarray(sigma(s), dtype=float), axis=-1)
