@@ -51,6 +51,8 @@ DETECTOR_COLUMNS: tuple[str, ...] = (
 )
 
 _REQUIRED = ("lepton_E", "lepton_px", "lepton_py", "lepton_pz")
+#: (E, px, py, pz) arrays in GeV.
+_Momenta = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 
 
 def _column(events: Mapping[str, Any], name: str, n: int | None) -> NDArray[np.float64]:
@@ -114,6 +116,21 @@ def apply_detector(
         raise InputTypeError(f"config must be a DetectorConfig, got {type(config).__name__}")
     rng = _check_rng(rng)
     mass = check_real("lepton_mass", lepton_mass, lo=0.0, lo_open=True, unit="GeV")
+    truth = _truth(events)
+    n = truth[0].shape[0]
+    depth = _depth(events, n, rng, config)
+    reco, changed = _reconstruct(truth, depth, mass, config, rng)
+    out = _output(truth, reco, changed, depth, acceptance_mask(*reco[1:], config))
+    if "incident_E" in events:
+        out["incident_E"] = _column(events, "incident_E", n).copy()
+    front = _front_energy(events, n, beam_energy)
+    if front is not None:
+        out["tagger_E"] = measure_beam_energy(front, config, rng)
+    return out
+
+
+def _truth(events: Mapping[str, Any]) -> tuple[NDArray[np.float64], ...]:
+    """Truth (E, px, py, pz, p_T) of the recoil in GeV, validated."""
     missing = [c for c in _REQUIRED if c not in events]
     if missing:
         raise InputError(f"events lack the column(s) {missing}; needed: {list(_REQUIRED)}")
@@ -121,19 +138,36 @@ def apply_detector(
     n = t_e.shape[0]
     t_px, t_py, t_pz = (_column(events, c, n) for c in _REQUIRED[1:])
     t_pt = _column(events, "lepton_pt", n) if "lepton_pt" in events else np.hypot(t_px, t_py)
+    return t_e, t_px, t_py, t_pz, t_pt
 
-    if "depth" in events:
-        depth = _column(events, "depth", n)
-        if n and (depth.min() < 0.0 or depth.max() > 1.0):
-            raise InputError(
-                "events column 'depth' must lie within the target: 0 <= depth <= 1 (fraction "
-                f"of the thickness), got [{depth.min():g}, {depth.max():g}]"
-            )
-        depth = depth.copy()
-    else:
-        depth = sample_depth(n, rng, config.depth_range)
 
-    e, px, py, pz = t_e, t_px, t_py, t_pz
+def _depth(
+    events: Mapping[str, Any], n: int, rng: np.random.Generator, config: DetectorConfig
+) -> NDArray[np.float64]:
+    """Interaction depths (fractions of the thickness): the ``depth`` column or uniform."""
+    if "depth" not in events:
+        return sample_depth(n, rng, config.depth_range)
+    depth = _column(events, "depth", n)
+    if n and (depth.min() < 0.0 or depth.max() > 1.0):
+        raise InputError(
+            "events column 'depth' must lie within the target: 0 <= depth <= 1 (fraction "
+            f"of the thickness), got [{depth.min():g}, {depth.max():g}]"
+        )
+    return depth.copy()
+
+
+def _reconstruct(
+    truth: tuple[NDArray[np.float64], ...],
+    depth: NDArray[np.float64],
+    mass: float,
+    config: DetectorConfig,
+    rng: np.random.Generator,
+) -> tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], bool
+]:
+    """Target effects on the way out, then the tracker: (E, px, py, pz) GeV and whether any
+    effect acted (otherwise the truth arrays themselves are returned)."""
+    e, px, py, pz = truth[:4]
     changed = False
     if config.multiple_scattering or config.energy_loss:
         x = slant_path_x0(depth, config.thickness_x0, px, py, pz)
@@ -154,9 +188,20 @@ def apply_detector(
     if config.smearing:
         e, px, py, pz = smear(px, py, pz, mass, config, rng)
         changed = True
-    accepted = acceptance_mask(px, py, pz, config)
+    return (e, px, py, pz), changed
 
-    out: dict[str, NDArray[Any]] = {
+
+def _output(
+    truth: tuple[NDArray[np.float64], ...],
+    reco: _Momenta,
+    changed: bool,
+    depth: NDArray[np.float64],
+    accepted: NDArray[np.bool_],
+) -> dict[str, NDArray[Any]]:
+    """The :data:`DETECTOR_COLUMNS` (copies: nothing returned aliases the input)."""
+    t_e, t_px, t_py, t_pz, t_pt = truth
+    e, px, py, pz = reco
+    return {
         "lepton_E": np.array(e, dtype=float, copy=True),
         "lepton_px": np.array(px, dtype=float, copy=True),
         "lepton_py": np.array(py, dtype=float, copy=True),
@@ -170,14 +215,15 @@ def apply_detector(
         "depth": depth,
         "accepted": accepted,
     }
-    if "incident_E" in events:
-        out["incident_E"] = _column(events, "incident_E", n).copy()
-    front = None
+
+
+def _front_energy(
+    events: Mapping[str, Any], n: int, beam_energy: float | None
+) -> NDArray[np.float64] | None:
+    """Beam energy at the upstream face (GeV) for the tagger: ``beam_E`` column or nominal."""
     if "beam_E" in events:
-        front = _column(events, "beam_E", n)
-    elif beam_energy is not None:
-        e0 = check_real("beam_energy", beam_energy, lo=0.0, lo_open=True, unit="GeV")
-        front = np.full(n, e0)
-    if front is not None:
-        out["tagger_E"] = measure_beam_energy(front, config, rng)
-    return out
+        return _column(events, "beam_E", n)
+    if beam_energy is None:
+        return None
+    e0 = check_real("beam_energy", beam_energy, lo=0.0, lo_open=True, unit="GeV")
+    return np.full(n, e0)

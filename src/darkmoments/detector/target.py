@@ -943,43 +943,89 @@ def sample_incident_energy(
             "interaction can be sampled"
         )
 
+    proposal = _Proposal(e0, t_tot, lo, hi, spread, mass, tgt, b, straggling, e_min)
     while True:  # restarts only if a callable's sigma exceeds its bound
-        bound = sig.bound if sig is not None else 1.0
-        parts_d: list[FloatArray] = []
-        parts_e: list[FloatArray] = []
-        parts_f: list[FloatArray] = []
-        have, proposed, eff = 0, 0, 1.0
-        restart = False
-        while have < n:
-            m = int(min(max(1.3 * (n - have) / max(eff, 1e-3), 1024), 5_000_000))
-            d = rng.uniform(lo, hi, m) if hi > lo else np.full(m, lo)
-            front = (
-                e0 * (1.0 + spread * _truncated_normal(rng, m)) if spread > 0 else np.full(m, e0)
+        sample = _accept_reject(n, proposal, sig, rng)
+        if sample is not None:
+            return sample
+
+
+#: Proposal batches of :func:`sample_incident_energy`: the number still needed over the
+#: running acceptance, times a safety factor, clipped to [_BATCH_MIN, _BATCH_MAX] (the upper
+#: end bounds the memory); the acceptance used is floored at _MIN_ACCEPTANCE so that an
+#: unlucky first batch cannot ask for a huge one.
+_BATCH_SAFETY = 1.3
+_BATCH_MIN = 1024
+_BATCH_MAX = 5_000_000
+_MIN_ACCEPTANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class _Proposal:
+    """Proposals (depth, front energy, incident energy) before the sigma-weighting."""
+
+    e0: float
+    t_tot: float
+    lo: float
+    hi: float
+    spread: float
+    mass: float
+    target: Target
+    b: float
+    straggling: bool
+    e_min: float
+
+    def draw(
+        self, m: int, rng: np.random.Generator
+    ) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.bool_]]:
+        """m proposals: depth, front energy, incident energy (GeV) and E >= E_min."""
+        d = rng.uniform(self.lo, self.hi, m) if self.hi > self.lo else np.full(m, self.lo)
+        if self.spread > 0:
+            front = self.e0 * (1.0 + self.spread * _truncated_normal(rng, m))
+        else:
+            front = np.full(m, self.e0)
+        e_inc = _incident_energy(
+            front, d * self.t_tot, self.mass, self.target, rng, self.b, self.straggling
+        )
+        return d, front, e_inc, e_inc >= self.e_min
+
+
+def _accept_reject(
+    n: int, proposal: _Proposal, sig: _Sigma | None, rng: np.random.Generator
+) -> IncidentSample | None:
+    """n accepted interactions, or None if a proposal exceeded sigma's bound (now raised)."""
+    bound = sig.bound if sig is not None else 1.0
+    parts_d: list[FloatArray] = []
+    parts_e: list[FloatArray] = []
+    parts_f: list[FloatArray] = []
+    have, proposed, eff = 0, 0, 1.0
+    while have < n:
+        m = int(
+            min(
+                max(_BATCH_SAFETY * (n - have) / max(eff, _MIN_ACCEPTANCE), _BATCH_MIN),
+                _BATCH_MAX,
             )
-            e_inc = _incident_energy(front, d * t_tot, mass, tgt, rng, b, straggling)
-            keep = e_inc >= e_min
-            u = rng.uniform(0.0, 1.0, m)
-            if sig is not None:
-                s = np.zeros(m)
-                s[keep] = sig(e_inc[keep])
-                if s.max(initial=0.0) > bound:
-                    sig.bound = float(s.max())
-                    restart = True
-                    break
-                keep &= u * bound < s
-            n_keep = int(keep.sum())
-            if have + n_keep >= n:  # stop at the proposal that gives the n-th acceptance
-                last = int(np.flatnonzero(keep)[n - have - 1]) + 1
-                d, e_inc, front, keep = d[:last], e_inc[:last], front[:last], keep[:last]
-                m, n_keep = last, n - have
-            proposed += m
-            parts_d.append(d[keep])
-            parts_e.append(e_inc[keep])
-            parts_f.append(front[keep])
-            have += n_keep
-            eff = max(have / proposed, 1e-6)
-        if not restart:
-            break
+        )
+        d, front, e_inc, keep = proposal.draw(m, rng)
+        u = rng.uniform(0.0, 1.0, m)
+        if sig is not None:
+            s = np.zeros(m)
+            s[keep] = sig(e_inc[keep])
+            if s.max(initial=0.0) > bound:
+                sig.bound = float(s.max())
+                return None
+            keep &= u * bound < s
+        n_keep = int(keep.sum())
+        if have + n_keep >= n:  # stop at the proposal that gives the n-th acceptance
+            last = int(np.flatnonzero(keep)[n - have - 1]) + 1
+            d, e_inc, front, keep = d[:last], e_inc[:last], front[:last], keep[:last]
+            m, n_keep = last, n - have
+        proposed += m
+        parts_d.append(d[keep])
+        parts_e.append(e_inc[keep])
+        parts_f.append(front[keep])
+        have += n_keep
+        eff = max(have / proposed, 1e-6)
     depth = np.concatenate(parts_d) if parts_d else np.zeros(0)
     energy = np.concatenate(parts_e) if parts_e else np.zeros(0)
     front_e = np.concatenate(parts_f) if parts_f else np.zeros(0)
@@ -1066,57 +1112,99 @@ def effective_cross_section(
     e_min = fmin * e0
     sig = _Sigma(sigma, e_min, e0 * (1.0 + 5.0 * spread))
 
-    if hi > lo:
-        xd, wd = np.polynomial.legendre.leggauss(n_depth)
-        depths = lo + (hi - lo) * 0.5 * (xd + 1.0)
-        wdepth = 0.5 * wd
-    else:
-        depths, wdepth = np.array([lo]), np.array([1.0])
-    if spread > 0:
-        zh, wh = np.polynomial.hermite_e.hermegauss(20)
-        fronts = e0 * (1.0 + spread * zh)
-        wfront = wh / wh.sum()
-    else:
-        fronts, wfront = np.array([e0]), np.array([1.0])
-
-    total, below = 0.0, 0.0
+    depths, wdepth = _depth_nodes(lo, hi, n_depth)
+    fronts, wfront = _front_nodes(e0, spread)
+    acc = _Sums()
     for ef, wf in zip(fronts, wfront, strict=True):
         if not straggling:
             s = sig(np.array([ef]))[0] if ef >= e_min else 0.0
-            total += wf * s
-            below += wf * float(ef < e_min)
-            continue
-        if not is_electron(mass):
-            e_inc = ionisation_loss(
-                np.full(depths.shape, ef), mass, depths * t_tot * tgt.X0_gcm2, tgt
-            )
-            ok = e_inc >= e_min
-            s = np.zeros(depths.shape)
-            s[ok] = sig(e_inc[ok])
-            total += wf * float(np.sum(wdepth * s))
-            below += wf * float(np.sum(wdepth * ~ok))
-            continue
-        x_max = math.log(ef / e_min) if ef > e_min else 0.0
-        if x_max <= 0:
-            below += wf
-            continue
-        half = n_x // 2
-        nodes = np.unique(
-            np.concatenate(
-                [[0.0], np.linspace(0.0, x_max, half), np.geomspace(x_max * 1e-12, x_max, half)]
-            )
-        )
-        mids = 0.5 * (nodes[1:] + nodes[:-1])
-        s_mid = sig(ef * np.exp(-mids))
-        for d, w in zip(depths, wdepth, strict=True):
-            a = b * d * t_tot
-            if a <= 0:
-                total += wf * w * float(sig(np.array([ef]))[0])
-                continue
-            cdf = special.gammainc(a, nodes)
-            cdf[0] = 0.0
-            total += wf * w * float(np.sum(np.diff(cdf) * s_mid))
-            below += wf * w * float(special.gammaincc(a, x_max))
+            acc.total += wf * s
+            acc.below += wf * float(ef < e_min)
+        elif not is_electron(mass):
+            _add_ionisation(acc, ef, wf, depths, wdepth, mass, t_tot, tgt, e_min, sig)
+        else:
+            _add_straggling(acc, ef, wf, depths, wdepth, t_tot, b, e_min, n_x, sig)
     nominal = float(sig(np.array([e0]))[0])
-    ratio = total / nominal if nominal > 0 else math.nan
-    return EffectiveCrossSection(float(total), nominal, ratio, float(below))
+    ratio = acc.total / nominal if nominal > 0 else math.nan
+    return EffectiveCrossSection(float(acc.total), nominal, ratio, float(acc.below))
+
+
+class _Sums:
+    """Running sums of :func:`effective_cross_section`: <sigma> (pb) and P(E < E_min)."""
+
+    def __init__(self) -> None:
+        self.total: float = 0.0
+        self.below: float = 0.0
+
+
+def _depth_nodes(lo: float, hi: float, n_depth: int) -> tuple[FloatArray, FloatArray]:
+    """Gauss-Legendre depths on [lo, hi] and weights summing to 1 (one node if lo == hi)."""
+    if hi > lo:
+        xd, wd = np.polynomial.legendre.leggauss(n_depth)
+        return lo + (hi - lo) * 0.5 * (xd + 1.0), 0.5 * wd
+    return np.array([lo]), np.array([1.0])
+
+
+def _front_nodes(e0: float, spread: float) -> tuple[FloatArray, FloatArray]:
+    """Front energies (GeV) and weights: 20-point Gauss-Hermite for a spread, else E0."""
+    if spread > 0:
+        zh, wh = np.polynomial.hermite_e.hermegauss(20)
+        return e0 * (1.0 + spread * zh), wh / wh.sum()
+    return np.array([e0]), np.array([1.0])
+
+
+def _add_ionisation(
+    acc: _Sums,
+    ef: float,
+    wf: float,
+    depths: FloatArray,
+    wdepth: FloatArray,
+    mass: float,
+    t_tot: float,
+    tgt: Target,
+    e_min: float,
+    sig: _Sigma,
+) -> None:
+    """Heavier leptons: the incident energy is E_f minus the mean ionisation loss."""
+    e_inc = ionisation_loss(np.full(depths.shape, ef), mass, depths * t_tot * tgt.X0_gcm2, tgt)
+    ok = e_inc >= e_min
+    s = np.zeros(depths.shape)
+    s[ok] = sig(e_inc[ok])
+    acc.total += wf * float(np.sum(wdepth * s))
+    acc.below += wf * float(np.sum(wdepth * ~ok))
+
+
+def _add_straggling(
+    acc: _Sums,
+    ef: float,
+    wf: float,
+    depths: FloatArray,
+    wdepth: FloatArray,
+    t_tot: float,
+    b: float,
+    e_min: float,
+    n_x: int,
+    sig: _Sigma,
+) -> None:
+    """Electrons: E = E_f e^-X, X ~ Gamma(b d T, 1), summed over cells of X (see above)."""
+    x_max = math.log(ef / e_min) if ef > e_min else 0.0
+    if x_max <= 0:
+        acc.below += wf
+        return
+    half = n_x // 2
+    nodes = np.unique(
+        np.concatenate(
+            [[0.0], np.linspace(0.0, x_max, half), np.geomspace(x_max * 1e-12, x_max, half)]
+        )
+    )
+    mids = 0.5 * (nodes[1:] + nodes[:-1])
+    s_mid = sig(ef * np.exp(-mids))
+    for d, w in zip(depths, wdepth, strict=True):
+        a = b * d * t_tot
+        if a <= 0:
+            acc.total += wf * w * float(sig(np.array([ef]))[0])
+            continue
+        cdf = special.gammainc(a, nodes)
+        cdf[0] = 0.0
+        acc.total += wf * w * float(np.sum(np.diff(cdf) * s_mid))
+        acc.below += wf * w * float(special.gammaincc(a, x_max))
