@@ -9,12 +9,14 @@ id), ``mass`` (m_A' in GeV), ``m_chi`` (GeV), ``coupling`` with ``coupling_unit`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from click.core import ParameterSource
 
 from ..errors import InputError, OutputPathError
 from ..models import MODEL_IDS
+from ..validation import check_int, check_real
 from . import main
 from ._common import echo_json, progress_enabled
 
@@ -154,9 +156,6 @@ def relic(
     as_json: bool,
 ) -> None:
     """Relic target: coupling g_f and y (eq. 3.3) with Omega h^2 = 0.120."""
-    from .. import relic as rel
-    from ..relic.output import plot_targets, write_csv_atomic
-    from ..validation import check_int, check_real
 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
@@ -173,39 +172,7 @@ def relic(
                 f"--mass {mass:g} and --scan exclude each other: the scan uses "
                 "--m-min/--m-max/--n-masses; drop --mass (or --scan for one mass)"
             )
-        check_int("--n-masses", n_masses, lo=2)
-        check_real("--m-min", m_min, lo=rel.targets.M_AP_MIN, lo_open=True, unit="GeV")
-        check_real("--m-max", m_max, hi=rel.targets.M_AP_MAX, unit="GeV")
-        if not m_min < m_max:
-            raise InputError(f"--m-min {m_min:g} must be below --m-max {m_max:g} (GeV)")
-        out = check_output_dir(out_dir)
-        models = "all" if model.strip().lower() == "all" else model
-        table = rel.scan(
-            models,
-            n_masses=n_masses,
-            m_min=m_min,
-            m_max=m_max,
-            proxy_band=hadrons in ("auto", "none"),
-            hadrons=hadrons,
-            progress=progress_enabled(True if progress is None else progress),
-            **common,
-        )
-        out.mkdir(exist_ok=True)  # the named output directory; its parent was checked
-        csv = write_csv_atomic(table, out / "relic_targets.csv", mkdir=False)
-        png = plot_targets(table, out / "relic_targets.png", mkdir=False)
-        if as_json:
-            echo_json(
-                {
-                    "out": str(out),
-                    "csv": str(csv),
-                    "plot": str(png),
-                    "models": list(dict.fromkeys(table["model"])),
-                    "n_masses": n_masses,
-                    "n_rows": len(table),
-                }
-            )
-        else:
-            click.echo(f"wrote {csv} ({len(table)} rows) and {png}")
+        _scan(model, out_dir, n_masses, m_min, m_max, hadrons, progress, as_json, common)
         return
     scan_only = [f"--{n.replace('_dir', '').replace('_', '-')}" for n in _SCAN_ONLY if given(n)]
     if scan_only:
@@ -214,6 +181,63 @@ def relic(
         raise InputError("--model all needs --scan; give one model id for a single mass")
     if mass is None:
         raise InputError("give --mass (GeV) or --scan")
+    _single(model, mass, hadrons, as_json, common)
+
+
+def _scan(
+    model: str,
+    out_dir: Path,
+    n_masses: int,
+    m_min: float,
+    m_max: float,
+    hadrons: str,
+    progress: bool | None,
+    as_json: bool,
+    common: dict[str, Any],
+) -> None:
+    """``--scan``: the table and figure into the --out directory."""
+    from .. import relic as rel
+    from ..relic.output import plot_targets, write_csv_atomic
+
+    check_int("--n-masses", n_masses, lo=2)
+    check_real("--m-min", m_min, lo=rel.targets.M_AP_MIN, lo_open=True, unit="GeV")
+    check_real("--m-max", m_max, hi=rel.targets.M_AP_MAX, unit="GeV")
+    if not m_min < m_max:
+        raise InputError(f"--m-min {m_min:g} must be below --m-max {m_max:g} (GeV)")
+    out = check_output_dir(out_dir)
+    models = "all" if model.strip().lower() == "all" else model
+    table = rel.scan(
+        models,
+        n_masses=n_masses,
+        m_min=m_min,
+        m_max=m_max,
+        proxy_band=hadrons in ("auto", "none"),
+        hadrons=hadrons,
+        progress=progress_enabled(True if progress is None else progress),
+        **common,
+    )
+    out.mkdir(exist_ok=True)  # the named output directory; its parent was checked
+    csv = write_csv_atomic(table, out / "relic_targets.csv", mkdir=False)
+    png = plot_targets(table, out / "relic_targets.png", mkdir=False)
+    if as_json:
+        echo_json(
+            {
+                "out": str(out),
+                "csv": str(csv),
+                "plot": str(png),
+                "models": list(dict.fromkeys(table["model"])),
+                "n_masses": n_masses,
+                "n_rows": len(table),
+            }
+        )
+    else:
+        click.echo(f"wrote {csv} ({len(table)} rows) and {png}")
+
+
+def _single(model: str, mass: float, hadrons: str, as_json: bool, common: dict[str, Any]) -> None:
+    """One mass: the relic-target coupling and y, as text or one JSON object."""
+    from .. import relic as rel
+
     check_real("--mass", mass, lo=0.0, lo_open=True, unit="GeV")
     res = rel.target(model, mass, hadrons=hadrons, **common)
     out_obj = {
