@@ -27,7 +27,7 @@ from ..validation import check_int
 from . import main
 from ._common import check_output_path, echo_json, progress_enabled
 
-__all__ = ["EventCount", "generate_cmd", "resolve_beam", "xsec_cmd"]
+__all__ = ["COMMANDS", "EventCount", "generate_cmd", "resolve_beam", "xsec_cmd"]
 
 _EVENT_SUFFIXES = (".parquet", ".csv", ".lhe", ".lhe.gz")
 
@@ -373,3 +373,7 @@ def generate_cmd(
         f"sigma = {res.sigma_pb:.6g} +- {res.sigma_err_pb:.2g} pb; "
         f"{res.n_events} events written to {path}{eff_txt}"
     )
+
+
+#: The commands of this module, for ``main.add_command`` in :mod:`darkmoments.cli`.
+COMMANDS: tuple[click.Command, ...] = (xsec_cmd, generate_cmd)

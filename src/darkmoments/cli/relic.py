@@ -20,7 +20,7 @@ from ..validation import check_int, check_real
 from . import main
 from ._common import echo_json, progress_enabled
 
-__all__ = ["check_output_dir", "relic"]
+__all__ = ["COMMANDS", "check_output_dir", "relic"]
 
 _SCAN_ONLY = ("out_dir", "n_masses", "m_min", "m_max")
 _FILE_SUFFIXES = (".csv", ".png", ".pdf", ".svg", ".json", ".txt")
@@ -258,3 +258,7 @@ def _single(model: str, mass: float, hadrons: str, as_json: bool, common: dict[s
         click.echo(f"coupling  {res.coupling:.6g} [{res.coupling_unit}]")
         click.echo(f"y         {res.y:.6g}")
         click.echo(f"omega_h2  {res.omega_h2:.6g}")
+
+
+#: The commands of this module, for ``main.add_command`` in :mod:`darkmoments.cli`.
+COMMANDS: tuple[click.Command, ...] = (relic,)
