@@ -60,14 +60,19 @@ def main() -> None:
 
 
 def _attach() -> None:
+    from .generate import COMMANDS as generate_commands
+    from .relic import COMMANDS as relic_commands
     from .stats import COMMANDS as stats_commands
     from .templates import templates_group, yield_command
 
-    for command in (templates_group, yield_command, *stats_commands):
+    for command in (
+        *generate_commands,  # xsec, generate
+        *relic_commands,  # relic
+        *stats_commands,  # workspace, reach, discovery, degeneracy, discriminate
+        templates_group,  # templates build | list
+        yield_command,
+    ):
         main.add_command(command)
-    # Modules that still decorate ``main`` themselves (being moved to add_command).
-    from . import generate as _generate  # noqa: F401  (xsec, generate)
-    from . import relic as _relic  # noqa: F401  (relic)
 
 
 _attach()

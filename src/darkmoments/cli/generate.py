@@ -24,7 +24,6 @@ import click
 from ..errors import InputError
 from ..generator import PrecisionWarning, cross_section
 from ..validation import check_int
-from . import main
 from ._common import check_output_path, echo_json, progress_enabled
 
 __all__ = ["COMMANDS", "EventCount", "generate_cmd", "resolve_beam", "xsec_cmd"]
@@ -178,7 +177,7 @@ def _check_seed(seed: int | None) -> None:
         check_int("--seed", seed, lo=0)
 
 
-@main.command("xsec")
+@click.command("xsec")
 @_process_options
 @_seed_option("result")
 @click.option(
@@ -261,7 +260,7 @@ def xsec_cmd(
         click.echo(f"sigma = {xs.value_pb:.6g} +- {xs.error_pb:.2g} pb")
 
 
-@main.command("generate")
+@click.command("generate")
 @_process_options
 @click.option(
     "--events",

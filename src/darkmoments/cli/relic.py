@@ -17,7 +17,6 @@ from click.core import ParameterSource
 from ..errors import InputError, OutputPathError
 from ..models import MODEL_IDS
 from ..validation import check_int, check_real
-from . import main
 from ._common import echo_json, progress_enabled
 
 __all__ = ["COMMANDS", "check_output_dir", "relic"]
@@ -53,7 +52,7 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
     return p
 
 
-@main.command("relic")
+@click.command("relic")
 @click.option(
     "--model",
     "model",
