@@ -117,3 +117,19 @@ def _long_functions() -> list[tuple[str, str, int]]:
 @pytest.mark.parametrize("limit", [MAX_FUNCTION_LINES])
 def test_no_function_over_the_limit(limit):
     assert _long_functions() == [], f"functions over {limit} lines (docstring excluded)"
+
+
+def test_event_files_do_not_pull_in_the_integrator():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, darkmoments.io.events\n"
+        "heavy = [m for m in ('vegas', 'darkmoments.generator', 'darkmoments.stats') "
+        "if m in sys.modules]\n"
+        "print(heavy)\n"
+        "import darkmoments\n"
+        "assert darkmoments.generate.__module__ == 'darkmoments.generator'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
