@@ -177,6 +177,31 @@ def _check_seed(seed: int | None) -> None:
         check_int("--seed", seed, lo=0)
 
 
+def _process_keys(
+    mid: str,
+    mass: float,
+    beam_energy: float,
+    lepton: str,
+    target: str,
+    experiment: str | None,
+    coupling: float,
+    coupling_unit: str,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The JSON keys that describe the process (docs/cli.md), shared by xsec and generate."""
+    return {
+        "model": mid,
+        "mass": float(mass),
+        "beam_energy": float(beam_energy),
+        "lepton": lepton,
+        "target": target,
+        "experiment": experiment,
+        "coupling": float(coupling),
+        "coupling_unit": coupling_unit,
+        "seed": seed,
+    }
+
+
 @click.command("xsec")
 @_process_options
 @_seed_option("result")
@@ -239,15 +264,7 @@ def xsec_cmd(
     if as_json:
         echo_json(
             {
-                "model": mid,
-                "mass": float(mass),
-                "beam_energy": float(beam_energy),
-                "lepton": lep,
-                "target": tgt,
-                "experiment": exp_name,
-                "coupling": float(coupling),
-                "coupling_unit": unit,
-                "seed": seed,
+                **_process_keys(mid, mass, beam_energy, lep, tgt, exp_name, coupling, unit, seed),
                 "rtol": float(rtol),
                 "sigma_pb": xs.value_pb,
                 "sigma_err_pb": xs.error_pb,
@@ -349,15 +366,7 @@ def generate_cmd(
             {
                 "out": str(path),
                 "format": fmt.lstrip("."),
-                "model": mid,
-                "mass": float(mass),
-                "beam_energy": float(beam_energy),
-                "lepton": lep,
-                "target": tgt,
-                "experiment": exp_name,
-                "coupling": float(coupling),
-                "coupling_unit": unit,
-                "seed": seed,
+                **_process_keys(mid, mass, beam_energy, lep, tgt, exp_name, coupling, unit, seed),
                 "n_events": res.n_events,
                 "weighted": bool(weighted),
                 "sigma_pb": res.sigma_pb,
