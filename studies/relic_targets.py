@@ -6,7 +6,7 @@ Lambda_f = 1 TeV) and reported as y (eq. 3.3).  For md, ed, cr, am the hadronic 
 paper's footnote 4 gives the other edge of a shaded band.  The reach overlay of figure 1 will be
 added when the statistics layer provides the reach curves.
 
-Outputs in ``--out``: ``relic_targets.csv`` (model, m_ap_gev, m_chi_gev, coupling,
+Outputs in ``--out``: ``relic_targets.csv`` (model, mass, m_chi, coupling,
 coupling_unit, y, omega_h2, y_hadron_proxy) and ``relic_targets.png`` (log-log y vs m_A', solid
 lines in the paper colours).  ``--fast`` uses 8 masses; the full run 50 masses from 3 MeV to
 3 GeV.  ``--paper-normalisation`` uses the printed eqs. A.4-A.7, A.11 (see

@@ -97,7 +97,7 @@ def test_study_fast_mode(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(tmp_path / "relic_targets.csv")
     assert len(table) == 5 * 8
-    km = table[table.model == "km"].sort_values("m_ap_gev")
+    km = table[table.model == "km"].sort_values("mass")
     # km target rises roughly as m_A'^2 (y ~ m_chi^2 <sigma v>): six decades over 3 MeV - 3 GeV
     assert 1e4 < km["y"].iloc[-1] / km["y"].iloc[0] < 1e8
     assert (tmp_path / "relic_targets.png").exists()

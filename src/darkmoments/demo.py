@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for mid in MODEL_IDS:
         r = min(reach[mid], key=lambda r: abs(r["mass"] - 0.1))
         tg = targets[targets.model == mid]
-        y_rel = float(np.interp(np.log(r["mass"]), np.log(tg.m_ap_gev), tg.y))
+        y_rel = float(np.interp(np.log(r["mass"]), np.log(tg.mass), tg.y))
         print(
             f"   {mid}: m_A' = {r['mass']:.3g} GeV  reach y = {r['y']:.3g}"
             f"  (g = {r['coupling']:.3g})  relic target y = {y_rel:.3g}"
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from .plotting import plot_reach, save_figure
 
-        curves = {m: (g.m_ap_gev.to_numpy(), g.y.to_numpy()) for m, g in targets.groupby("model")}
+        curves = {m: (g.mass.to_numpy(), g.y.to_numpy()) for m, g in targets.groupby("model")}
         fig = plot_reach(
             reach,
             relic=curves,

@@ -44,7 +44,7 @@ def plot_targets(table: pd.DataFrame, path: str | os.PathLike[str], *, mkdir: bo
     Parameters
     ----------
     table : pandas.DataFrame
-        Output of :func:`darkmoments.relic.scan` (columns model, m_ap_gev, y, y_hadron_proxy).
+        Output of :func:`darkmoments.relic.scan` (columns model, mass, y, y_hadron_proxy).
     path : path-like
         Image file (format from the suffix, e.g. ``.png`` or ``.pdf``).
     mkdir : bool
@@ -63,11 +63,11 @@ def plot_targets(table: pd.DataFrame, path: str | os.PathLike[str], *, mkdir: bo
         fig, ax = plt.subplots(figsize=(8, 6))
         for mid, grp in table.groupby("model", sort=False):
             model = get_model(str(mid))
-            grp = grp.sort_values("m_ap_gev")
-            ax.plot(grp["m_ap_gev"], grp["y"], color=model.color, lw=2, label=model.letter)
+            grp = grp.sort_values("mass")
+            ax.plot(grp["mass"], grp["y"], color=model.color, lw=2, label=model.letter)
             if "y_hadron_proxy" in grp and grp["y_hadron_proxy"].notna().any():
                 ax.fill_between(
-                    grp["m_ap_gev"],
+                    grp["mass"],
                     grp["y"],
                     grp["y_hadron_proxy"],
                     color=model.color,

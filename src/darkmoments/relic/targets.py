@@ -524,7 +524,7 @@ def scan(
     Returns
     -------
     pandas.DataFrame
-        Columns model, m_ap_gev, m_chi_gev, coupling, coupling_unit, y, omega_h2 and
+        Columns model, mass, m_chi, coupling, coupling_unit, y, omega_h2 and
         y_hadron_proxy (NaN where no band is computed).
     """
     from tqdm.auto import tqdm
@@ -617,8 +617,8 @@ def _scan_frame(res: RelicTarget, proxy: NDArray) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "model": res.model,
-            "m_ap_gev": res.m_ap,
-            "m_chi_gev": res.m_chi,
+            "mass": res.m_ap,
+            "m_chi": res.m_chi,
             "coupling": res.coupling,
             "coupling_unit": res.coupling_unit,
             "y": res.y,
