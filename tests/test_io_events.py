@@ -115,7 +115,9 @@ def test_tabular_round_trip(tmp_path: Path, suffix: str) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temp file left
     if suffix == ".csv":  # the documented plain-pandas way
         plain = pd.read_csv(out, comment="#")
-        np.testing.assert_array_equal(plain["weight"].to_numpy(), df["weight"].to_numpy())
+        # pandas < 3 parses with a fast parser that may differ in the last bit (read_events,
+        # above, is exact on every pandas)
+        np.testing.assert_allclose(plain["weight"].to_numpy(), df["weight"].to_numpy(), rtol=1e-15)
         head = out.read_text().splitlines()[:5]
         assert any(line.startswith("# model: ") for line in head)
 

@@ -46,6 +46,7 @@ import ctypes
 import multiprocessing
 import multiprocessing.context
 import os
+import queue
 import signal
 import sys
 import threading
@@ -53,7 +54,7 @@ import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
@@ -283,19 +284,26 @@ class ProcessExecutor(Executor):
         """Yield ``(i, fn(items[i]))`` as the processes finish them."""
         if self._closed:
             raise RuntimeError("this ProcessExecutor is closed")
-        futures: dict[Future[R], int] = {
-            self._pool.submit(fn, item): i for i, item in enumerate(items)
-        }
-        pending = set(futures)
+        # Results arrive through a queue fed by done-callbacks (run by the pool's own thread),
+        # not through concurrent.futures.wait(): wait() acquires the condition locks of many
+        # futures in turn, and a signal handler raising between two acquisitions leaves some
+        # held by this thread for ever, so the pool's manager thread deadlocks in
+        # Future.cancel() at shutdown and interpreter exit hangs (seen once in ~20 SIGINTs).
+        # SimpleQueue.get() is interrupted cleanly by a signal.
         # No fut.cancel() here when the caller stops early: close() cancels what is queued
         # (shutdown(cancel_futures=True), done by the pool's own thread).  A future cancelled
         # from this thread while close() terminates busy workers makes the pool's manager
         # thread crash (InvalidStateError in terminate_broken) and leaves its queue feeder
         # blocked, which hangs interpreter exit.
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield futures[fut], fut.result()
+        arrived: queue.SimpleQueue[Future[R]] = queue.SimpleQueue()
+        futures: dict[Future[R], int] = {}
+        for i, item in enumerate(items):
+            fut = self._pool.submit(fn, item)
+            futures[fut] = i
+            fut.add_done_callback(arrived.put)
+        for _ in range(len(futures)):
+            fut = arrived.get()
+            yield futures[fut], fut.result()
 
     def close(self) -> None:
         """Stop the workers and release the pool (within ~``TERMINATE_TIMEOUT`` + 1 s).
