@@ -339,7 +339,16 @@ class ProcessExecutor(Executor):
                     p.join(1.0)
             # the workers are gone (or were killed by a signal handler before close()):
             # a feeder thread blocked on the pipe to them must not hang interpreter exit
-            _release_queue(queue)
+            # let the pool's manager thread close the queue itself first (it does so for a
+            # broken pool); closing it from here at the same moment makes that thread print
+            # an OSError traceback
+            if manager is not None and manager.is_alive():
+                manager.join(0.5)
+            if manager is None or manager.is_alive():
+                _release_queue(queue)
+            else:
+                with contextlib.suppress(Exception):
+                    queue.cancel_join_thread()
             if manager is not None and manager.is_alive():
                 manager.join(TERMINATE_TIMEOUT)
                 if manager.is_alive():  # pragma: no cover - would block interpreter exit
