@@ -111,14 +111,6 @@ def test_layout_is_a_function_of_the_binning_only(tpls) -> None:
         workspace_layout(binning, layout="fine")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (issue 11 follow-up): the global not-a-knot spline through every node "
-    "rings into bins that are empty at both neighbouring grid masses (~1e-5 of the probability "
-    "in total, <= 1.3e-6 per fine bin), so off-grid templates occupy 88-90 of the 96 coarse "
-    "bins at every mass; fix: zero a bin on a segment where both nodes are empty (ShapeGrid, "
-    "SplineTables and templates.core.interpolate together)",
-)
 @pytest.mark.parametrize("background", [None, 20.0])
 def test_same_channel_bins_observations_across_masses_and_models(tpls, background) -> None:
     specs = {

@@ -7,9 +7,12 @@ and (optionally) the expected number of signal events at unit coupling ``N_1(m)`
 Mass interpolation (the one scheme of the package, shared with
 :func:`darkmoments.templates.interpolate`): every bin probability is interpolated in
 ``u = ln m`` by the not-a-knot cubic spline through every grid node (C2: no kinks at the
-nodes), negative values (ringing next to empty bins) are set to 0 and the shape is
-renormalised to the interpolated total; variances are ``sum_i c_i(u)^2 V_i`` with the
-cardinal-spline weights ``c_i``; ``ln N_1`` is interpolated by the same spline.  The evidence
+nodes); on a segment where a bin is empty at both nodes it is 0 (the global spline would
+ring into it, ~1e-5 of the probability in all), other negative values are set to 0 and the
+shape is renormalised to the interpolated total; variances are ``sum_i c_i(u)^2 V_i`` with
+the cardinal-spline weights ``c_i`` (0 in the zeroed bins); ``ln N_1`` is interpolated by the
+same spline (:meth:`ShapeGrid.rate`, :func:`interpolate_rate`).  The shape part is
+:func:`darkmoments.templates.core.interpolate_bins`, shared with the templates.  The evidence
 for this choice (leave-one-out on the shipped grid) is in docs/templates.md and
 tests/stats/test_interpolation.py.
 
@@ -21,6 +24,7 @@ between nodes the same spline of the node values, clipped to their range.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError, InputTypeError
+from ..templates.core import empty_segments, interpolate_bins
 from ..validation import check_int, check_real
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,7 +58,8 @@ FloatArray = NDArray[np.float64]
 
 #: The mass interpolation of shapes, variances and rates (one scheme for the whole package).
 INTERPOLATION: str = (
-    "not-a-knot cubic spline in ln m through every node, clipped at 0, renormalised"
+    "not-a-knot cubic spline in ln m through every node, 0 in bins empty at both ends of "
+    "the segment, clipped at 0, renormalised"
 )
 
 
@@ -330,28 +336,28 @@ class ShapeGrid:
             return out
         return np.asarray(self._cardinal(np.log(m)), dtype=float)
 
-    def _clip_scale(self, raw: FloatArray, c: FloatArray) -> tuple[FloatArray, float]:
-        """Clip the raw interpolated shape at 0; return it and the renormalisation factor."""
-        q = np.clip(raw, 0.0, None)
-        total = float(c @ self.probs.sum(axis=1))
-        qs = float(q.sum())
-        return q, (total / qs if qs > 0 else 1.0)
+    def _interpolated(self, mass: float) -> tuple[FloatArray, FloatArray]:
+        """(shape, variance) at ``mass`` by :func:`~darkmoments.templates.core.interpolate_bins`."""
+        m = self.check_mass(mass)
+        return interpolate_bins(self.probs, self.variances, self._u, math.log(m), self.weights(m))
 
     def shape(self, mass: float) -> FloatArray:
         """Bin probabilities at ``mass`` (GeV): spline in ln m, clipped at 0, renormalised.
 
-        Negative interpolated values are set to 0 and the shape is scaled back to the
-        interpolated total ``sum_i c_i sum_b p_ib`` (1 for normalised templates).
+        :func:`~darkmoments.templates.core.interpolate_bins` (the scheme of
+        :func:`darkmoments.templates.interpolate`): a bin empty at both nodes of the segment
+        holding ``mass`` is 0, other negative interpolated values are set to 0 and the shape
+        is scaled back to the interpolated total ``sum_i c_i sum_b p_ib`` (1 for normalised
+        templates).
         """
-        c = self.weights(mass)
-        q, scale = self._clip_scale(c @ self.probs, c)
-        return q * scale
+        return self._interpolated(mass)[0]
 
     def variance(self, mass: float) -> FloatArray:
-        """MC variances of :meth:`shape`: ``sum_i c_i^2 V_i`` times the renormalisation^2."""
-        c = self.weights(mass)
-        _, scale = self._clip_scale(c @ self.probs, c)
-        return (c**2 @ self.variances) * scale**2
+        """MC variances of :meth:`shape`: ``sum_i c_i^2 V_i`` times the renormalisation^2.
+
+        0 in the bins that :meth:`shape` sets to 0 on an empty segment.
+        """
+        return self._interpolated(mass)[1]
 
     @cached_property
     def node_n_eff(self) -> FloatArray:
@@ -471,7 +477,9 @@ class SplineTables:
     """The interpolated shape of a :class:`ShapeGrid` as piecewise cubics in u = ln m.
 
     For u in segment j (``knots[j] <= u <= knots[j+1]``) and t = u - knots[j], the raw
-    spline of bin b is ``sum_k coef[k, j, b] t^(3-k)`` (scipy's ``PPoly`` layout); the shape is
+    spline of bin b is ``sum_k coef[k, j, b] t^(3-k)`` (scipy's ``PPoly`` layout; all 0 on a
+    segment where bin b is empty at both nodes, as in
+    :func:`~darkmoments.templates.core.interpolate_bins`); the shape is
     ``max(raw, 0) * total(u) / clipped(u)`` with ``total`` the spline of the row sums and
     ``clipped`` the exact sum over all bins of the clipped raw splines.  ``clipped`` is itself
     piecewise cubic with extra breakpoints where a bin's spline crosses 0 (found by sampling
@@ -509,12 +517,14 @@ class SplineTables:
         if grid.masses.size < 2:
             raise InputError("spline tables need at least 2 masses")
         u = np.log(grid.masses)
-        coef = np.asarray(CubicSpline(u, grid.probs, axis=0, bc_type="not-a-knot").c)
+        coef = np.array(CubicSpline(u, grid.probs, axis=0, bc_type="not-a-knot").c)
+        # a bin empty at both ends of a segment is 0 on it (interpolate_bins)
+        coef[:, empty_segments(grid.probs)] = 0.0
         total = CubicSpline(u, grid.probs.sum(axis=1), bc_type="not-a-knot")
         ne = grid.node_n_eff
         neff = CubicSpline(u, ne, bc_type="not-a-knot") if np.all(np.isfinite(ne)) else None
         rng = (float(ne.min()), float(ne.max()))
-        breaks, origin, qc = _clipped_total_pieces(u, coef, np.asarray(total.c))
+        breaks, origin, qc = _clipped_total_pieces(u, coef)
         return cls(u, coef, total, neff, rng, breaks, origin, qc)
 
     def n_eff(self, u: FloatArray) -> FloatArray:
@@ -562,15 +572,17 @@ def _monotone_points(c: FloatArray, h: float) -> FloatArray:
 
 
 def _clipped_total_pieces(
-    u: FloatArray, coef: FloatArray, total_c: FloatArray
+    u: FloatArray, coef: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Breakpoints, origins and coefficients of sum_b max(raw_b, 0) (see :class:`SplineTables`).
 
     On each segment every bin's cubic is monotone between the segment ends and its extrema
     (closed form), so each of those (at most 3) pieces holds at most one zero crossing, found
     by bisection; between consecutive crossings of all bins the set of negative bins is fixed
-    and the clipped total is one cubic.
+    and the clipped total is one cubic (the sum of all bins' cubics, those zeroed on an empty
+    segment included as 0, minus the negative ones).
     """
+    total_c = coef.sum(axis=2)  # (4, n_m - 1)
     breaks: list[float] = []
     origin: list[float] = []
     pieces: list[FloatArray] = []
@@ -670,11 +682,12 @@ def _scheme_weights(scheme: str, u: FloatArray, x: float) -> FloatArray:
 def leave_one_out(grid: ShapeGrid, scheme: str = "spline", *, min_mc: float = 25.0) -> LeaveOneOut:
     """Hold out each interior node, interpolate it from the others, compare (chi2 per bin).
 
-    The interpolated shape is clipped at 0 and renormalised (as :meth:`ShapeGrid.shape`),
-    its variance sum_i c_i^2 V_i.  Bins are used where both the held-out and the
-    interpolated shape have at least ``min_mc`` expected MC events (N_eff p >= min_mc), so
-    that chi2 is chi2-distributed; chi2/ndf near 1 means the interpolation error is below
-    the MC error at twice the grid spacing.
+    The interpolated shape is made as :meth:`ShapeGrid.shape` does
+    (:func:`~darkmoments.templates.core.interpolate_bins`: 0 in bins empty at both ends of
+    the segment, clipped at 0, renormalised), its variance sum_i c_i^2 V_i.  Bins are used
+    where both the held-out and the interpolated shape have at least ``min_mc`` expected MC
+    events (N_eff p >= min_mc), so that chi2 is chi2-distributed; chi2/ndf near 1 means the
+    interpolation error is below the MC error at twice the grid spacing.
 
     Parameters
     ----------
@@ -698,10 +711,8 @@ def leave_one_out(grid: ShapeGrid, scheme: str = "spline", *, min_mc: float = 25
     for i in range(1, u.size - 1):
         keep = np.arange(u.size) != i
         c = _scheme_weights(scheme, u[keep], float(u[i]))
-        q = np.clip(c @ p[keep], 0.0, None)
-        scale = float(c @ p[keep].sum(axis=1)) / float(q.sum())
-        q *= scale
-        var = v[i] + (c**2 @ v[keep]) * scale**2
+        q, var_q = interpolate_bins(p[keep], v[keep], u[keep], float(u[i]), c)
+        var = v[i] + var_q
         n_mc = float(ne[i]) if np.isfinite(ne[i]) else 1e300
         use = (var > 0) & (np.minimum(q, p[i]) * n_mc >= min_mc)
         chi2.append(float(np.sum((q[use] - p[i][use]) ** 2 / var[use])))

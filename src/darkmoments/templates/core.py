@@ -4,7 +4,9 @@ Everything here is a function of its arguments: the :class:`Template` value type
 histogram helpers (:func:`empty_hist`, :func:`fill_template_hist`), the content fingerprint
 (:func:`template_checksum`, also what the file format stores and verifies), and the mass
 interpolation (:func:`lagrange_weights`, :func:`stencil`, :func:`spline_weights`,
-:func:`interpolate_sigma`, :func:`interpolate`).  The scheme is described in
+:func:`empty_segments`, :func:`interpolate_bins`, :func:`interpolate_sigma`,
+:func:`interpolate`; :func:`interpolate_bins` is the one shape interpolation of the package,
+used by :mod:`darkmoments.stats.shapes` too).  The scheme is described in
 :mod:`darkmoments.templates`.
 
 Data flows one way: :mod:`darkmoments.experiments` -> this module ->
@@ -41,10 +43,13 @@ __all__ = [
     "copy_template",
     "derived_checksum",
     "empty_hist",
+    "empty_segments",
     "fill_template_hist",
     "interpolate",
+    "interpolate_bins",
     "interpolate_sigma",
     "lagrange_weights",
+    "segment_of",
     "spline_weights",
     "stencil",
     "template_checksum",
@@ -382,6 +387,94 @@ def spline_weights(
     return np.asarray(make_interp_spline(xs, eye, k=5)(x0), dtype=float)
 
 
+def empty_segments(values: ArrayLike) -> NDArray[np.bool_]:
+    """Bins that are empty at both nodes of each mass segment.
+
+    Parameters
+    ----------
+    values : array_like, shape (n_nodes, ...)
+        Bin contents (probabilities) at each node, nodes in increasing mass.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_nodes - 1, ...)
+        Entry ``[j, b]`` is True when bin b is exactly 0 at node j and at node j + 1: on that
+        segment the interpolated bin is 0 (:func:`interpolate_bins`).
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim < 1 or v.shape[0] < 1:
+        raise InputError(f"empty_segments needs one row of bins per node, got shape {v.shape}")
+    return np.asarray((v[:-1] == 0) & (v[1:] == 0), dtype=bool)
+
+
+def segment_of(nodes: Sequence[float] | NDArray[np.float64], x0: float) -> int:
+    """Index j of the segment [x_j, x_(j+1)] of increasing ``nodes`` holding ``x0``.
+
+    Ends included (a node belongs to the segment on its right, the last to the last
+    segment); outside the nodes: the first or last segment.  0 for fewer than 2 nodes.
+    """
+    xs = np.asarray(nodes, dtype=float)
+    if xs.size < 2:
+        return 0
+    return int(np.clip(np.searchsorted(xs, x0, side="right") - 1, 0, xs.size - 2))
+
+
+def interpolate_bins(
+    values: ArrayLike,
+    variances: ArrayLike,
+    nodes: Sequence[float] | NDArray[np.float64],
+    x0: float,
+    weights: ArrayLike,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The package's shape interpolation from node weights (templates and statistics).
+
+    With node weights c_i (:func:`spline_weights`: the not-a-knot cubic spline in ln m) the
+    raw shape is sum_i c_i p_i.  The spline through every node rings: next to a bin's
+    populated masses it overshoots into masses where the bin is empty (~1e-5 of the
+    probability in all, at most ~2e-6 per bin on the shipped grid).  So a bin that is empty
+    at both nodes of the segment holding ``x0`` (:func:`empty_segments`) is 0 there; the
+    other negative values are set to 0; the shape is renormalised to the interpolated total
+    ``sum_i c_i sum_b p_ib`` (1 for normalised templates).  Variances are sum_i c_i^2 V_i
+    (independent MC samples; 0 in the zeroed bins) times the renormalisation squared.
+
+    Parameters
+    ----------
+    values, variances : array_like, shape (n_nodes, ...)
+        Bin contents and their MC variances at each node.
+    nodes : sequence of float
+        Increasing node coordinates (ln m).
+    x0 : float
+        Where to interpolate (same coordinate).
+    weights : array_like, shape (n_nodes,)
+        c_i(x0) (a unit vector at a node reproduces it exactly).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Interpolated contents and variances, shape ``values.shape[1:]``.
+    """
+    p = np.asarray(values, dtype=float)
+    v = np.asarray(variances, dtype=float)
+    c = np.asarray(weights, dtype=float)
+    if p.shape != v.shape or c.shape != p.shape[:1]:
+        raise InputError(
+            f"interpolate_bins needs values {p.shape} and variances {v.shape} of one shape "
+            f"and one weight per node ({c.shape})"
+        )
+    raw = np.tensordot(c, p, axes=1)
+    var = np.tensordot(c**2, v, axes=1)
+    if p.shape[0] >= 2:
+        j = segment_of(nodes, x0)
+        empty = (p[j] == 0) & (p[j + 1] == 0)
+        raw[empty] = 0.0
+        var[empty] = 0.0
+    q = np.clip(raw, 0.0, None)
+    total = float(c @ p.reshape(p.shape[0], -1).sum(axis=1))
+    qs = float(q.sum())
+    scale = total / qs if qs > 0 else 1.0
+    return q * scale, var * scale**2
+
+
 @dataclass(frozen=True)
 class SigmaInterpolation:
     """Cross section at an off-grid mass from the grid's cross sections.
@@ -533,15 +626,17 @@ def _check_neighbours(ts: Sequence[Template], mass: float) -> NDArray[np.float64
     return ms
 
 
-def _interpolate_shape(ts: Sequence[Template], lw: NDArray[np.float64]) -> hist.Hist:
-    """sum_i L_i p_i (negative bins set to 0, renormalised) with variances sum_i L_i^2 V_i."""
-    values = sum(w * t.hist.values() for w, t in zip(lw, ts, strict=True))
-    variances = sum(w**2 * t.hist.variances() for w, t in zip(lw, ts, strict=True))
-    values = np.clip(values, 0.0, None)
-    total = float(values.sum())
-    if total > 0:
-        values = values / total
-        variances = variances / total**2
+def _interpolate_shape(
+    ts: Sequence[Template], lw: NDArray[np.float64], ms: NDArray[np.float64], mass: float
+) -> hist.Hist:
+    """The interpolated histogram (:func:`interpolate_bins` at ``mass`` with weights ``lw``)."""
+    values, variances = interpolate_bins(
+        np.array([t.hist.values() for t in ts]),
+        np.array([t.hist.variances() for t in ts]),
+        np.log(ms),
+        math.log(mass),
+        lw,
+    )
     h = ts[0].hist.copy()
     view: Any = h.view()  # Weight storage: a structured view, fields value and variance
     view["value"] = values
@@ -578,9 +673,10 @@ def interpolate(
     * Shape (bin fractions), variances and selection efficiency: the not-a-knot cubic spline
       in ln m through all ``neighbours`` (:func:`spline_weights`; 2 nodes: linear, 3: the
       parabola, 4: the cubic through them; :func:`darkmoments.templates.load` passes every
-      grid node of the model): fractions sum_i c_i p_i (negative fractions from the
-      spline's ringing next to empty bins are set to 0 and the shape renormalised),
-      variances sum_i c_i^2 V_i (independent MC samples).  The same scheme as
+      grid node of the model), by :func:`interpolate_bins`: fractions sum_i c_i p_i, a bin
+      empty at both nodes of the segment holding ``mass`` is 0 (no spline ringing into
+      it), other negative fractions are set to 0 and the shape is renormalised; variances
+      sum_i c_i^2 V_i (independent MC samples).  The same scheme as
       :class:`darkmoments.stats.shapes.ShapeGrid` (one interpolation for templates and
       statistics, C2 in the mass: no kinks at the nodes); the evidence for it is the
       leave-one-out test in docs/templates.md.
@@ -617,7 +713,7 @@ def interpolate(
     if k.size:  # exactly a node: its template, without rounding from the spline
         lw = np.zeros(ms.size)
         lw[k[0]] = 1.0
-    h = _interpolate_shape(ts, lw)
+    h = _interpolate_shape(ts, lw, ms, float(mass))
     nodes = ts if sigma_nodes is None else list(sigma_nodes)
     if any(t.model != first.model or t.experiment != first.experiment for t in nodes):
         raise InputError("interpolate needs sigma nodes of the same model and experiment")
