@@ -9,7 +9,13 @@ Conventions of every command (one CLI vocabulary)
 * ``--plot PATH``: a figure (PNG/PDF by suffix).
 * ``--events N``: Monte Carlo events; ``--signal-events N``: expected signal counts.
 * ``--json``: one JSON object on stdout (:func:`echo_json`).
-* Progress bars go to stderr and only when it is a terminal (:func:`progress_enabled`).
+* Progress bars go to stderr and only when it is a terminal (:func:`progress_enabled`);
+  ``--progress/--no-progress`` switch them.
+* ``--model``: a model id (``km``, ``MD``, ``kinetic-mixing``); where a command takes several,
+  a comma-separated list or ``all``.  ``--mass``: A' mass(es) in GeV, likewise.
+* Renamed options stay as hidden, deprecated aliases (:func:`deprecated_alias`): ``--dir``
+  for ``--templates``, ``--models``/``--masses`` for ``--model``/``--mass``.
+* Every command's ``--help`` ends with a runnable example (:func:`example`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -27,11 +33,93 @@ from ..io.jsonio import dumps
 
 __all__ = [
     "check_output_path",
+    "deprecated_alias",
     "echo_json",
+    "example",
     "positive_float",
     "positive_int",
     "progress_enabled",
 ]
+
+
+_T = TypeVar("_T")
+
+
+def example(*commands: str) -> str:
+    """Epilog of a command's ``--help``: ``Example:`` and the command lines, unwrapped.
+
+    Parameters
+    ----------
+    *commands : str
+        Complete command lines, each runnable as printed.
+
+    Returns
+    -------
+    str
+        Text for ``click.command(epilog=...)``: ``Example:``, then click's no-rewrap marker
+        (a backspace line) and the commands indented by two spaces.
+
+    Examples
+    --------
+    >>> example("darkmoments templates list").splitlines()[0]
+    'Example:'
+    >>> example("darkmoments templates list").splitlines()[-1]
+    '  darkmoments templates list'
+    """
+    lines = "\n".join(f"  {c}" for c in commands)
+    return f"Example:\n\n\b\n{lines}"
+
+
+def deprecated_alias(
+    option: str,
+    value: _T | None,
+    old_option: str,
+    old_value: _T | None,
+    *,
+    notice: bool = True,
+) -> tuple[_T | None, str]:
+    """The value of ``option`` or of its hidden, deprecated alias ``old_option``.
+
+    A renamed option keeps working under its old name, and both names at once must agree.
+    With ``notice`` the old name prints a deprecation line on stderr; without it the alias
+    is accepted silently (for renames made for consistency only, whose old name stays
+    valid and whose bad input must still end in exactly one line on stderr).
+
+    Parameters
+    ----------
+    option, old_option : str
+        The current and the deprecated option names (``"--model"``, ``"--models"``).
+    value, old_value
+        What click parsed for each (``None`` when not given).
+    notice : bool
+        Print a deprecation line on stderr when the old name is used.
+
+    Returns
+    -------
+    tuple
+        The value and the name it was given under (for error messages that name what the
+        user typed).
+
+    Raises
+    ------
+    InputError
+        If both names are given with different values.
+
+    Examples
+    --------
+    >>> deprecated_alias("--model", "km,md", "--models", None)
+    ('km,md', '--model')
+    """
+    if old_value is None:
+        return value, option
+    if value is not None and value != old_value:
+        raise InputError(
+            f"{old_option} {old_value!r} (deprecated) and {option} {value!r} disagree; "
+            f"give {option} only"
+        )
+    if notice:
+        click.echo(f"darkmoments: warning: {old_option} is deprecated, use {option}", err=True)
+    return old_value, old_option
 
 
 def echo_json(obj: Any) -> None:

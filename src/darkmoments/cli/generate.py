@@ -34,7 +34,7 @@ import click
 from ..errors import InputError
 from ..generator import PrecisionWarning, cross_section
 from ..validation import check_int
-from ._common import check_output_path, echo_json, progress_enabled
+from ._common import check_output_path, echo_json, example, progress_enabled
 
 __all__ = ["COMMANDS", "EventCount", "generate_cmd", "resolve_beam", "xsec_cmd"]
 
@@ -213,7 +213,13 @@ def _process_keys(
     }
 
 
-@click.command("xsec")
+@click.command(
+    "xsec",
+    epilog=example(
+        "darkmoments xsec --model km --mass 0.1 --beam-energy 8 --json",
+        "darkmoments xsec --model md --mass 0.05 --experiment ldmx-phase1 --coupling 1e-6",
+    ),
+)
 @_process_options
 @_seed_option("result")
 @click.option(
@@ -288,7 +294,15 @@ def xsec_cmd(
         click.echo(f"sigma = {xs.value_pb:.6g} +- {xs.error_pb:.2g} pb")
 
 
-@click.command("generate")
+@click.command(
+    "generate",
+    epilog=example(
+        "darkmoments generate --model km --mass 0.1 --beam-energy 8 --events 20000 --seed 1 "
+        "--out ev.lhe.gz",
+        "darkmoments generate --model md --mass 0.1 --experiment ldmx-phase2 --level detector "
+        "--events 2000 --seed 1 --out ev.parquet",
+    ),
+)
 @_process_options
 @click.option(
     "--events",

@@ -16,12 +16,19 @@ import os
 import click
 
 from ..validation import check_int
-from ._common import echo_json, progress_enabled
+from ._common import echo_json, example, progress_enabled
 
 __all__ = ["library_cmd"]
 
 
-@click.command("library")
+@click.command(
+    "library",
+    epilog=example(
+        "mkdir -p libs",
+        "darkmoments library --model md --mass 0.1 --max-energy 8 --min-energy 2 --step 0.5 "
+        "--events-per-energy 20000 --out libs/",
+    ),
+)
 @click.option("--model", required=True, help="Model: km, md, ed, cr or am.  Required.")
 @click.option("--mass", type=float, required=True, help="A' mass [GeV].  Required, no default.")
 @click.option("--lepton", default="e", show_default=True, help="Incident lepton: e or mu.")

@@ -17,7 +17,7 @@ from click.core import ParameterSource
 from ..errors import InputError, OutputPathError
 from ..models import MODEL_IDS
 from ..validation import check_int, check_real
-from ._common import echo_json, progress_enabled
+from ._common import echo_json, example, progress_enabled
 
 __all__ = ["COMMANDS", "check_output_dir", "relic"]
 
@@ -52,7 +52,13 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
     return p
 
 
-@click.command("relic")
+@click.command(
+    "relic",
+    epilog=example(
+        "darkmoments relic --model km --mass 0.1 --json",
+        "darkmoments relic --model all --scan --n-masses 20 --out relic_targets",
+    ),
+)
 @click.option(
     "--model",
     "model",

@@ -1,11 +1,12 @@
-"""``darkmoments templates build|list`` and ``darkmoments yield``.
+"""``darkmoments templates build|list|export`` and ``darkmoments yield``.
 
 Thin click wrappers over :mod:`darkmoments.templates` (build, catalogue, signal yields) and
 :mod:`darkmoments.experiments` (setups).
 Vocabulary (:mod:`darkmoments.cli._common`): ``--templates DIR`` is the template directory
-(``--dir`` is a hidden, deprecated alias), ``--out DIR`` the directory a build writes
-``<experiment>.h5`` into, ``--json`` prints one JSON document, progress bars are drawn only
-when stderr is a terminal.
+(``--dir`` is a hidden, deprecated alias), ``--model``/``--mass`` select templates
+(comma-separated lists where several are taken; ``--models``/``--masses`` are hidden
+aliases, accepted silently), ``--out DIR`` the directory a build writes ``<experiment>.h5`` into,
+``--json`` prints one JSON document, progress bars are drawn only when stderr is a terminal.
 
 The commands are defined here as standalone click objects (``templates_group``,
 ``yield_command``) and attached to the root group with ``add_command``.
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import InputError
-from ._common import echo_json, progress_enabled
+from ._common import deprecated_alias, echo_json, example, progress_enabled
 
 _F = TypeVar("_F", bound=Callable[..., Any])  # a click command function
 
@@ -49,12 +50,12 @@ def _split(text: str | None) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
-def _parse_masses(text: str | None) -> list[float] | None:
+def _parse_masses(text: str | None, option: str = "--mass") -> list[float] | None:
     if text is None:
         return None
     items = _split(text)
     if not items:
-        raise InputError(f"--masses must be a comma-separated list of masses in GeV, got {text!r}")
+        raise InputError(f"{option} must be a comma-separated list of masses in GeV, got {text!r}")
     out = []
     for x in items:
         try:
@@ -63,7 +64,7 @@ def _parse_masses(text: str | None) -> list[float] | None:
             v = float("nan")
         if not (v > 0 and v < float("inf")):
             raise InputError(
-                f"--masses must be a comma-separated list of masses > 0 in GeV, got {x!r}"
+                f"{option} must be a comma-separated list of masses > 0 in GeV, got {x!r}"
             )
         out.append(v)
     return out
@@ -71,15 +72,46 @@ def _parse_masses(text: str | None) -> list[float] | None:
 
 def _template_dir(templates_dir: str | None, old_dir: str | None) -> str | None:
     """``--templates`` with the deprecated ``--dir`` alias (both: they must agree)."""
-    if old_dir is not None:
-        if templates_dir is not None and templates_dir != old_dir:
-            raise InputError(
-                f"--dir {old_dir!r} (deprecated) and --templates {templates_dir!r} disagree; "
-                "give --templates only"
-            )
-        click.echo("darkmoments: warning: --dir is deprecated, use --templates", err=True)
-        return old_dir
-    return templates_dir
+    return deprecated_alias("--templates", templates_dir, "--dir", old_dir)[0]
+
+
+def _selection_options(models_default: str, masses_default: str) -> Callable[[_F], _F]:
+    """``--model`` and ``--mass`` lists (hidden, deprecated ``--models``, ``--masses``)."""
+
+    def decorate(f: _F) -> _F:
+        for name, dest, text in (
+            ("--masses", "old_masses", "Deprecated alias of --mass."),
+            ("--models", "old_models", "Deprecated alias of --model."),
+        ):
+            f = click.option(name, dest, default=None, hidden=True, help=text)(f)
+        f = click.option(
+            "--mass",
+            "masses",
+            default=None,
+            help=f"A' mass(es) in GeV, comma-separated [default: {masses_default}].",
+        )(f)
+        return click.option(
+            "--model",
+            "models",
+            default=None,
+            help=f"Model id(s), comma-separated, or 'all' [default: {models_default}].",
+        )(f)
+
+    return decorate
+
+
+def _selection(
+    models: str | None, old_models: str | None, masses: str | None, old_masses: str | None
+) -> tuple[list[str] | None, list[float] | None]:
+    """(model ids or None for all, masses in GeV or None for the grid) of the options."""
+    text, option = deprecated_alias("--model", models, "--models", old_models, notice=False)
+    if text is not None and not _split(text):
+        raise InputError(f"{option} must be a comma-separated list of model ids, got {text!r}")
+    mids = None if text is None or text.strip().lower() == "all" else _split(text)
+    mass_text, mass_option = deprecated_alias(
+        "--mass", masses, "--masses", old_masses, notice=False
+    )
+    return mids, _parse_masses(mass_text, mass_option)
 
 
 def _templates_options(f: _F) -> _F:
@@ -95,24 +127,32 @@ def _templates_options(f: _F) -> _F:
     )(f)
 
 
-@click.group("templates")
+@click.group(
+    "templates",
+    epilog=example(
+        "darkmoments templates list",
+        "darkmoments templates build --experiment ldmx-phase2 --model km --mass 0.1 "
+        "--events 1000 --out mytemplates",
+    ),
+)
 def templates_group() -> None:
     """Build and list the (E, p_T) signal templates."""
 
 
-@templates_group.command("build")
+@templates_group.command(
+    "build",
+    epilog=example(
+        "darkmoments templates build --experiment ldmx-phase2 --model km,md --mass 0.05,0.1 "
+        "--events 2000 --workers 2 --out mytemplates"
+    ),
+)
 @click.option(
     "--experiment",
     "experiments",
     multiple=True,
     help="Experiment name or TOML file (repeatable; default: ldmx-phase1 and ldmx-phase2).",
 )
-@click.option("--models", default=None, help="Comma-separated model ids (default: km,md,ed,cr,am).")
-@click.option(
-    "--masses",
-    default=None,
-    help="Comma-separated A' masses in GeV (default: the experiment's grid, 40 masses).",
-)
+@_selection_options("all: km,md,ed,cr,am", "the experiment's grid, 40 masses")
 @click.option(
     "--events",
     "n_events",
@@ -161,6 +201,8 @@ def build_command(
     experiments: tuple[str, ...],
     models: str | None,
     masses: str | None,
+    old_models: str | None,
+    old_masses: str | None,
     n_events: int | None,
     workers: int | None,
     scheduler: str | None,
@@ -183,10 +225,7 @@ def build_command(
 
     out_dir = templates.build_output_directory(out, update_shipped=update_shipped)
     exps = [get_experiment(e) for e in (experiments or tuple(EXPERIMENTS))]
-    if models is not None and not _split(models):
-        raise InputError(f"--models must be a comma-separated list of model ids, got {models!r}")
-    mids = _split(models) or None
-    mass_values = _parse_masses(masses)
+    mids, mass_values = _selection(models, old_models, masses, old_masses)
     n = check_int("--events", templates.DEFAULT_N_EVENTS if n_events is None else n_events, lo=1)
     w = check_int("--workers", (os.cpu_count() or 1) if workers is None else workers, lo=1)
     seed = check_int(
@@ -229,7 +268,9 @@ def build_command(
         )
 
 
-@templates_group.command("list")
+@templates_group.command(
+    "list", epilog=example("darkmoments templates list", "darkmoments templates list --json")
+)
 @_templates_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows.")
 def list_command(templates_dir: str | None, old_dir: str | None, as_json: bool) -> None:
@@ -258,7 +299,12 @@ def list_command(templates_dir: str | None, old_dir: str | None, as_json: bool) 
         )
 
 
-@click.command("yield")
+@click.command(
+    "yield",
+    epilog=example(
+        "darkmoments yield --model km --mass 0.1 --experiment ldmx-phase2 --coupling 1e-5 --json"
+    ),
+)
 @click.option("--model", required=True, help="Model id: km md ed cr am.")
 @click.option(
     "--mass", type=float, required=True, help="A' mass in GeV (inside the template grid)."
@@ -303,7 +349,12 @@ def yield_command(
     click.echo(f"n_signal = {y.n_signal:.6g} +- {y.error:.2g} events")
 
 
-@templates_group.command("export")
+@templates_group.command(
+    "export",
+    epilog=example(
+        "darkmoments templates export --format root --model km --mass 0.01,0.1 --out templates.root"
+    ),
+)
 @click.option(
     "--format",
     "fmt",
@@ -314,16 +365,9 @@ def yield_command(
 @click.option(
     "--experiment", default="ldmx-phase2", show_default=True, help="Experiment name or TOML file."
 )
-@click.option(
-    "--models", default=None, help="Comma-separated model ids (default: all in the file)."
-)
-@click.option(
-    "--masses",
-    default=None,
-    help="Comma-separated A' masses in GeV (default: every grid mass; off-grid masses are "
-    "interpolated).",
-)
+@_selection_options("all in the file", "every grid mass; off-grid masses are interpolated")
 @_templates_options
+@level_option
 @click.option(
     "--out", required=True, metavar="FILE", help="Output .root file; its directory must exist."
 )
@@ -334,8 +378,11 @@ def export_command(
     experiment: str,
     models: str | None,
     masses: str | None,
+    old_models: str | None,
+    old_masses: str | None,
     templates_dir: str | None,
     old_dir: str | None,
+    level: str,
     out: str,
     force: bool,
     as_json: bool,
@@ -361,19 +408,21 @@ def export_command(
         raise InputError(f"--templates {directory}: no such directory")
     exp = get_experiment(experiment)
     lib = TemplateLibrary(directory)
-    if models is not None and not _split(models):
-        raise InputError(f"--models must be a comma-separated list of model ids, got {models!r}")
-    mids = [get_model(m).id for m in _split(models)] or [
-        r["model"] for r in lib.catalogue() if r["experiment"] == exp.name
+    lvl = level.lower()
+    selected, wanted = _selection(models, old_models, masses, old_masses)
+    mids = [get_model(m).id for m in selected or []] or [
+        r["model"]
+        for r in lib.catalogue()
+        if r["experiment"] == exp.name and r.get("level", "truth") == lvl
     ]
     if not mids:
-        raise InputError(f"no templates of {exp.name} in {lib.directory}")
-    wanted = _parse_masses(masses)
+        raise InputError(f"no {lvl}-level templates of {exp.name} in {lib.directory}")
     hists: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     for mid in mids:
-        for m in wanted if wanted is not None else [float(x) for x in lib.masses(mid, exp)]:
-            t = lib.load(mid, m, exp)
+        grid = wanted if wanted is not None else lib.masses(mid, exp, level=lvl)
+        for m in [float(x) for x in grid]:
+            t = lib.load(mid, m, exp, level=lvl)
             name = f"{t.model}/mA_{m:.6g}"
             hists[name] = t.to_hist()
             rows.append(
@@ -386,10 +435,16 @@ def export_command(
                     "metadata": t.metadata,
                 }
             )
-    meta = {"experiment": exp.name, "units": {"E": "GeV", "pt": "GeV", "sigma_pb": "pb"},
-            "templates": rows}  # fmt: skip
+    meta = {"experiment": exp.name, "level": lvl,
+            "units": {"E": "GeV", "pt": "GeV", "sigma_pb": "pb"}, "templates": rows}  # fmt: skip
     write_hists_root(hists, path, metadata=meta)
-    summary = {"out": str(path), "format": fmt, "experiment": exp.name, "n_templates": len(rows)}
+    summary = {
+        "out": str(path),
+        "format": fmt,
+        "experiment": exp.name,
+        "level": lvl,
+        "n_templates": len(rows),
+    }
     if as_json:
         echo_json(summary)
         return
