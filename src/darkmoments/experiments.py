@@ -895,14 +895,18 @@ class Experiment:
         """Target thickness in radiation lengths."""
         return self.thickness_cm / self.target.X0
 
-    def depth_factor(self, model: str, mass: ArrayLike, **options: Any) -> Any:
+    def depth_factor(
+        self, model: str, mass: ArrayLike, *, nodes: int | None = None, **options: Any
+    ) -> Any:
         """Thick-target factor f = <sigma> / sigma(E0) of a model at A' mass(es) [GeV].
 
         1.0 exactly for a thin target (``thick_target`` False).  Otherwise the exact
         generator's cross section averaged over depth with the beam lepton's mean energy
         loss (:func:`darkmoments.thick_target.depth_factor`, cached; about 1 s per mass on
-        first use).  ``options`` go to that function (``radiative``, ``n_energies``, ``seed``,
-        ``rtol``).
+        first use).  ``nodes``: compute f at that many of the masses only and interpolate
+        (:func:`darkmoments.thick_target.depth_factors`; 9 for a 40-mass grid).  ``options``
+        go to :func:`darkmoments.thick_target.depth_factor` (``radiative``, ``n_energies``,
+        ``seed``, ``rtol``).
 
         Returns
         -------
@@ -912,22 +916,18 @@ class Experiment:
         m = np.asarray(mass, dtype=float)
         if not self.thick_target:
             return 1.0 if m.ndim == 0 else np.ones(m.shape)
-        from .thick_target import depth_factor
+        from .thick_target import depth_factor, depth_factors
 
-        f = np.array(
-            [
-                depth_factor(
-                    model,
-                    float(x),
-                    self.beam_energy,
-                    self.thickness_cm,
-                    lepton=self.lepton,
-                    target=self.target,
-                    **options,
-                )
-                for x in m.ravel()
-            ]
-        ).reshape(m.shape)
+        kw: dict[str, Any] = {"lepton": self.lepton, "target": self.target, **options}
+        if nodes is not None:
+            f = depth_factors(model, m, self.beam_energy, self.thickness_cm, n_nodes=nodes, **kw)
+        else:
+            f = np.array(
+                [
+                    depth_factor(model, float(x), self.beam_energy, self.thickness_cm, **kw)
+                    for x in m.ravel()
+                ]
+            ).reshape(m.shape)
         return float(f) if f.ndim == 0 else f
 
     def expected_events(
