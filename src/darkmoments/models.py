@@ -73,6 +73,13 @@ class Model:
         Lorentz structure of the vertex, one of :data:`VERTEX_KINDS`.
     gamma5 : bool
         Whether the vertex is multiplied by gamma^5 (electric dipole, anapole).
+
+    Examples
+    --------
+    >>> from darkmoments.models import get_model
+    >>> m = get_model("md")
+    >>> (m.id, m.letter, m.coupling_unit, m.dimension)
+    ('md', 'M', 'GeV^-1', 1)
     """
 
     id: str
@@ -153,6 +160,18 @@ def get_model(model: str | Model) -> Model:
         If ``model`` is not a string or Model.
     ValueError
         If the name is unknown; the message lists the allowed ids.
+
+    Examples
+    --------
+    >>> from darkmoments.models import get_model
+    >>> get_model("kinetic-mixing").id
+    'km'
+    >>> get_model("E").name
+    'electric-dipole'
+    >>> get_model("xx")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: unknown model 'xx'; allowed: km (KM, kinetic-mixing), ...
     """
     if isinstance(model, Model):
         return model
@@ -195,6 +214,14 @@ def y_parameter(
     -------
     float
         y (dimensionless).
+
+    Examples
+    --------
+    >>> from darkmoments.models import y_parameter
+    >>> y_parameter("km", 1e-4)
+    6.172839506172839e-11
+    >>> y_parameter("md", 1e-6)
+    6.17283950617284e-09
     """
     m = get_model(model)
     if alpha_d <= 0:
@@ -232,6 +259,16 @@ def check_coupling(
         Not a real number (or array of them).
     InputError
         NaN, infinite, or (``positive``) <= 0; the message names the value.
+
+    Examples
+    --------
+    >>> from darkmoments.models import check_coupling
+    >>> check_coupling(1e-5)
+    1e-05
+    >>> check_coupling(-1.0)
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: coupling must be a finite number > 0, got -1.0
     """
     if not array:
         if not is_real(value):

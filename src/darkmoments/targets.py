@@ -39,6 +39,13 @@ class Target:
         Radiation length in g/cm^2 (PDG).
     X0_cm : float
         Radiation length in cm as tabulated by the PDG.
+
+    Examples
+    --------
+    >>> from darkmoments.targets import get_target
+    >>> w = get_target("W")
+    >>> (w.Z, w.A, w.density, w.X0_cm)
+    (74, 183.84, 19.3, 0.3504)
     """
 
     symbol: str
@@ -89,6 +96,14 @@ def get_target(target: str | Target) -> Target:
     ------
     ValueError
         If the material is unknown; the message lists the known ones.
+
+    Examples
+    --------
+    >>> from darkmoments.targets import get_target
+    >>> get_target("tungsten").symbol
+    'W'
+    >>> get_target("Pb").Z
+    82
     """
     if isinstance(target, Target):
         return target

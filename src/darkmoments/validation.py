@@ -31,7 +31,15 @@ __all__ = ["check_choice", "check_finite_result", "check_int", "check_real", "is
 
 
 def is_real(value: Any) -> bool:
-    """True for int/float/numpy real scalars, False for bool and everything else."""
+    """True for int/float/numpy real scalars, False for bool and everything else.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.validation import is_real
+    >>> (is_real(1.5), is_real(np.float32(2)), is_real(True), is_real("1"))
+    (True, True, False, False)
+    """
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
 
 
@@ -79,6 +87,16 @@ def check_real(
         Not a real number.
     InputError
         NaN, infinite or out of range.
+
+    Examples
+    --------
+    >>> from darkmoments.validation import check_real
+    >>> check_real("mass", 0.1, lo=0.0, lo_open=True, unit="GeV")
+    0.1
+    >>> check_real("mass", -1.0, lo=0.0, lo_open=True, unit="GeV")
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: mass must be a finite number > 0 GeV, got -1.0
     """
     rng = _range_text(lo, hi, lo_open, hi_open)
     what = f"a finite number {rng} {unit}".rstrip() if rng else f"a finite number {unit}".rstrip()
@@ -104,6 +122,20 @@ def check_int(name: str, value: Any, *, lo: int | None = None, hi: int | None = 
         Not an integer.
     InputError
         Out of ``[lo, hi]``.
+
+    Examples
+    --------
+    >>> from darkmoments.validation import check_int
+    >>> check_int("--events", 1000, lo=1)
+    1000
+    >>> check_int("--events", 0, lo=1)
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: --events must be an integer >= 1, got 0
+    >>> check_int("--events", 1e6)
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputTypeError: --events must be an integer, got 1000000.0 (float)
     """
     rng = _range_text(lo, hi, False, False)
     what = f"an integer {rng}".rstrip()
@@ -116,7 +148,18 @@ def check_int(name: str, value: Any, *, lo: int | None = None, hi: int | None = 
 
 
 def check_choice(name: str, value: Any, allowed: Any) -> Any:
-    """Validate that ``value`` is one of ``allowed`` (the message lists them)."""
+    """Validate that ``value`` is one of ``allowed`` (the message lists them).
+
+    Examples
+    --------
+    >>> from darkmoments.validation import check_choice
+    >>> check_choice("level", "truth", ("truth", "detector"))
+    'truth'
+    >>> check_choice("level", "reco", ("truth", "detector"))
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: level must be one of truth, detector; got 'reco'
+    """
     options = list(allowed)
     if value not in options:
         raise InputError(f"{name} must be one of {', '.join(map(str, options))}; got {value!r}")
@@ -134,6 +177,17 @@ def check_finite_result(name: str, value: Any, *, hint: str = "") -> Any:
         The result.
     hint : str
         Why this may have happened / what input to change.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.validation import check_finite_result
+    >>> check_finite_result("yield", 3.2)
+    3.2
+    >>> check_finite_result("yield", np.inf, hint="the coupling is too large")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.NonFiniteResultError: yield is not finite: inf (the coupling is ...
     """
     arr = np.asarray(value, dtype=float)
     if not np.all(np.isfinite(arr)):
