@@ -60,7 +60,18 @@ _KEY = re.compile(r"^[A-Za-z0-9_.+-]+$")
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 hex digest of a file's bytes."""
+    """SHA-256 hex digest of a file's bytes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.checkpoint import file_sha256
+    >>> p = Path(tempfile.mkdtemp()) / "x.txt"
+    >>> _ = p.write_bytes(b"abc")
+    >>> file_sha256(p)[:16]
+    'ba7816bf8f01cfea'
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -98,6 +109,27 @@ class Checkpoint:
         ``resume=False``) a run at all.
     OutputPathError
         The parent directory does not exist.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.checkpoint import Checkpoint
+    >>> from darkmoments.errors import StaleCheckpointError
+    >>> d = Path(tempfile.mkdtemp()) / "run"
+    >>> cp = Checkpoint(d, {"seed": 1, "n": 2}, resume=False, suffix=".txt")
+    >>> cp.save("a", lambda p: p.write_text("first chunk")).name
+    'chunk_a.txt'
+    >>> cp.done()
+    ['a']
+    >>> Checkpoint(d, {"seed": 1, "n": 2}, resume=True, suffix=".txt").verified("a").name
+    'chunk_a.txt'
+    >>> try:
+    ...     Checkpoint(d, {"seed": 2, "n": 2}, resume=True, suffix=".txt")
+    ... except StaleCheckpointError as exc:
+    ...     print(type(exc).__name__)
+    ...
+    StaleCheckpointError
     """
 
     def __init__(
@@ -272,6 +304,13 @@ def run_checkpointed(
     -------
     list
         Results in the order of ``items``.
+
+    Examples
+    --------
+    >>> from darkmoments.checkpoint import run_checkpointed
+    >>> run_checkpointed(abs, [-1, -2, 3], keys=["a", "b", "c"], checkpoint=None,
+    ...                  save=None, load=None)
+    [1, 2, 3]
     """
     from tqdm.auto import tqdm
 

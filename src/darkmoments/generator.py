@@ -73,7 +73,14 @@ _NDIM = 5
 
 
 def lepton_mass(lepton: str) -> float:
-    """Mass in GeV of the beam lepton ``"e"`` or ``"mu"`` (aliases e-, electron, mu-, muon)."""
+    """Mass in GeV of the beam lepton ``"e"`` or ``"mu"`` (aliases e-, electron, mu-, muon).
+
+    Examples
+    --------
+    >>> from darkmoments.generator import lepton_mass
+    >>> lepton_mass("e"), lepton_mass("muon")
+    (0.00051099895, 0.1056583755)
+    """
     return M_E if _canonical_lepton(lepton) == "e" else M_MU
 
 
@@ -88,6 +95,17 @@ class PrecisionWarning(UserWarning):
 
     Raised (as a warning) by :func:`cross_section` when ``max_evaluations`` is exhausted before
     the relative error reaches ``rtol``; the result then has ``converged == False``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from darkmoments.generator import PrecisionWarning, cross_section
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", PrecisionWarning)
+    ...     xs = cross_section("km", 0.1, 8.0, seed=1, rtol=1e-4, max_evaluations=20_000)
+    ...
+    >>> xs.converged, caught[0].category.__name__
+    (False, 'PrecisionWarning')
     """
 
 
@@ -106,6 +124,14 @@ class CrossSection:
         evaluation budget ran out first and a :class:`PrecisionWarning` was issued).
     rtol : float or None
         The requested relative uncertainty (``rel_error`` is the one achieved).
+
+    Examples
+    --------
+    >>> from darkmoments.generator import CrossSection
+    >>> xs = CrossSection(value_pb=3.3e9, error_pb=3.3e7)
+    >>> xs.rel_error
+    0.01
+    >>> sigma, err = xs
     """
 
     value_pb: float
@@ -146,6 +172,18 @@ class DarkBremProcess:
         :mod:`darkmoments.physics.fast_amplitudes`; ``"trace"``: the numerical Dirac trace of
         :mod:`darkmoments.physics.amplitudes` (the reference, about 10x slower).  Equal to
         round-off (tested).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.generator import DarkBremProcess
+    >>> proc = DarkBremProcess.create("km", 0.1, 8.0, target="W")
+    >>> (proc.model.id, proc.mass, proc.beam_energy, proc.target.symbol)
+    ('km', 0.1, 8.0, 'W')
+    >>> u = np.random.default_rng(1).random((1000, 5))
+    >>> w, points = proc.weight(u)  # pb at g_f = 1; the mean is sigma
+    >>> w.shape, bool(np.all(w >= 0))
+    ((1000,), True)
     """
 
     model: Model
@@ -390,6 +428,16 @@ def cross_section(
     -----
     PrecisionWarning
         ``max_evaluations`` was exhausted before the relative error reached ``rtol``.
+
+    Examples
+    --------
+    >>> import darkmoments as dm
+    >>> xs = dm.cross_section("km", 0.1, 8.0, seed=1, rtol=0.05)
+    >>> print(f"{xs.value_pb:.1e} pb", xs.rel_error < 0.05, xs.converged)
+    3.3e+09 pb True True
+    >>> md = dm.cross_section("md", 0.1, 8.0, coupling=1e-6, seed=1, rtol=0.05)
+    >>> print(f"{md.value_pb:.1e} pb")
+    3.2e-05 pb
     """
     process = DarkBremProcess.create(
         model,
@@ -545,6 +593,18 @@ class Sample:
         Accepted / tried points in the acceptance-rejection step (1 for weighted samples).
     metadata : dict
         Process, coupling, seed, generator version, efficiency, overweight fraction...
+
+    Examples
+    --------
+    >>> import darkmoments as dm
+    >>> sample = dm.generate("md", 0.1, 8.0, 1000, seed=1, coupling=1e-6, n_pilot=20_000)
+    >>> len(sample), sample.events.columns[:4].tolist()
+    (1000, ['lepton_E', 'lepton_px', 'lepton_py', 'lepton_pz'])
+    >>> bool(abs(sample.events["weight"].sum() / sample.sigma_pb - 1) < 1e-9)
+    True
+    >>> h = sample.to_hist()
+    >>> [ax.name for ax in h.axes]
+    ['lepton_E', 'lepton_pt']
     """
 
     events: pd.DataFrame
@@ -598,6 +658,16 @@ def unweighting_threshold(w: NDArray[np.float64], max_excess: float) -> float:
     -------
     float
         The threshold (the maximum weight for max_excess = 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.generator import unweighting_threshold
+    >>> w = np.array([1.0, 1.0, 2.0, 10.0])
+    >>> float(unweighting_threshold(w, 0.0))
+    10.0
+    >>> float(unweighting_threshold(w, 0.5))
+    3.0
     """
     max_excess = check_real("max_excess", max_excess, lo=0.0, hi=1.0, hi_open=True)
     ws = np.sort(np.asarray(w, dtype=float))[::-1]
@@ -692,6 +762,15 @@ class GenerationResult:
         Whether the blocks hold weighted events.
     n_events : int
         Events delivered to the sink.
+
+    Examples
+    --------
+    >>> from darkmoments.generator import generate_blocks
+    >>> blocks = []
+    >>> res = generate_blocks("km", 0.1, 8.0, 500, sink=blocks.append, seed=1, n_pilot=20_000)
+    >>> events = [res.finalise_weights(b) for b in blocks]
+    >>> res.n_events, sum(len(b) for b in events)
+    (500, 500)
     """
 
     sigma_pb: float
@@ -764,6 +843,18 @@ inelastic, n_pilot, batch_size, max_excess, timings, amplitude
     Returns
     -------
     GenerationResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.generator import EVENT_COLUMNS, generate_blocks
+    >>> total = np.zeros(len(EVENT_COLUMNS))
+    >>> def sink(block):
+    ...     total[:] += block.sum(axis=0)
+    ...
+    >>> res = generate_blocks("cr", 0.05, 4.0, 1000, sink=sink, seed=2, n_pilot=20_000)
+    >>> res.n_events, res.weighted
+    (1000, False)
     """
     run = _GenerationRun.create(
         model,
@@ -1087,6 +1178,16 @@ def generate(
     ------
     InputError, InputTypeError
         A value out of range or of the wrong type, or a sample too large for the memory.
+
+    Examples
+    --------
+    >>> import darkmoments as dm
+    >>> sample = dm.generate("km", 0.1, 8.0, 2000, seed=1, n_pilot=20_000)
+    >>> df = sample.to_pandas()
+    >>> len(df), bool((df["lepton_E"] < 8.0).all())
+    (2000, True)
+    >>> bool(0 < sample.unweighting_efficiency <= 1)
+    True
     """
     # validate everything (cheap) before allocating the table
     DarkBremProcess.create(

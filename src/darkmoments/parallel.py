@@ -90,7 +90,18 @@ def _check_workers(workers: Any) -> int:
 
 
 class Executor(ABC):
-    """Common interface of the execution backends."""
+    """Common interface of the execution backends.
+
+    Examples
+    --------
+    >>> from darkmoments.parallel import get_executor
+    >>> with get_executor(workers=1) as ex:
+    ...     print(ex.map(abs, [-1, 2, -3]))
+    ...     print(sorted(ex.imap_unordered(abs, [-4, 5])))
+    ...
+    [1, 2, 3]
+    [(0, 4), (1, 5)]
+    """
 
     #: Backend name (``serial``, ``processes``, ``dask``).
     name: str = "executor"
@@ -120,7 +131,14 @@ class Executor(ABC):
 
 
 class SerialExecutor(Executor):
-    """Run everything in the calling process, in order."""
+    """Run everything in the calling process, in order.
+
+    Examples
+    --------
+    >>> from darkmoments.parallel import SerialExecutor
+    >>> SerialExecutor().map(len, ["a", "bb", "ccc"])
+    [1, 2, 3]
+    """
 
     name = "serial"
 
@@ -219,6 +237,15 @@ class ProcessExecutor(Executor):
     See the module docstring for signals: SIGINT/SIGTERM to the caller terminate the workers
     and end the run (``KeyboardInterrupt`` / ``SystemExit(143)``); workers exit when their
     parent dies, however it dies.
+
+    Examples
+    --------
+    >>> import math
+    >>> from darkmoments.parallel import ProcessExecutor
+    >>> with ProcessExecutor(1) as ex:  # spawned: the worker imports darkmoments afresh
+    ...     print(ex.map(math.sqrt, [1.0, 4.0, 9.0]))
+    ...
+    [1.0, 2.0, 3.0]
     """
 
     name = "processes"
@@ -375,6 +402,12 @@ class DaskExecutor(Executor):
     scheduler : str or distributed.Client
         Scheduler address (``tcp://host:8786``) or an existing client (not closed by
         :meth:`close`).
+
+    Examples
+    --------
+    >>> from darkmoments.parallel import DaskExecutor, Executor
+    >>> issubclass(DaskExecutor, Executor)  # DaskExecutor("tcp://host:8786") for a cluster
+    True
     """
 
     name = "dask"
@@ -429,6 +462,16 @@ def get_executor(workers: int = 1, scheduler: Any = None) -> Executor:
     Returns
     -------
     Executor
+
+    Examples
+    --------
+    >>> from darkmoments.parallel import get_executor
+    >>> type(get_executor()).__name__
+    'SerialExecutor'
+    >>> with get_executor(workers=2) as ex:  # worker processes start on the first task
+    ...     print(type(ex).__name__)
+    ...
+    ProcessExecutor
     """
     if scheduler is not None:
         return DaskExecutor(scheduler)
