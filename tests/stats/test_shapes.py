@@ -103,3 +103,31 @@ def test_interpolate_bins_checks_shapes() -> None:
         interpolate_bins(np.ones((3, 2)), np.ones((3, 2)), [0.0, 1.0, 2.0], 0.5, [1.0, 0.0])
     with pytest.raises(ValueError, match="one row of bins per node"):
         empty_segments(np.ones(0))
+
+
+def test_one_rate_interpolation_for_setups_and_fits() -> None:
+    """ShapeGrid.rate_of is ShapeGrid.rate's spline, the fits' ln R spline, and the true rate
+    of a tied setup (no second, linear log-log scheme)."""
+    from darkmoments.stats.fast import _lnrate_spline
+    from darkmoments.stats.rate import coupling_setup
+
+    masses = np.geomspace(0.01, 1.0, 7)
+    u = np.log(masses)
+    ln_r = 2.0 - 0.7 * u + 0.3 * u**2 - 0.05 * u**3  # ln R cubic in ln m: reproduced exactly
+    probs = np.full((7, 3), 1.0 / 3.0)
+    g = ShapeGrid("km", masses, probs, probs / 1e4, n1=np.exp(ln_r))
+    spline = _lnrate_spline(g, np.exp(ln_r))
+    for m in (0.013, 0.05, 0.2, 0.77):
+        x = math.log(m)
+        exact = math.exp(2.0 - 0.7 * x + 0.3 * x**2 - 0.05 * x**3)
+        assert g.rate(m) == pytest.approx(exact, rel=1e-12)
+        assert g.rate_of(3.0 * np.exp(ln_r), m) == pytest.approx(3.0 * exact, rel=1e-12)
+        assert float(np.exp(spline(x))) == pytest.approx(g.rate(m), rel=1e-12)
+    assert g.rate_of(np.exp(ln_r), float(masses[3])) == math.exp(ln_r[3])  # a node: exact
+    alt = ShapeGrid("md", masses, probs * [1.0, 1.1, 0.9], probs / 1e4, n1=np.exp(ln_r))
+    s = coupling_setup(g, alt, 0.2, true_coupling=1e-3, alt_coupling=1e-2)
+    assert s.n_events == pytest.approx(1e-6 * g.rate(0.2), rel=1e-12)
+    with pytest.raises(ValueError, match="one per grid mass"):
+        g.rate_of(np.ones(3), 0.1)
+    with pytest.raises(ValueError, match="> 0"):
+        g.rate_of(-np.ones(7), 0.1)

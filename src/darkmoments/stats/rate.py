@@ -30,8 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError
 from ..models import check_coupling
 from .fast import P_FLOOR
@@ -107,8 +105,8 @@ def coupling_setup(
 
 
 def _tied_rate(grid: ShapeGrid, rates: Any, mass: float) -> float:
-    """The tied rate at ``mass`` (GeV), interpolated as a power law (as ShapeGrid.rate)."""
-    return float(np.exp(np.interp(np.log(mass), np.log(grid.masses), np.log(rates))))
+    """The tied rate at ``mass`` (GeV): :meth:`ShapeGrid.rate_of` (the fits' spline in ln m)."""
+    return grid.rate_of(rates, mass)
 
 
 def shape_only(setup: DiscriminationSetup) -> DiscriminationSetup:

@@ -397,7 +397,34 @@ class ShapeGrid:
         """Expected events at unit coupling at ``mass``: ln N_1 by the same spline in ln m."""
         if self.n1 is None:
             raise InputError(f"ShapeGrid of model {self.model} has no event rates (n1)")
-        return float(np.exp(self.weights(mass) @ np.log(self.n1)))
+        return self.rate_of(self.n1, mass)
+
+    def rate_of(self, rates: Sequence[float] | FloatArray, mass: float) -> float:
+        """Any rate given at the grid masses, at ``mass``: the scheme of :meth:`rate`.
+
+        ln R interpolated in ln m by the not-a-knot spline through every node (the cardinal
+        weights of :meth:`weights`; exact at a node, exact for any power law R ~ m^k through
+        3 or fewer nodes and for ln R cubic in ln m), as the fits do
+        (:func:`~darkmoments.stats.fast.profile_mass` with ``rates``).  One scheme for tied
+        rates everywhere (the true expected events of a tied setup, the fits' rates).
+
+        Parameters
+        ----------
+        rates : array_like, shape (n_m,)
+            Finite, > 0 (events), one per grid mass.
+        mass : float
+            A' mass in GeV, inside the grid range.
+
+        Returns
+        -------
+        float
+        """
+        r = np.asarray(rates, dtype=float)
+        if r.shape != self.masses.shape or not np.all(np.isfinite(r)) or np.any(r <= 0):
+            raise InputError(
+                f"rates must be finite, > 0 and one per grid mass ({self.masses.size}), got {r}"
+            )
+        return float(np.exp(self.weights(mass) @ np.log(r)))
 
     def refined(self, n_per_segment: int) -> ShapeGrid:
         """The same interpolated function sampled on a finer grid.

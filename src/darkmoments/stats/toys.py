@@ -113,7 +113,8 @@ class DiscriminationSetup:
     rates_true, rates_alt : ndarray, optional
         Expected events at each grid mass of each model when the coupling is tied (e.g. to
         the relic target); if given, the normalisation is tied in the fits and ``n_events``
-        must equal the true rate at ``true_mass``.
+        must equal the true rate at ``true_mass`` (interpolated as the fits do, ln R by the
+        spline in ln m: :meth:`~darkmoments.stats.shapes.ShapeGrid.rate_of`).
     refine : bool
         Continuous mass refinement between grid nodes (True) or grid-node profiling.
     p_floor : float
@@ -182,7 +183,7 @@ class DiscriminationSetup:
                 and np.all(ra > 0)
             ):
                 raise InputError("tied rates must be finite and > 0 events")
-            expected = _power_law(self.true_grid.masses, rt, float(self.true_mass))
+            expected = self.true_grid.rate_of(rt, float(self.true_mass))
             if not np.isclose(self.n_events, expected, rtol=1e-9):
                 raise InputError(
                     f"n_events = {self.n_events} differs from the tied true rate {expected} "
@@ -246,11 +247,6 @@ class DiscriminationSetup:
         return h.hexdigest()
 
 
-def _power_law(masses: FloatArray, values: FloatArray, mass: float) -> float:
-    """Interpolate ``values`` linearly in (log m, log value), as ShapeGrid.rate does."""
-    return float(np.exp(np.interp(np.log(mass), np.log(masses), np.log(values))))
-
-
 def relic_setup(
     true_grid: ShapeGrid,
     alt_grid: ShapeGrid,
@@ -266,7 +262,10 @@ def relic_setup(
     Under each hypothesis the expected signal at mass m is N(m) = (f g_relic(m))^2 N_1(m),
     with g_relic from :func:`darkmoments.relic.target` (Omega h^2 = 0.120, paper section 3)
     and N_1 the expected events at unit coupling (``grid.n1``); f = ``coupling_factor``
-    scales both couplings (1 = exactly on the relic targets).
+    scales both couplings (1 = exactly on the relic targets).  N is computed at the grid
+    masses and interpolated in between as the fits interpolate it (ln N by the spline in
+    ln m, :meth:`~darkmoments.stats.shapes.ShapeGrid.rate_of`), so the true expected events
+    at an off-grid true mass are the tied fit's own rate there.
 
     Fit range: the relic target is defined only for 2 m_e < m_A' <= 1000 GeV
     (:data:`darkmoments.relic.targets.M_AP_MIN`, ``M_AP_MAX``: A' -> e+e- must be open).
@@ -312,7 +311,7 @@ def relic_setup(
             raise InputError(f"shape grid of model {g.model} has no event rates (n1)")
         gr = np.asarray(target(g.model, g.masses).coupling, dtype=float)
         rates.append((coupling_factor * gr) ** 2 * g.n1)
-    n_true = _power_law(grids[0].masses, rates[0], true_mass)
+    n_true = grids[0].rate_of(rates[0], true_mass)
     return DiscriminationSetup(
         grids[0], grids[1], true_mass, n_true, rates[0], rates[1], refine, p_floor, systematics
     )
