@@ -41,7 +41,20 @@ __all__ = [
 
 
 class Terminated(SystemExit):
-    """Raised in the main thread when SIGTERM arrives inside :func:`sigterm_raises`."""
+    """Raised in the main thread when SIGTERM arrives inside :func:`sigterm_raises`.
+
+    Examples
+    --------
+    >>> import os, signal
+    >>> from darkmoments.io.atomic import Terminated, sigterm_raises
+    >>> try:
+    ...     with sigterm_raises():
+    ...         os.kill(os.getpid(), signal.SIGTERM)
+    ... except Terminated as exc:
+    ...     print(type(exc).__name__, exc.signum == signal.SIGTERM)
+    ...
+    Terminated True
+    """
 
     def __init__(self, signum: int = signal.SIGTERM) -> None:
         super().__init__(128 + int(signum))
@@ -72,6 +85,18 @@ def sigterm_raises() -> Iterator[None]:
 
     No-op outside the main thread of the main process, or if SIGTERM already has a handler
     that is not the default one.  The previous handler is restored on exit.
+
+    Examples
+    --------
+    >>> import os, signal
+    >>> from darkmoments.io.atomic import Terminated, sigterm_raises
+    >>> try:
+    ...     with sigterm_raises():
+    ...         os.kill(os.getpid(), signal.SIGTERM)
+    ... except Terminated:
+    ...     print("cleaned up")
+    ...
+    cleaned up
     """
     if not _may_install():
         yield
@@ -99,6 +124,27 @@ def atomic_path(path: str | os.PathLike[str], *, mkdir: bool = False) -> Iterato
     ------
     FileNotFoundError
         If the directory does not exist and ``mkdir`` is False.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.io.atomic import atomic_path
+    >>> out = Path(tempfile.mkdtemp()) / "result.txt"
+    >>> with atomic_path(out) as tmp:
+    ...     _ = tmp.write_text("complete")
+    ...
+    >>> out.read_text()
+    'complete'
+    >>> try:
+    ...     with atomic_path(out) as tmp:
+    ...         _ = tmp.write_text("half")
+    ...         raise RuntimeError("interrupted")
+    ... except RuntimeError:
+    ...     pass
+    ...
+    >>> out.read_text(), sorted(p.name for p in out.parent.iterdir())
+    ('complete', ['result.txt'])
     """
     target = Path(path)
     if mkdir:
@@ -130,6 +176,19 @@ def scratch_path(directory: str | os.PathLike[str], *, prefix: str, suffix: str)
     For intermediate data too large for memory (e.g. the event spool of
     :func:`darkmoments.io.events.generate_to_file`); SIGTERM is handled as in
     :func:`atomic_path`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from darkmoments.io.atomic import scratch_path
+    >>> d = tempfile.mkdtemp()
+    >>> with scratch_path(d, prefix="spool", suffix=".bin") as p:
+    ...     _ = p.write_bytes(b"rows")
+    ...     print(p.exists())
+    ...
+    True
+    >>> p.exists()
+    False
     """
     with sigterm_raises():
         tmp: str | None = None
@@ -143,7 +202,20 @@ def scratch_path(directory: str | os.PathLike[str], *, prefix: str, suffix: str)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, *, mkdir: bool = False) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns the path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.io.atomic import write_text_atomic
+    >>> write_text_atomic(Path(tempfile.mkdtemp()) / "note.txt", "hello").read_text()
+    'hello'
+    >>> write_text_atomic("no/such/dir/note.txt", "x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: [Errno 2] No such file or directory: ...
+    """
     with atomic_path(path, mkdir=mkdir) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
@@ -152,7 +224,25 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, mkdir: bool = 
 def write_json_atomic(
     obj: Any, path: str | os.PathLike[str], *, mkdir: bool = False, **dump_kwargs: Any
 ) -> Path:
-    """Write ``obj`` as JSON (NaN refused, trailing newline) to ``path`` atomically."""
+    """Write ``obj`` as JSON (NaN refused, trailing newline) to ``path`` atomically.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from darkmoments.io.atomic import write_json_atomic
+    >>> p = Path(tempfile.mkdtemp()) / "x.json"
+    >>> _ = write_json_atomic({"sigma_pb": np.float64(3.3e9)}, p)
+    >>> print(p.read_text(), end='')
+    {
+      "sigma_pb": 3300000000.0
+    }
+    >>> write_json_atomic({"z": float("nan")}, p)
+    Traceback (most recent call last):
+        ...
+    ValueError: Out of range float values are not JSON compliant: nan
+    """
     dump_kwargs.setdefault("indent", 2)
     dump_kwargs.setdefault("allow_nan", False)
     return write_text_atomic(path, json.dumps(obj, **dump_kwargs) + "\n", mkdir=mkdir)
@@ -161,7 +251,20 @@ def write_json_atomic(
 def write_csv_atomic(
     table: Any, path: str | os.PathLike[str], *, mkdir: bool = False, **to_csv_kwargs: Any
 ) -> Path:
-    """Write a pandas DataFrame as CSV (no index by default) to ``path`` atomically."""
+    """Write a pandas DataFrame as CSV (no index by default) to ``path`` atomically.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from darkmoments.io.atomic import write_csv_atomic
+    >>> table = pd.DataFrame({"mass": [0.1], "y": [1e-13]})
+    >>> p = write_csv_atomic(table, Path(tempfile.mkdtemp()) / "t.csv")
+    >>> print(p.read_text(), end='')
+    mass,y
+    0.1,1e-13
+    """
     to_csv_kwargs.setdefault("index", False)
     with atomic_path(path, mkdir=mkdir) as tmp:
         table.to_csv(tmp, **to_csv_kwargs)

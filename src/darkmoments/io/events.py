@@ -141,6 +141,12 @@ def nucleus_pdg_id(Z: int, A: float) -> int:
     -------
     int
         e.g. 1000741840 for tungsten (Z = 74, A = 183.84 -> 184).
+
+    Examples
+    --------
+    >>> from darkmoments.io.events import nucleus_pdg_id
+    >>> nucleus_pdg_id(74, 183.84)
+    1000741840
     """
     z = int(Z)
     a = round(float(A))
@@ -481,6 +487,18 @@ def write_events(
         ``events`` is not a DataFrame or ``metadata`` not a dict.
     OSError
         The directory does not exist or is not writable.  No partial file is left behind.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import darkmoments as dm
+    >>> from darkmoments.io.events import write_events
+    >>> s = dm.generate("md", 0.1, 8.0, 200, seed=1, coupling=1e-6, n_pilot=20_000)
+    >>> d = Path(tempfile.mkdtemp())
+    >>> [write_events(s.events, d / f"ev{x}", metadata=s.metadata).name
+    ...  for x in (".parquet", ".csv", ".lhe.gz")]
+    ['ev.parquet', 'ev.csv', 'ev.lhe.gz']
     """
     p = Path(os.fspath(path))
     fmt = _format_option(p, fmt)
@@ -520,6 +538,19 @@ def write_event_chunks(
     Returns
     -------
     pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import darkmoments as dm
+    >>> from darkmoments.io.events import read_events, write_event_chunks
+    >>> s = dm.generate("km", 0.1, 8.0, 300, seed=1, n_pilot=20_000)
+    >>> chunks = (s.events.iloc[i:i + 100] for i in range(0, 300, 100))
+    >>> p = write_event_chunks(chunks, Path(tempfile.mkdtemp()) / "ev.csv", metadata=s.metadata,
+    ...                        max_weight=float(s.events["weight"].max()))
+    >>> len(read_events(p)[0])
+    300
     """
     p = Path(os.fspath(path))
     fmt = _format_of(p)
@@ -586,6 +617,12 @@ def disk_bytes_needed(n_events: int, path: str | os.PathLike[str]) -> int:
 
     The scratch spool (:data:`~darkmoments.generator.BYTES_PER_EVENT` per event, removed at
     the end) plus the output file (measured bytes per event of the format).
+
+    Examples
+    --------
+    >>> from darkmoments.io.events import disk_bytes_needed
+    >>> disk_bytes_needed(10**6, "ev.parquet") < disk_bytes_needed(10**6, "ev.lhe")
+    True
     """
     fmt = _format_of(Path(os.fspath(path)))
     return int(n_events) * (BYTES_PER_EVENT + _FILE_BYTES_PER_EVENT[fmt])
@@ -612,6 +649,19 @@ def check_disk_space(
         The output file (its directory's file system is checked).
     name : str
         How to call ``n_events`` in the message (``"--events"`` at the command line).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.io.events import check_disk_space
+    >>> out = Path(tempfile.mkdtemp()) / "ev.parquet"
+    >>> check_disk_space(1000, out) is None
+    True
+    >>> check_disk_space(10**15, out)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: n_events 1000000000000000 needs about 285 PB of disk ...
     """
     p = Path(os.fspath(path))
     parent = p.parent if str(p.parent) else Path(".")
@@ -671,6 +721,17 @@ def generate_to_file(
         numbers).
     OSError
         The directory does not exist or is not writable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.io.events import generate_to_file, read_events
+    >>> out = Path(tempfile.mkdtemp()) / "ev.parquet"
+    >>> path, res = generate_to_file(out, "km", 0.1, 8.0, 500, seed=1, n_pilot=20_000)
+    >>> events, meta = read_events(path)
+    >>> len(events), meta["model"], res.n_events
+    (500, 'km', 500)
     """
     from ..generator import _check_n_events, generate_blocks
 
@@ -837,6 +898,18 @@ def read_events(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, A
         Unknown suffix or a malformed file.
     OSError
         The file cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import darkmoments as dm
+    >>> from darkmoments.io.events import read_events, write_events
+    >>> s = dm.generate("km", 0.1, 8.0, 200, seed=1, n_pilot=20_000)
+    >>> p = write_events(s.events, Path(tempfile.mkdtemp()) / "ev.lhe.gz", metadata=s.metadata)
+    >>> events, meta = read_events(p)
+    >>> len(events), bool(abs(events["weight"].sum() / s.sigma_pb - 1) < 1e-6)
+    (200, True)
     """
     p = Path(os.fspath(path))
     fmt = _format_of(p)

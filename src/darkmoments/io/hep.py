@@ -78,6 +78,15 @@ def events_to_hist(
     ------
     InputError, InputTypeError
         Unknown columns, not one or two of them, bad bins.
+
+    Examples
+    --------
+    >>> import darkmoments as dm
+    >>> from darkmoments.io.hep import events_to_hist
+    >>> s = dm.generate("km", 0.1, 8.0, 500, seed=1, n_pilot=20_000)
+    >>> h = events_to_hist(s.events, ["lepton_E"], bins=10)
+    >>> h.axes[0].name, bool(abs(h.sum().value / s.sigma_pb - 1) < 1e-9)
+    ('lepton_E', True)
     """
     if not isinstance(events, pd.DataFrame):
         raise InputTypeError(f"events must be a pandas DataFrame, got {type(events).__name__}")
@@ -121,6 +130,15 @@ def events_to_awkward(events: pd.DataFrame) -> Any:
     ------
     MissingExtraError
         awkward or vector missing: ``pip install 'darkmoments[awkward]'``.
+
+    Examples
+    --------
+    >>> import darkmoments as dm
+    >>> from darkmoments.io.hep import events_to_awkward
+    >>> s = dm.generate("km", 0.1, 8.0, 100, seed=1, n_pilot=20_000)
+    >>> ev = events_to_awkward(s.events)
+    >>> len(ev), bool(abs(ev.lepton.E[0] - s.events["lepton_E"].iloc[0]) < 1e-12)
+    (100, True)
     """
     ak = require("awkward", "awkward", "Sample.to_awkward")
     vector = require("vector", "awkward", "Sample.to_awkward")

@@ -70,6 +70,20 @@ def write_hists_root(
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import uproot
+    >>> from darkmoments import templates
+    >>> from darkmoments.io.root import write_hists_root
+    >>> t = templates.load("km", 0.1)
+    >>> p = write_hists_root({"km/mA_0.1": t.to_hist()}, Path(tempfile.mkdtemp()) / "t.root")
+    >>> with uproot.open(p) as f:
+    ...     print(f["km/mA_0.1"].classname)
+    ...
+    TH2D
     """
     uproot = require("uproot", "root", "ROOT output")
     p = _target(path)
@@ -111,6 +125,20 @@ def write_events_root(
     Returns
     -------
     Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import uproot
+    >>> import darkmoments as dm
+    >>> from darkmoments.io.root import write_events_root
+    >>> s = dm.generate("km", 0.1, 8.0, 100, seed=1, n_pilot=20_000)
+    >>> p = write_events_root(s.events, Path(tempfile.mkdtemp()) / "ev.root", metadata=s.metadata)
+    >>> with uproot.open(p) as f:
+    ...     print(f["events"].num_entries, "lepton_E" in f["events"].keys())
+    ...
+    100 True
     """
     uproot = require("uproot", "root", "ROOT output")
     if not isinstance(events, pd.DataFrame):

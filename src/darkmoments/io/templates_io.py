@@ -120,7 +120,14 @@ MASS_KEY_RTOL: float = 1e-6
 
 
 def mass_key(mass: float) -> str:
-    """Group name of a mass in GeV: ``"%.6e" % mass``."""
+    """Group name of a mass in GeV: ``"%.6e" % mass``.
+
+    Examples
+    --------
+    >>> from darkmoments.io.templates_io import mass_key
+    >>> mass_key(0.1)
+    '1.000000e-01'
+    """
     return f"{float(mass):.6e}"
 
 
@@ -150,6 +157,17 @@ def write_templates(
     -------
     pathlib.Path
         The written path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments import templates
+    >>> from darkmoments.io.templates_io import TemplateFile, write_templates
+    >>> t = templates.load("cr", 0.2)  # interpolated off the grid
+    >>> p = write_templates(Path(tempfile.mkdtemp()) / "cr.h5", [t])
+    >>> TemplateFile(p).get("cr", 0.2).sigma_pb == t.sigma_pb
+    True
     """
     seen: set[tuple[str, str]] = set()
     parent = Path(path).parent
@@ -279,6 +297,18 @@ class TemplateFile:
         Sorted grid masses (GeV) per model id.
     experiment_json : str
         The root ``experiment`` attribute.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> from darkmoments.io.templates_io import TemplateFile
+    >>> f = TemplateFile(templates.default_directory() / "ldmx-phase2.h5")
+    >>> m = float(templates.masses("md")[20])  # a grid mass
+    >>> t = f.get("md", m)
+    >>> print(t.model, f"{t.mass:.4g}", t.experiment)
+    md 0.06069 ldmx-phase2
+    >>> f.find_key("md", 0.123) is None
+    True
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -377,5 +407,17 @@ class TemplateFile:
 
 
 def read_templates(path: str | os.PathLike[str]) -> list[Template]:
-    """Read and verify every template of a file (ordered by model, then mass)."""
+    """Read and verify every template of a file (ordered by model, then mass).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments import templates
+    >>> from darkmoments.io.templates_io import read_templates, write_templates
+    >>> ts = [templates.load("km", m) for m in (0.01, 0.1)]
+    >>> p = write_templates(Path(tempfile.mkdtemp()) / "mine.h5", ts)
+    >>> [(t.model, round(t.mass, 6)) for t in read_templates(p)]
+    [('km', 0.01), ('km', 0.1)]
+    """
     return TemplateFile(path).all()
