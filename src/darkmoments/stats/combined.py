@@ -465,6 +465,23 @@ def _newton(
 # ----------------------------------------------------------------------------- counts
 
 
+def _prepared(counts: Any, hypothesis: CombinedHypothesis) -> list[PreparedCounts]:
+    """Every experiment's :class:`~darkmoments.stats.fast.PreparedCounts` (made once)."""
+    if (
+        isinstance(counts, Sequence)
+        and counts
+        and all(isinstance(c, PreparedCounts) for c in counts)
+    ):
+        if len(counts) != hypothesis.n_experiments:
+            raise InputError(
+                f"counts for {len(counts)} experiments, the hypothesis has "
+                f"{hypothesis.n_experiments}"
+            )
+        return [prepare_counts(c, g.n_bins) for c, g in zip(counts, hypothesis.grids, strict=True)]
+    parts = split_counts(counts, hypothesis)
+    return [prepare_counts(c, g.n_bins) for c, g in zip(parts, hypothesis.grids, strict=True)]
+
+
 def split_counts(
     counts: FloatArray | Sequence[FloatArray], hypothesis: CombinedHypothesis
 ) -> list[FloatArray]:
@@ -556,29 +573,33 @@ class _Options:
 
 
 def _sample_points(hyp: CombinedHypothesis, refine: bool) -> FloatArray:
-    """Masses (GeV) where the profile is sampled: each grid's sampling inside the common range.
+    """Masses (GeV) where the profile is sampled before the continuous search.
 
-    With ``refine`` every grid's :meth:`ShapeGrid.sample_masses` at most
-    :data:`~darkmoments.stats.fast.SAMPLE_STEP` apart in ln m (the fast path's choice), else
-    its nodes; merged, restricted to :attr:`CombinedHypothesis.mass_range`, whose ends are
-    included.  With one experiment these are exactly the masses
-    :func:`~darkmoments.stats.fast.profile_mass` samples.
+    One experiment: exactly the masses :func:`~darkmoments.stats.fast.profile_mass`
+    samples (its grid's nodes, with ``refine`` subdivided at most
+    :data:`~darkmoments.stats.fast.SAMPLE_STEP` apart in ln m).  Several: without
+    ``refine`` the union of the grids' nodes in the common range; with ``refine`` a uniform
+    grid in ln m over the common range, at most ``SAMPLE_STEP`` apart (the samples only
+    start the golden-section search, which uses the exact splines of every grid).
     """
     lo, hi = hyp.mass_range
-    pts: list[float] = []
-    for g in hyp.grids:
-        if refine and g.masses.size > 1:
-            h = float(np.max(np.diff(np.log(g.masses))))
-            k = max(2, int(np.ceil(h / SAMPLE_STEP - 1e-9)))
-            pts.extend(g.sample_masses(k).tolist())
-        else:
-            pts.extend(g.masses.tolist())
-    m = np.array(sorted(set(pts)))
-    m = m[(m >= lo * (1 - 1e-12)) & (m <= hi * (1 + 1e-12))]
-    m = np.unique(np.concatenate([[lo], m, [hi]]))
-    # merge points closer than 1e-12 relative (the same node from two grids)
-    keep = np.concatenate([[True], np.diff(np.log(m)) > 1e-12])
-    return m[keep]
+    grids = list(hyp.grids)
+    if len(grids) == 1 or not refine:
+        pts: list[float] = []
+        for g in grids:
+            if refine and g.masses.size > 1:
+                h = float(np.max(np.diff(np.log(g.masses))))
+                k = max(2, int(np.ceil(h / SAMPLE_STEP - 1e-9)))
+                pts.extend(g.sample_masses(k).tolist())
+            else:
+                pts.extend(g.masses.tolist())
+        m = np.array(sorted(set(pts)))
+        m = m[(m >= lo * (1 - 1e-12)) & (m <= hi * (1 + 1e-12))]
+        m = np.unique(np.concatenate([[lo], m, [hi]]))
+        keep = np.concatenate([[True], np.diff(np.log(m)) > 1e-12])  # one node in two grids
+        return m[keep]
+    n = int(np.ceil(math.log(hi / lo) / SAMPLE_STEP - 1e-9)) + 1 if hi > lo else 1
+    return np.exp(np.linspace(math.log(lo), math.log(hi), max(n, 2))) if n > 1 else np.array([lo])
 
 
 def _plain(opts: _Options, ne: FloatArray) -> NDArray[np.bool_]:
@@ -661,8 +682,7 @@ def deviance_at_masses(
     opts = _Options.make(
         normalisation, systematics, hypothesis.n_experiments, mc_stat=mc_stat, p_floor=p_floor
     )
-    parts = split_counts(counts, hypothesis)
-    preps = [prepare_counts(c, g.n_bins) for c, g in zip(parts, hypothesis.grids, strict=True)]
+    preps = _prepared(counts, hypothesis)
     return _combine(*_terms_at_masses(preps, hypothesis, m, opts), opts)
 
 
@@ -732,7 +752,7 @@ class _CombinedObjective:
 
 
 def profile_combined(
-    counts: FloatArray | Sequence[FloatArray],
+    counts: FloatArray | Sequence[FloatArray] | Sequence[PreparedCounts],
     hypothesis: CombinedHypothesis,
     *,
     normalisation: str = "free",
@@ -741,13 +761,15 @@ def profile_combined(
     mc_stat: bool = True,
     p_floor: float | None = None,
     n_starts: int = 2,
+    with_norm: bool = True,
 ) -> CombinedProfile:
     """Minimise the combined deviance over the A' mass and the normalisations, for many toys.
 
     Parameters
     ----------
-    counts : ndarray or sequence of ndarray
-        Toys of every experiment (:func:`split_counts`).
+    counts : ndarray or sequence of ndarray or of PreparedCounts
+        Toys of every experiment (:func:`split_counts`), or each experiment's prepared
+        counts (:func:`~darkmoments.stats.fast.prepare_counts`).
     hypothesis : CombinedHypothesis
         Shapes (and rates) of the model in each experiment.
     normalisation : str
@@ -765,6 +787,9 @@ def profile_combined(
     n_starts : int
         Local minima of the sampled profile searched (as
         :func:`~darkmoments.stats.fast.profile_mass`).
+    with_norm : bool
+        Also return the fitted normalisations at the refined masses (False: ``norm`` holds
+        the best sample's, which saves a pass over the toys when only the deviance is used).
 
     Returns
     -------
@@ -779,8 +804,7 @@ def profile_combined(
         p_floor=p_floor,
     )
     n_starts = check_int("n_starts", n_starts, lo=1)
-    parts = split_counts(counts, hypothesis)
-    preps = [prepare_counts(c, g.n_bins) for c, g in zip(parts, hypothesis.grids, strict=True)]
+    preps = _prepared(counts, hypothesis)
     lo, hi = hypothesis.mass_range
     smooth = opts.refine and hi > lo and all(g.masses.size > 1 for g in hypothesis.grids)
     m_s = _sample_points(hypothesis, smooth)
@@ -789,7 +813,7 @@ def profile_combined(
     j = np.argmin(d, axis=1)
     dmin, mass, nrm = d[t_idx, j], m_s[j].astype(float), norm[:, t_idx, j]
     if smooth and m_s.size > 1:
-        _refine(preps, hypothesis, opts, np.log(m_s), d, (dmin, mass, nrm), n_starts)
+        _refine(preps, hypothesis, opts, np.log(m_s), d, (dmin, mass, nrm), n_starts, with_norm)
     return CombinedProfile(dmin, mass, nrm)
 
 
@@ -801,6 +825,7 @@ def _refine(
     d: FloatArray,
     best: tuple[FloatArray, FloatArray, FloatArray],
     n_starts: int,
+    with_norm: bool = True,
 ) -> None:
     """Golden-section search around the sampled minima; updates ``best`` in place."""
     dmin, mass, nrm = best
@@ -823,8 +848,9 @@ def _refine(
                 continue
             idx = ti[better]
             dmin[idx], mass[idx] = dv[better], np.exp(u[better])
-            sub = _CombinedObjective([p.rows(np.flatnonzero(better)) for p in rows], hyp, opts)
-            nrm[:, idx] = _combine(*sub.terms(u[better]), opts)[1]
+            if with_norm:
+                sub = _CombinedObjective([p.rows(np.flatnonzero(better)) for p in rows], hyp, opts)
+                nrm[:, idx] = _combine(*sub.terms(u[better]), opts)[1]
 
 
 # ----------------------------------------------------------------------------- setups
@@ -981,8 +1007,9 @@ def combined_statistic(
 ) -> FloatArray:
     """t = min D_alt - min D_true of each toy (masses and normalisations profiled)."""
     kw = setup.fit_kwargs()
-    alt = profile_combined(counts, setup.alt, **kw)
-    tru = profile_combined(counts, setup.true, **kw)
+    preps = _prepared(counts, setup.true)  # the same bins for both hypotheses
+    alt = profile_combined(preps, setup.alt, with_norm=False, **kw)
+    tru = profile_combined(preps, setup.true, with_norm=False, **kw)
     return alt.deviance - tru.deviance
 
 
