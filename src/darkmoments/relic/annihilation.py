@@ -140,6 +140,16 @@ def msq_annihilation(
     -------
     ndarray
         |M|^2 (dimensionless).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.relic.annihilation import msq_annihilation
+    >>> cos = np.array([-0.5, 0.0, 0.5])
+    >>> msq = msq_annihilation("km", 1.0, cos, m_chi=0.1, m_f=0.0, coupling=1e-3, alpha_d=0.5,
+    ...                        denominator=1.0)
+    >>> bool(np.allclose(msq, msq[::-1]))  # symmetric in cos theta
+    True
     """
     mdl = get_model(model)
     s = np.asarray(s, dtype=float)
@@ -174,6 +184,14 @@ def angular_factor(
     ndarray
         km (8/3)(s + 2m^2); md (4/3) s (s + 8m^2); ed (4/3) s (s - 4m^2);
         cr (8/3) s^2 (s + 2m^2); am (8/3) s^2 (s - 4m^2), in GeV^(2 + 2n).
+
+    Examples
+    --------
+    >>> from darkmoments.relic.annihilation import angular_factor
+    >>> f_km = angular_factor("km", 1.0, 0.0)  # massless fermions
+    >>> f_pn = angular_factor("km", 1.0, 0.0, paper_normalisation=True)
+    >>> float(f_pn / f_km)
+    1.0
     """
     mdl = get_model(model)
     s = np.asarray(s, dtype=float)
@@ -223,6 +241,18 @@ def sigma_fermion(
     -------
     ndarray
         g_D^2 (e g_f)^2 beta_f beta_chi F(s) / (32 pi D), GeV^-2.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.annihilation import sigma_fermion
+    >>> from darkmoments.relic.widths import width_chi
+    >>> m_ap, m_chi = 0.3, 0.1
+    >>> gam = float(width_chi(m_ap, m_chi, 0.5))
+    >>> s = [0.035, 0.05]  # GeV^2; 4 m_chi^2 = 0.04
+    >>> sigma_fermion("km", s, m_chi, 0.000511, 1e-4, 0.5, m_ap, gam).tolist()[0]
+    0.0
+    >>> float(sigma_fermion("km", 0.05, m_chi, 0.000511, 1e-4, 0.5, m_ap, gam)) > 0
+    True
     """
     s = np.asarray(s, dtype=float)
     m2 = np.asarray(m_ap, dtype=float) ** 2
@@ -269,6 +299,19 @@ class DarkSector:
     ------
     InputError, InputTypeError
         On construction, for any setting out of range (the message names it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.relic import DarkSector
+    >>> ds = DarkSector("km", m_ap=0.1, coupling=1e-4)
+    >>> ds.m_chi, ds.with_hadrons
+    (0.03333333333333333, True)
+    >>> sorted(ds.widths())
+    ['chi', 'e', 'hadrons', 'mu', 'tau']
+    >>> s = 4 * ds.m_chi**2 * np.array([1.1, 2.0])  # GeV^2, above the chi chi* threshold
+    >>> bool(np.all(ds.sigma(s) > 0))
+    True
     """
 
     model: str
@@ -408,6 +451,16 @@ def sigma_total(
     """Sum of :func:`sigma_fermion` over leptons plus R(s) sigma(m_f = 0) if ``hadrons``, GeV^-2.
 
     All parameters broadcast against ``s`` (GeV^2); masses and width in GeV.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.relic.annihilation import sigma_fermion, sigma_total
+    >>> s = np.array([0.05, 0.08])
+    >>> args = (0.1, 1e-4, 0.5, 0.3, 1e-6)  # m_chi, coupling, alpha_D, m_A', width (GeV)
+    >>> tot = sigma_total("km", s, *args, leptons=("e",), hadrons=False)
+    >>> bool(np.allclose(tot, sigma_fermion("km", s, 0.1, 0.00051099895, *args[1:])))
+    True
     """
     pn = paper_normalisation
     out = np.zeros(np.broadcast(s, np.asarray(m_chi)).shape)

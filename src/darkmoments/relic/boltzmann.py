@@ -68,6 +68,14 @@ def yield_equilibrium(
     -------
     ndarray
         Y_eq (dimensionless, Maxwell-Boltzmann statistics).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.relic.boltzmann import yield_equilibrium
+    >>> y = yield_equilibrium(np.array([1.0, 10.0, 20.0]), m_chi=1.0)
+    >>> bool(np.all(np.diff(y) < 0)), float(y[2] / y[1]) < 1e-3
+    (True, True)
     """
     x = np.asarray(x, dtype=float)
     with np.errstate(under="ignore"):
@@ -90,6 +98,12 @@ def omega_from_yield(m_chi: ArrayLike, y_inf: ArrayLike) -> NDArray[np.float64]:
     -------
     ndarray
         Omega h^2.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.boltzmann import omega_from_yield
+    >>> float(omega_from_yield(1.0, 4.4e-10))  # m_chi = 1 GeV
+    0.12072847367871614
     """
     return np.asarray(m_chi, dtype=float) * S0_ENTROPY * np.asarray(y_inf) / RHO_CRIT_H2
 
@@ -142,6 +156,17 @@ def solve_yield(
     -------
     ndarray
         Y(x_end) with the shape of ``m_chi``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.relic.boltzmann import freeze_out_yield, solve_yield
+    >>> sigma0 = 5e-9  # GeV^-2, s-wave <sigma v>
+    >>> y = solve_yield(np.array([10.0]), lambda x: np.full_like(x, sigma0),
+    ...                 constant_dof=(10.0, 100.0))
+    >>> _, y_approx = freeze_out_yield(10.0, sigma0, 0, 10.0, 100.0)
+    >>> bool(abs(y[0] / y_approx - 1) < 0.1)  # the approximation holds to a few per cent
+    True
     """
     m = np.atleast_1d(np.asarray(m_chi, dtype=float))
     if not (0 < x_start < x_end):
@@ -225,6 +250,13 @@ def freeze_out_yield(
     -------
     x_f, y_inf : float
         Freeze-out x and asymptotic yield.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.boltzmann import freeze_out_yield, omega_from_yield
+    >>> x_f, y_inf = freeze_out_yield(100.0, 2e-9, 0, 10.0, 100.0)  # 100 GeV, s-wave
+    >>> round(x_f, 1), round(float(omega_from_yield(100.0, y_inf)), 2)
+    (21.4, 0.18)
     """
     if n not in (0, 1):
         raise InputError(f"n must be 0 (s-wave) or 1 (p-wave), got {n}")

@@ -70,6 +70,12 @@ class Species:
         Internal degrees of freedom (spin x colour x particle/antiparticle).
     fermion : bool
         Fermi-Dirac (True) or Bose-Einstein (False) statistics.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.dof import Species
+    >>> Species("electron", 0.00051099895, 4, True)
+    Species(name='electron', mass=0.00051099895, dof=4, fermion=True)
     """
 
     name: str
@@ -156,6 +162,14 @@ def free_gas(x: ArrayLike, fermion: bool) -> tuple[NDArray[np.float64], NDArray[
     rho, p : ndarray
         rho/T^4 and P/T^4 per degree of freedom.  Massless limits: pi^2/30 (bosons) and
         (7/8) pi^2/30 (fermions) for rho; P = rho/3.
+
+    Examples
+    --------
+    >>> import math
+    >>> from darkmoments.relic.dof import free_gas
+    >>> rho, p = free_gas(0.0, fermion=False)  # massless boson: rho = pi^2/30 T^4 = 3 p
+    >>> round(float(rho) / (math.pi**2 / 30), 6), round(float(rho / p), 6)
+    (1.0, 3.0)
     """
     xa = np.asarray(x, dtype=float)
     if np.any(xa < 0) or not np.all(np.isfinite(xa)):
@@ -199,6 +213,13 @@ class DofTable:
     g_half : ndarray
         g_*^(1/2) = h_eff / sqrt(g_eff) (1 + (1/3) dln h_eff / dln T), the combination that
         enters the Boltzmann equation in x (Gondolo and Gelmini, Nucl. Phys. B 360 (1991) 145).
+
+    Examples
+    --------
+    >>> from darkmoments.relic.dof import dof_table
+    >>> tab = dof_table()
+    >>> round(float(tab.interp("g_eff", 1e-5)), 2), round(float(tab.interp("h_eff", 1e-5)), 2)
+    (3.36, 3.91)
     """
 
     log_t: NDArray[np.float64]
@@ -275,6 +296,12 @@ def g_star(temperature: ArrayLike) -> NDArray[np.float64]:
     -------
     ndarray
         g_* (dimensionless).
+
+    Examples
+    --------
+    >>> from darkmoments.relic.dof import g_star
+    >>> [round(float(g), 2) for g in g_star([1e-5, 1.0, 1000.0])]  # GeV
+    [3.36, 76.34, 106.72]
     """
     return dof_table().interp("g_eff", _check_t(temperature))
 
@@ -291,6 +318,12 @@ def g_star_s(temperature: ArrayLike) -> NDArray[np.float64]:
     -------
     ndarray
         g_*s (dimensionless).
+
+    Examples
+    --------
+    >>> from darkmoments.relic.dof import g_star_s
+    >>> round(float(g_star_s(1e-5)), 2)  # photons + neutrinos after e+e- annihilation
+    3.91
     """
     return dof_table().interp("h_eff", _check_t(temperature))
 
@@ -307,5 +340,11 @@ def g_star_half(temperature: ArrayLike) -> NDArray[np.float64]:
     -------
     ndarray
         g_*^(1/2) (dimensionless).
+
+    Examples
+    --------
+    >>> from darkmoments.relic.dof import g_star_half
+    >>> round(float(g_star_half(1e-5)), 3)  # constant dof today: (g_*s / sqrt g_*)
+    2.132
     """
     return dof_table().interp("g_half", _check_t(temperature))

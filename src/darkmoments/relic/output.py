@@ -33,6 +33,16 @@ def write_csv_atomic(
     -------
     pathlib.Path
         The written path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from darkmoments.relic.output import write_csv_atomic
+    >>> new = Path(tempfile.mkdtemp()) / "new" / "t.csv"  # the directory is created
+    >>> write_csv_atomic(pd.DataFrame({"m_ap": [0.1]}), new).read_text().splitlines()
+    ['m_ap', '0.1']
     """
     return write_csv_atomic_(table, path, mkdir=mkdir, float_format="%.8g")
 
@@ -53,6 +63,16 @@ def plot_targets(table: pd.DataFrame, path: str | os.PathLike[str], *, mkdir: bo
     -------
     pathlib.Path
         The written path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments import relic
+    >>> from darkmoments.relic.output import plot_targets
+    >>> table = relic.scan("km", n_masses=3, m_min=0.01, m_max=0.1, proxy_band=False)
+    >>> plot_targets(table, Path(tempfile.mkdtemp()) / "relic.png").suffix
+    '.png'
     """
     from ..plotting import _pyplot, style  # the one figure style (no findfont warnings)
 

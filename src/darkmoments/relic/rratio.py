@@ -79,6 +79,12 @@ class VectorMeson:
         Use the p-wave two-pion energy-dependent width (rho only).
     light : bool
         Part of the light-quark region switched off above ~1.3 GeV.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.rratio import RESONANCES
+    >>> [m.name for m in RESONANCES][:3]
+    ['rho(770)', 'omega(782)', 'phi(1020)']
     """
 
     name: str
@@ -112,6 +118,12 @@ def alpha_s(mu: ArrayLike) -> NDArray[np.float64]:
     -------
     ndarray
         alpha_s (dimensionless), continuous across the thresholds, alpha_s(M_Z) = 0.1180.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.rratio import alpha_s
+    >>> round(float(alpha_s(91.1876)), 3)
+    0.118
     """
     m = np.maximum(np.asarray(mu, dtype=float), 1.0)
 
@@ -147,6 +159,13 @@ def r_continuum(sqrt_s: ArrayLike) -> NDArray[np.float64]:
     -------
     ndarray
         (R_uds, R_heavy): light-quark part 2 (1 + alpha_s/pi) and the charm + bottom part.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.rratio import r_continuum
+    >>> r_uds, r_heavy = r_continuum(3.0)  # below the open-charm threshold
+    >>> round(float(r_uds), 3), float(r_heavy)  # 2 (1 + alpha_s/pi): N_c (4 + 1 + 1)/9 = 2
+    (2.149, 0.0)
     """
     e = np.asarray(sqrt_s, dtype=float)
     k = 1.0 + alpha_s(e) / np.pi
@@ -169,6 +188,13 @@ def r_resonance(sqrt_s: ArrayLike, meson: VectorMeson) -> NDArray[np.float64]:
     -------
     ndarray
         R_V (dimensionless); zero below the two-pion threshold.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.rratio import RESONANCES, r_resonance
+    >>> rho = RESONANCES[0]
+    >>> bool(r_resonance(rho.mass, rho) > r_resonance(rho.mass + 0.3, rho))
+    True
     """
     e = np.asarray(sqrt_s, dtype=float)
     s = e**2
@@ -199,6 +225,12 @@ def r_ratio(sqrt_s: ArrayLike) -> NDArray[np.float64]:
     -------
     ndarray
         R (dimensionless); 0 below 2 m_pi+, about 2 (1 + alpha_s/pi) ~ 2.2 at 2-3 GeV.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.rratio import r_ratio
+    >>> [round(float(r), 2) for r in r_ratio([0.2, 0.775, 3.0])]  # no pions, rho, continuum
+    [0.0, 10.75, 2.15]
     """
     e = np.asarray(sqrt_s, dtype=float)
     if not np.all(np.isfinite(e)) or np.any(e < 0):

@@ -193,6 +193,15 @@ def omega_h2(
     -------
     float or ndarray
         Omega h^2 (dimensionless).
+
+    Examples
+    --------
+    >>> from darkmoments import relic
+    >>> t = relic.target("km", 0.1)
+    >>> round(float(relic.omega_h2("km", 0.1, t.coupling)), 3)
+    0.12
+    >>> float(relic.omega_h2("km", 0.1, 2 * t.coupling)) < 0.12  # more annihilation, less DM
+    True
     """
     sector = DarkSector(
         model,
@@ -260,6 +269,15 @@ class RelicTarget:
         Units of ``coupling``.
     settings : dict
         mass_ratio, alpha_d, cutoff, leptons, hadrons, paper_normalisation, omega_target.
+
+    Examples
+    --------
+    >>> from darkmoments import relic
+    >>> t = relic.target("md", 0.1)
+    >>> t.coupling_unit, round(t.omega_h2, 3)
+    ('GeV^-1', 0.12)
+    >>> t.to_dict()["model"]
+    'md'
     """
 
     model: str
@@ -341,6 +359,13 @@ def target(
     ------
     ValueError
         Bad masses, ratio <= 2, alpha_d or hadrons option; or no convergence.
+
+    Examples
+    --------
+    >>> from darkmoments import relic
+    >>> t = relic.target("km", [0.01, 0.1])
+    >>> [f"{g:.2e}" for g in t.coupling], [f"{y:.2e}" for y in t.y]
+    (['1.51e-05', '1.69e-04'], ['1.40e-12', '1.77e-10'])
     """
     sector = DarkSector(
         model,
@@ -526,6 +551,13 @@ def scan(
     pandas.DataFrame
         Columns model, mass, m_chi, coupling, coupling_unit, y, omega_h2 and
         y_hadron_proxy (NaN where no band is computed).
+
+    Examples
+    --------
+    >>> from darkmoments import relic
+    >>> table = relic.scan(["km", "md"], n_masses=3, m_min=0.01, m_max=0.1, proxy_band=False)
+    >>> sorted(set(table["model"])), len(table)
+    (['km', 'md'], 6)
     """
     from tqdm.auto import tqdm
 

@@ -69,6 +69,14 @@ def gg_nodes(
     s, weights : ndarray
         Shapes ``broadcast(m_chi, x).shape + (n,)``; s in GeV^2, weights dimensionless, so that
         the sum gives <sigma v> in the units of sigma (v is dimensionless).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.relic.thermal import gg_nodes
+    >>> s, w = gg_nodes(1.0, np.array([20.0]))
+    >>> bool(np.all(s >= 4.0)), s.shape == w.shape
+    (True, True)
     """
     m, xx = np.broadcast_arrays(np.asarray(m_chi, dtype=float), np.asarray(x, dtype=float))
     if np.any(m <= 0) or np.any(xx <= 0):
@@ -131,6 +139,14 @@ def thermal_average(
     -------
     ndarray
         <sigma v> in the units of sigma (v = v_Moller, dimensionless), shape of ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.relic.thermal import thermal_average
+    >>> sv = thermal_average(lambda s: np.full_like(s, 1e-9), 1.0, np.array([20.0, 100.0]))
+    >>> round(float(sv[0] / sv[1]), 2)  # constant sigma: <sigma v> ~ v ~ x^-1/2 (-> 2.24)
+    2.11
     """
     if not np.isfinite(m_chi) or m_chi <= 0:
         raise InputError(f"m_chi must be a finite mass > 0 GeV, got {m_chi}")

@@ -89,6 +89,12 @@ def decay_msq(
     -------
     ndarray
         |M|^2 in GeV^2.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.widths import decay_msq
+    >>> float(decay_msq("km", 0.1, 0.0, 1e-3)) > 0
+    True
     """
     mdl = get_model(model)
     m2 = np.asarray(m_ap, dtype=float) ** 2
@@ -131,6 +137,17 @@ def width_fermion(
     -------
     ndarray
         Width in GeV.  For km: alpha eps^2 M (1 + 2 m^2/M^2) sqrt(1 - 4 m^2/M^2) / 3.
+
+    Examples
+    --------
+    >>> from darkmoments.constants import ALPHA_EM
+    >>> from darkmoments.relic.widths import width_fermion
+    >>> eps, m = 1e-3, 0.1
+    >>> expected = eps**2 * ALPHA_EM * m / 3  # km, massless fermion: eps^2 alpha m / 3
+    >>> bool(abs(float(width_fermion("km", m, 0.0, eps)) / expected - 1) < 1e-12)
+    True
+    >>> float(width_fermion("km", 0.1, 0.1057, eps))  # below the muon threshold
+    0.0
     """
     m = np.asarray(m_ap, dtype=float)
     msq = decay_msq(model, m, m_f, coupling, paper_normalisation=paper_normalisation)
@@ -151,6 +168,15 @@ def width_chi(m_ap: ArrayLike, m_chi: ArrayLike, alpha_d: ArrayLike) -> NDArray[
     -------
     ndarray
         alpha_D M beta^3 / 12 with beta = sqrt(1 - 4 m_chi^2 / M^2); zero below threshold.
+
+    Examples
+    --------
+    >>> from darkmoments.relic.widths import width_chi
+    >>> m_ap, m_chi, alpha_d = 0.3, 0.1, 0.5
+    >>> beta3 = (1 - 4 * m_chi**2 / m_ap**2) ** 1.5
+    >>> expected = alpha_d * m_ap / 12 * beta3  # eq. A.8
+    >>> bool(abs(float(width_chi(m_ap, m_chi, alpha_d)) / expected - 1) < 1e-12)
+    True
     """
     m = np.asarray(m_ap, dtype=float)
     g_d2 = 4 * np.pi * np.asarray(alpha_d, dtype=float)
