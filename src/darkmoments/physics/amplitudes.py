@@ -70,7 +70,16 @@ GAMMA5 = 1j * GAMMA[0] @ GAMMA[1] @ GAMMA[2] @ GAMMA[3]
 
 
 def slash(p: NDArray[np.float64]) -> NDArray[np.complex128]:
-    """Feynman slash p_mu gamma^mu for four-vectors ``p`` of shape (..., 4) (upper index, GeV)."""
+    """Feynman slash p_mu gamma^mu for four-vectors ``p`` of shape (..., 4) (upper index, GeV).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.amplitudes import slash
+    >>> p = np.array([5.0, 0.0, 3.0, 4.0])  # p^2 = 0
+    >>> bool(np.allclose(slash(p) @ slash(p), 0))  # pslash pslash = p^2 = 0
+    True
+    """
     return np.einsum("...m,mij->...ij", p * np.diag(METRIC), GAMMA)
 
 
@@ -98,6 +107,19 @@ def polarisations(k: NDArray[np.float64], m_ap: float) -> NDArray[np.float64]:
     -------
     ndarray, shape (N, 3, 4)
         Real polarisation four-vectors (upper index), dimensionless.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.amplitudes import polarisations
+    >>> from darkmoments.physics.kinematics import minkowski_dot
+    >>> m = 0.1
+    >>> k = np.array([[np.sqrt(8.0**2 + m**2), 0.0, 0.0, 8.0]])
+    >>> eps = polarisations(k, m)  # (N, 3, 4); the third is eps_L - k/m_A' (Ward identity)
+    >>> [round(float(minkowski_dot(eps[:, i], k)[0]), 12) for i in range(3)]
+    [0.0, 0.0, -0.1]
+    >>> [round(float(minkowski_dot(eps[:, i], eps[:, i])[0]), 12) for i in range(3)]
+    [-1.0, -1.0, 0.0]
     """
     n = k.shape[0]
     kv = k[:, 1:]
@@ -137,6 +159,14 @@ def vertex(model: str | Model, k: NDArray[np.float64], m_ap: float) -> NDArray[n
     charge (km): gamma^alpha.  dipole (md): sigma^{alpha nu} k_nu =
     (i/2)(gamma^alpha kslash - kslash gamma^alpha).  radius (cr): k^2 gamma^alpha -
     k^alpha kslash.  gamma5 (ed, am): the same times gamma^5 (sigma gamma^5 = gamma^5 sigma).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.amplitudes import vertex
+    >>> k = np.array([[1.0, 0.0, 0.2, 0.9]])
+    >>> vertex("km", k, 0.39).shape  # (event, alpha, i, j): gamma^alpha for kinetic mixing
+    (1, 4, 4, 4)
     """
     mdl = get_model(model)
     n = k.shape[0]
@@ -167,6 +197,15 @@ def contracted_vertex(
     conservation (Ward identity, tested).  This makes cr = m_A'^4 km hold to round-off at
     every phase-space point.  For am the axial current is not conserved (m_l terms), so the
     term is kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.amplitudes import contracted_vertex
+    >>> k = np.array([[1.0, 0.0, 0.2, 0.9]])
+    >>> m_ap = float(np.sqrt(1.0 - 0.04 - 0.81))
+    >>> bool(np.abs(contracted_vertex("md", k, k, m_ap)).max() < 1e-12)
+    True
     """
     mdl = get_model(mid)
     se = slash(eps)
@@ -221,6 +260,21 @@ def lepton_trace(
     -------
     ndarray, shape (N,)
         The spin sum (real, >= 0 for real polarisations), GeV^2 x (vertex units)^2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.targets import get_target
+    >>> from darkmoments.physics.kinematics import map_phase_space
+    >>> W = get_target("W")
+    >>> ps = map_phase_space(np.random.default_rng(1).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                      W.nuclear_mass)
+    >>> from darkmoments.physics.amplitudes import lepton_trace
+    >>> J = ps.P1 + ps.P2  # the nucleus current
+    >>> T = lepton_trace("km", ps.p1, ps.p2, ps.k, J, 0.000511, 0.1,
+    ...                  den_in=-ps.d1, den_out=ps.w)
+    >>> T.shape, bool(np.all(T > 0))
+    ((4,), True)
     """
     mdl = get_model(model)
     if den_in is None:
@@ -288,6 +342,25 @@ def squared_amplitude(
     ndarray
         (1/2) e^6 G2(t)/t^2 x lepton_trace, dimensionless for km (GeV^2n for the moments,
         to be multiplied by g^2 in GeV^-2n).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.targets import get_target
+    >>> from darkmoments.physics.kinematics import map_phase_space
+    >>> W = get_target("W")
+    >>> ps = map_phase_space(np.random.default_rng(1).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                      W.nuclear_mass)
+    >>> from darkmoments.physics import fast_amplitudes
+    >>> from darkmoments.physics.amplitudes import squared_amplitude
+    >>> from darkmoments.physics.form_factors import G2
+    >>> g2 = G2(ps.t, W.Z, W.A)
+    >>> trace = squared_amplitude("md", ps.p1, ps.p2, ps.k, ps.P1, ps.P2, ps.t, g2, 0.000511, 0.1,
+    ...                           den_in=-ps.d1, den_out=ps.w)
+    >>> closed = fast_amplitudes.squared_amplitude("md", ps.p1, ps.p2, ps.P1, ps.t, ps.w, ps.d1,
+    ...                                            g2, 0.000511, 0.1, W.nuclear_mass**2)
+    >>> bool(np.allclose(closed, trace, rtol=1e-8, atol=0))
+    True
     """
     from ..constants import E_CHARGE
 

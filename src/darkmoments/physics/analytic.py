@@ -193,6 +193,13 @@ def t_limits(mass: float, beam_energy: float) -> tuple[float, float]:
     (tmin, tmax) : tuple of float
         ``tmin = (m_A'^2/(2 E0))^2`` and ``tmax = m_A'^2`` in GeV^2 (BEST, arXiv:0906.0580,
         section II).
+
+    Examples
+    --------
+    >>> from darkmoments.physics.analytic import t_limits
+    >>> tmin, tmax = t_limits(0.1, 8.0)
+    >>> f"{tmin:.3g} {tmax:.3g}"
+    '3.91e-07 0.01'
     """
     m = _finite_positive("mass", mass)
     e0 = _finite_positive("beam_energy", beam_energy)
@@ -230,6 +237,13 @@ def photon_flux_chi(
     -------
     float
         chi, including the Z^2 of G2_el (BEST convention).
+
+    Examples
+    --------
+    >>> from darkmoments.physics.analytic import photon_flux_chi
+    >>> chi = photon_flux_chi(0.1, 8.0)
+    >>> bool(chi > photon_flux_chi(1.0, 8.0) > 0)  # heavier A': larger t_min, smaller flux
+    True
     """
     tg = get_target(target)
     lo, hi = t_limits(mass, beam_energy)
@@ -270,6 +284,12 @@ def ww_U(
         A' angle to the beam in rad.
     mass, beam_energy, lepton_mass : float
         A' mass, beam energy and lepton mass in GeV.
+
+    Examples
+    --------
+    >>> from darkmoments.physics.analytic import ww_U
+    >>> float(ww_U(0.5, 0.0, 0.1, 8.0, lepton_mass=0.0))  # m^2 (1 - x)/x at theta = 0
+    0.010000000000000002
     """
     x = np.asarray(x, dtype=float)
     th = np.asarray(theta, dtype=float)
@@ -283,6 +303,12 @@ def x_limits(mass: float, beam_energy: float, lepton_mass: float = M_E) -> tuple
     ----------
     mass, beam_energy, lepton_mass : float
         GeV.
+
+    Examples
+    --------
+    >>> from darkmoments.physics.analytic import x_limits
+    >>> x_limits(0.1, 8.0)
+    (0.0125, 0.99993612513125)
     """
     m = _finite_positive("mass", mass)
     e0 = _finite_positive("beam_energy", beam_energy)
@@ -377,6 +403,14 @@ def dsigma_dx_dcostheta(
     -------
     ndarray
         pb per unit x per unit cos(theta).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.analytic import dsigma_dx_dcostheta
+    >>> d = dsigma_dx_dcostheta("km", 0.5, np.array([1e-3, 1e-2, 1e-1]), 0.1, 8.0)
+    >>> bool(d[0] > d[1] > d[2])  # the A' goes forward
+    True
     """
     mdl, m, e0, ml, _, pref = _setup(
         model, mass, beam_energy, coupling, lepton_mass, target, md_form, chi
@@ -456,6 +490,16 @@ def dsigma_dx(
     -------
     ndarray
         pb per unit x.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.analytic import dsigma_dx, sigma_ww, x_limits
+    >>> lo, hi = x_limits(0.1, 8.0)
+    >>> x = 1 - np.geomspace(1 - lo, 1 - hi, 4001)  # dense towards x -> 1, where km peaks
+    >>> total = np.trapezoid(dsigma_dx("km", x, 0.1, 8.0), x)
+    >>> bool(abs(total / sigma_ww("km", 0.1, 8.0) - 1) < 1e-4)
+    True
     """
     mdl, m, e0, ml, _, pref = _setup(
         model, mass, beam_energy, coupling, lepton_mass, target, md_form, chi
@@ -503,6 +547,13 @@ def sigma_ww(
     -------
     float
         sigma in pb (absolute: BEST normalisation, see the module docstring).
+
+    Examples
+    --------
+    >>> from darkmoments.physics.analytic import sigma_ww
+    >>> km, cr = sigma_ww("km", 0.1, 8.0), sigma_ww("cr", 0.1, 8.0)
+    >>> f"{km:.3g} pb", round(cr / (0.1**4 * km), 6)
+    ('7.38e+09 pb', 1.0)
     """
     mdl, m, e0, ml, _, pref = _setup(
         model, mass, beam_energy, coupling, lepton_mass, target, md_form, None
@@ -544,6 +595,15 @@ def recoil_binned_sigma(
     -------
     (sigma_E, sigma_pT) : tuple of ndarray
         pb in each bin (events outside the edges are not counted).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.analytic import recoil_binned_sigma, sigma_ww
+    >>> e_edges, pt_edges = np.linspace(0, 8, 41), np.geomspace(1e-5, 8, 41)
+    >>> by_e, by_pt = recoil_binned_sigma("km", 0.1, 8.0, e_edges, pt_edges)
+    >>> bool(abs(by_e.sum() / sigma_ww("km", 0.1, 8.0) - 1) < 0.01)
+    True
     """
     mdl, m, e0, ml, _, pref = _setup(
         model, mass, beam_energy, coupling, lepton_mass, target, md_form, None
@@ -618,6 +678,15 @@ def recoil_distributions(
     (hist_E, hist_pT) : tuple of ndarray
         Densities in GeV^-1, each normalised to unit area over its own edges
         (``sum(h * diff(edges)) == 1``), like ``numpy.histogram(density=True)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.analytic import recoil_distributions
+    >>> e_edges, pt_edges = np.linspace(0, 8, 41), np.geomspace(1e-5, 8, 41)
+    >>> f_e, f_pt = recoil_distributions("md", 0.1, 8.0, e_edges, pt_edges)
+    >>> round(float((f_e * np.diff(e_edges)).sum()), 6), f_pt.shape  # densities per GeV
+    (1.0, (40,))
     """
     se, sp = recoil_binned_sigma(
         model,

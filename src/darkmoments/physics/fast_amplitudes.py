@@ -403,6 +403,23 @@ def spin_sum(
     -------
     ndarray, shape (N,)
         GeV^2 x (vertex units)^2, as the reference.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.targets import get_target
+    >>> from darkmoments.physics.kinematics import map_phase_space
+    >>> W = get_target("W")
+    >>> ps = map_phase_space(np.random.default_rng(1).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                      W.nuclear_mass)
+    >>> from darkmoments.physics.amplitudes import lepton_trace
+    >>> from darkmoments.physics.fast_amplitudes import current_invariants, spin_sum
+    >>> jp1, jp2 = current_invariants(ps.p1, ps.p2, ps.P1, ps.t, ps.w, ps.d1)
+    >>> T = spin_sum("cr", ps.t, ps.w, ps.d1, jp1, jp2, 0.000511, 0.1, W.nuclear_mass**2)
+    >>> ref = lepton_trace("cr", ps.p1, ps.p2, ps.k, ps.P1 + ps.P2, 0.000511, 0.1,
+    ...                    den_in=-ps.d1, den_out=ps.w)
+    >>> bool(np.allclose(T, ref, rtol=1e-8, atol=0))
+    True
     """
     if model_id == "cr":
         return mA**4 * _km(t, w, d1, jp1, jp2, m, mA, M2)
@@ -424,6 +441,21 @@ def diagram_terms(
 
     A/w^2 is the square of the diagram with the A' off the outgoing lepton, B/d1^2 that of
     the incoming one and C/(w d1) their interference (for tests; same arguments).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.targets import get_target
+    >>> from darkmoments.physics.kinematics import map_phase_space
+    >>> W = get_target("W")
+    >>> ps = map_phase_space(np.random.default_rng(1).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                      W.nuclear_mass)
+    >>> from darkmoments.physics.fast_amplitudes import current_invariants, diagram_terms, spin_sum
+    >>> jp1, jp2 = current_invariants(ps.p1, ps.p2, ps.P1, ps.t, ps.w, ps.d1)
+    >>> args = ("km", ps.t, ps.w, ps.d1, jp1, jp2, 0.000511, 0.1, W.nuclear_mass**2)
+    >>> a, b, c = diagram_terms(*args)
+    >>> bool(np.allclose(a + b + c, spin_sum(*args)))
+    True
     """
     scale = mA**4 if model_id == "cr" else 1.0
     fn = _km if model_id == "cr" else SPIN_SUMS[model_id]
@@ -442,6 +474,23 @@ def current_invariants(
 
     q.p1 = (w + t)/2 and q.p2 = (d1 - t)/2 exactly, so only P1.p1 and P1.p2 are taken from
     the momenta (with the target at rest: M E0 and M E2, no cancellation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.targets import get_target
+    >>> from darkmoments.physics.kinematics import map_phase_space
+    >>> W = get_target("W")
+    >>> ps = map_phase_space(np.random.default_rng(1).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                      W.nuclear_mass)
+    >>> from darkmoments.physics.fast_amplitudes import current_invariants
+    >>> from darkmoments.physics.kinematics import minkowski_dot
+    >>> jp1, jp2 = current_invariants(ps.p1, ps.p2, ps.P1, ps.t, ps.w, ps.d1)
+    >>> J = ps.P1 + ps.P2
+    >>> bool(np.allclose(jp1, minkowski_dot(J, ps.p1)))
+    True
+    >>> bool(np.allclose(jp2, minkowski_dot(J, ps.p2)))
+    True
     """
     pp1 = P1[:, 0] * p1[:, 0] - P1[:, 1] * p1[:, 1] - P1[:, 2] * p1[:, 2] - P1[:, 3] * p1[:, 3]
     pp2 = P1[:, 0] * p2[:, 0] - P1[:, 1] * p2[:, 1] - P1[:, 2] * p2[:, 2] - P1[:, 3] * p2[:, 3]
@@ -466,6 +515,22 @@ def squared_amplitude(
     (1/2) e^6 G2(t)/t^2 x :func:`spin_sum`; momenta (N, 4) in GeV, ``t``, ``w``, ``d1`` the
     map's invariants (GeV^2), ``g2_form`` the nuclear form factor, ``M2`` the squared nucleus
     mass (GeV^2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.targets import get_target
+    >>> from darkmoments.physics.kinematics import map_phase_space
+    >>> W = get_target("W")
+    >>> ps = map_phase_space(np.random.default_rng(1).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                      W.nuclear_mass)
+    >>> from darkmoments.physics.fast_amplitudes import squared_amplitude
+    >>> from darkmoments.physics.form_factors import G2
+    >>> g2 = G2(ps.t, W.Z, W.A)
+    >>> args = (ps.p1, ps.p2, ps.P1, ps.t, ps.w, ps.d1, g2, 0.000511, 0.1, W.nuclear_mass**2)
+    >>> km, cr = squared_amplitude("km", *args), squared_amplitude("cr", *args)
+    >>> bool(np.allclose(cr, 0.1**4 * km))  # charge radius = m_A'^4 x kinetic mixing
+    True
     """
     jp1, jp2 = current_invariants(p1, p2, P1, t, w, d1)
     tr = spin_sum(model_id, t, w, d1, jp1, jp2, m, mA, M2)

@@ -34,6 +34,14 @@ def G2_elastic(t: ArrayLike, Z: float, A: float) -> NDArray[np.float64]:
         Momentum transfer t = -(P1 - P2)^2 in GeV^2 (> 0).
     Z, A : float
         Atomic number and mass number of the target.
+
+    Examples
+    --------
+    >>> from darkmoments.physics.form_factors import G2_elastic
+    >>> round(float(G2_elastic(1e-6, 74, 183.84)) / 74**2, 4)  # ~ Z^2 between screening and size
+    0.9989
+    >>> float(G2_elastic(1.0, 74, 183.84)) / 74**2 < 1e-4  # nuclear size: suppressed at large t
+    True
     """
     t = np.asarray(t, dtype=float)
     a2 = (_A_EL * Z ** (-1.0 / 3.0) / M_E) ** 2
@@ -55,6 +63,12 @@ def G2_inelastic(t: ArrayLike, Z: float) -> NDArray[np.float64]:
         Momentum transfer in GeV^2 (> 0).
     Z : float
         Atomic number.
+
+    Examples
+    --------
+    >>> from darkmoments.physics.form_factors import G2_inelastic
+    >>> float(G2_inelastic(1e-3, 74)) < 74
+    True
     """
     t = np.asarray(t, dtype=float)
     ap2 = (_A_INEL * Z ** (-2.0 / 3.0) / M_E) ** 2
@@ -74,6 +88,16 @@ def G2(t: ArrayLike, Z: float, A: float, *, inelastic: bool = True) -> NDArray[n
         Atomic and mass number.
     inelastic : bool
         Include the inelastic term (default True).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.form_factors import G2, G2_elastic, G2_inelastic
+    >>> t = np.array([1e-6, 1e-3])  # GeV^2
+    >>> bool(np.allclose(G2(t, 74, 183.84), G2_elastic(t, 74, 183.84) + G2_inelastic(t, 74)))
+    True
+    >>> bool(np.allclose(G2(t, 74, 183.84, inelastic=False), G2_elastic(t, 74, 183.84)))
+    True
     """
     g = G2_elastic(t, Z, A)
     if inelastic:

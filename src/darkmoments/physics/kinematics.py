@@ -45,7 +45,16 @@ _TWO_PI = 2.0 * np.pi
 
 
 def minkowski_dot(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
-    """a.b with metric (+, -, -, -) over the last axis (GeV^2)."""
+    """a.b with metric (+, -, -, -) over the last axis (GeV^2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.kinematics import minkowski_dot
+    >>> p = np.array([[5.0, 0.0, 3.0, 4.0]])
+    >>> minkowski_dot(p, p)
+    array([0.])
+    """
     return a[..., 0] * b[..., 0] - _dot3(a[..., 1:], b[..., 1:])
 
 
@@ -74,7 +83,14 @@ def _cross3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float6
 
 
 def kallen_sqrt(s: NDArray[np.float64] | float, m1: float, m2: float) -> NDArray[np.float64]:
-    """sqrt(lambda(s, m1^2, m2^2)) in the factorised, cancellation-free form (GeV^2)."""
+    """sqrt(lambda(s, m1^2, m2^2)) in the factorised, cancellation-free form (GeV^2).
+
+    Examples
+    --------
+    >>> from darkmoments.physics.kinematics import kallen_sqrt
+    >>> float(kallen_sqrt(25.0, 3.0, 0.0))  # lambda(s, 9, 0) = (s - 9)^2
+    16.0
+    """
     s = np.asarray(s, dtype=float)
     a = s - (m1 + m2) ** 2
     b = s - (m1 - m2) ** 2
@@ -92,6 +108,16 @@ def boost(
     The boost is parametrised by gamma = E/M and eta = gamma beta = p/M, exact for any
     rapidity (no 1 - beta^2 cancellation).  To go *into* the rest frame pass the frame with
     its three-momentum reversed: ``boost(p, frame * [1, -1, -1, -1], mass)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.physics.kinematics import boost, minkowski_dot
+    >>> rest = np.array([[1.0, 0.0, 0.0, 0.0]])  # a particle of mass 1 GeV at rest
+    >>> frame = np.array([[5.0, 0.0, 0.0, np.sqrt(24.0)]])  # the system's lab momentum
+    >>> lab = boost(rest, frame, 1.0)
+    >>> lab.round(6).tolist(), round(float(minkowski_dot(lab, lab)[0]), 9)
+    ([[5.0, 0.0, 0.0, 4.898979]], 1.0)
     """
     mass = np.asarray(mass, dtype=float)
     gamma = frame[..., 0] / mass
@@ -161,7 +187,16 @@ def _decay_in_frame(
 
 
 def threshold_ok(beam_energy: float, m_l: float, m_ap: float, m_nucleus: float) -> bool:
-    """True if l N -> l N A' is kinematically open: sqrt(s) > m_l + m_ap + M."""
+    """True if l N -> l N A' is kinematically open: sqrt(s) > m_l + m_ap + M.
+
+    Examples
+    --------
+    >>> from darkmoments.physics.kinematics import threshold_ok
+    >>> from darkmoments.targets import get_target
+    >>> M = get_target("W").nuclear_mass
+    >>> threshold_ok(8.0, 0.000511, 0.1, M), threshold_ok(0.05, 0.000511, 0.1, M)
+    (True, False)
+    """
     s = m_l**2 + m_nucleus**2 + 2.0 * beam_energy * m_nucleus
     return bool(np.sqrt(s) > m_l + m_ap + m_nucleus)
 
@@ -182,6 +217,21 @@ class PhaseSpacePoints:
         2 p1.k - m_A'^2 (GeV^2): minus the incoming-lepton propagator denominator.
     jacobian : ndarray
         dPhi_3 / d^5u in GeV^2 (phase-space volume per unit-cube volume).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.targets import get_target
+    >>> from darkmoments.physics.kinematics import map_phase_space
+    >>> W = get_target("W")
+    >>> ps = map_phase_space(np.random.default_rng(1).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                      W.nuclear_mass)
+    >>> from darkmoments.physics.kinematics import minkowski_dot
+    >>> balance = ps.p1 + ps.P1 - ps.p2 - ps.P2 - ps.k  # four-momentum conservation
+    >>> bool(np.abs(balance).max() < 1e-9), ps.k.shape
+    (True, (4, 4))
+    >>> bool(np.allclose(minkowski_dot(ps.k, ps.k), 0.1**2))  # on-shell A'
+    True
     """
 
     p1: NDArray[np.float64]
@@ -216,6 +266,20 @@ def map_phase_space(
     Returns
     -------
     PhaseSpacePoints
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.targets import get_target
+    >>> from darkmoments.physics.kinematics import map_phase_space
+    >>> W = get_target("W")
+    >>> ps = map_phase_space(np.random.default_rng(1).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                      W.nuclear_mass)
+    >>> from darkmoments.physics.kinematics import minkowski_dot
+    >>> bool(np.allclose(minkowski_dot(ps.p2, ps.p2), 0.000511**2, rtol=1e-6))
+    True
+    >>> bool(np.all(ps.jacobian > 0)), bool(np.all(ps.t > 0))
+    (True, True)
     """
     u = np.asarray(u, dtype=float)
     n = u.shape[0]
@@ -324,6 +388,20 @@ def map_phase_space_lab(
 
     Points outside the physical region (M_Y < m_l + M) get a zero Jacobian.  Same arguments
     and return value as :func:`map_phase_space`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.targets import get_target
+    >>> from darkmoments.physics.kinematics import map_phase_space
+    >>> W = get_target("W")
+    >>> ps = map_phase_space(np.random.default_rng(1).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                      W.nuclear_mass)
+    >>> from darkmoments.physics.kinematics import map_phase_space_lab
+    >>> lab = map_phase_space_lab(np.random.default_rng(2).random((4, 5)), 8.0, 0.000511, 0.1,
+    ...                           W.nuclear_mass)
+    >>> bool(np.abs(lab.p1 + lab.P1 - lab.p2 - lab.P2 - lab.k).max() < 1e-9)
+    True
     """
     u = np.asarray(u, dtype=float)
     n = u.shape[0]
