@@ -106,6 +106,13 @@ class DetectorSample:
     metadata : dict
         Process, seed, detector configuration, node step, ``sigma_nominal_pb`` (the
         node-E0 estimate of sigma(E0)) ...
+
+    Examples
+    --------
+    >>> from darkmoments.detector_level import generate_detector
+    >>> ds = generate_detector("km", 0.1, "ldmx-phase2", 200, seed=1, n_pilot=20_000)
+    >>> len(ds.events), "truth_lepton_E" in ds.events, bool(0 < ds.sigma_pb)
+    (200, True, True)
     """
 
     events: pd.DataFrame
@@ -138,6 +145,13 @@ def incident_energy_nodes(
     -------
     numpy.ndarray
         Descending energies; index k + k_up is node k.
+
+    Examples
+    --------
+    >>> from darkmoments.detector_level import incident_energy_nodes
+    >>> nodes = incident_energy_nodes(8.0, 2.0, 8.0, step=0.5)
+    >>> nodes.round(3).tolist()
+    [8.0, 4.852, 2.943, 1.785, 1.083]
     """
     e0 = check_real("beam_energy", beam_energy, lo=0.0, lo_open=True, unit="GeV")
     step = check_real("energy_step", step, lo=0.0, hi=0.5, lo_open=True, unit="(in ln E)")
@@ -362,6 +376,14 @@ def generate_detector(
     ------
     InputError, InputTypeError
         Bad model, mass, seed, counts, or an experiment without a detector level.
+
+    Examples
+    --------
+    >>> from darkmoments.detector_level import generate_detector
+    >>> ds = generate_detector("md", 0.1, "ldmx-phase2", 300, seed=1, coupling=1e-6,
+    ...                        n_pilot=20_000)
+    >>> bool((ds.events["lepton_E"] < 8.0 * 1.1).all()), ds.metadata["level"]
+    (True, 'detector')
     """
     exp = get_experiment(experiment)
     cfg = _check_config(config, exp)

@@ -108,6 +108,19 @@ class DetectorConfig:
         Minimum reconstructed recoil momentum, GeV, >= 0.
     theta_max : float
         Maximum reconstructed polar angle, rad, in (0, pi].
+
+    Examples
+    --------
+    >>> from darkmoments.detector import DetectorConfig
+    >>> cfg = DetectorConfig.ldmx()
+    >>> cfg.target, cfg.thickness_x0, cfg.p_min, cfg.any_effect
+    ('W', 0.1, 0.05, True)
+    >>> cfg.replace(smearing=False).smearing, DetectorConfig.off().any_effect
+    (False, False)
+    >>> DetectorConfig(thickness_x0=-1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: [detector] thickness_x0 must be a finite number > 0 ...
     """
 
     target: str = "W"

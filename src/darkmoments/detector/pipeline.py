@@ -117,6 +117,19 @@ def apply_detector(
     ------
     InputError
         Missing or malformed columns, or depths outside the target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import darkmoments as dm
+    >>> from darkmoments.detector import DetectorConfig, apply_detector
+    >>> s = dm.generate("km", 0.1, 8.0, 2000, seed=1, n_pilot=20_000)
+    >>> cols = ("lepton_E", "lepton_px", "lepton_py", "lepton_pz")
+    >>> truth = {c: s.events[c].to_numpy() for c in cols}
+    >>> out = apply_detector(truth, DetectorConfig.ldmx(), np.random.default_rng(2),
+    ...                      lepton_mass=0.00051099895, beam_energy=8.0)
+    >>> "accepted" in out, bool(out["lepton_E"].mean() < truth["lepton_E"].mean())
+    (True, True)
     """
     if not isinstance(config, DetectorConfig):
         raise InputTypeError(f"config must be a DetectorConfig, got {type(config).__name__}")

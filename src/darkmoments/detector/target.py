@@ -126,6 +126,12 @@ def is_electron(mass: float) -> bool:
 
     Heavier leptons (muon, tau) lose energy by ionisation at the energies of interest
     (their critical energy in tungsten is above 100 GeV).
+
+    Examples
+    --------
+    >>> from darkmoments.detector.target import is_electron
+    >>> is_electron(0.00051099895), is_electron(0.1056583755)
+    (True, False)
     """
     m = check_real("lepton_mass", mass, lo=0.0, lo_open=True, unit="GeV")
     return m < 2.0 * M_E
@@ -174,6 +180,14 @@ def sample_depth(
     -------
     numpy.ndarray
         Depth of each interaction as a fraction of the thickness (0: upstream face).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import sample_depth
+    >>> d = sample_depth(100_000, np.random.default_rng(1))
+    >>> bool(abs(d.mean() - 0.5) < 0.01), bool(d.min() >= 0 and d.max() <= 1)
+    (True, True)
     """
     n = check_int("n", n, lo=0)
     rng = _check_rng(rng)
@@ -210,6 +224,15 @@ def slant_path_x0(
     -------
     numpy.ndarray
         Path length in X0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector.target import slant_path_x0
+    >>> half = np.array([0.5, 0.5])  # produced half-way through a 0.1 X0 target
+    >>> x = slant_path_x0(half, 0.1, np.array([0.0, 1.0]), np.zeros(2), np.ones(2))
+    >>> x.round(6).tolist()  # half the target straight out; 1/cos(45 deg) longer at 45 deg
+    [0.05, 0.070711]
     """
     d = np.asarray(depth, dtype=float)
     px, py, pz = (np.asarray(v, dtype=float) for v in (px, py, pz))
@@ -249,6 +272,15 @@ def straggling_pdf(y: ArrayLike, t: ArrayLike, b: float = B_COMPLETE_SCREENING) 
     -------
     numpy.ndarray
         Density in y (per unit y).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.integrate import quad
+    >>> from darkmoments.detector import straggling_cdf, straggling_pdf
+    >>> area, _ = quad(lambda y: float(straggling_pdf(y, 0.5)), 0.0, 0.8)
+    >>> bool(abs(area - float(straggling_cdf(0.8, 0.5))) < 1e-8)
+    True
     """
     y, t = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(t, dtype=float))
     a = b * t
@@ -282,6 +314,12 @@ def straggling_cdf(y: ArrayLike, t: ArrayLike, b: float = B_COMPLETE_SCREENING) 
     Returns
     -------
     numpy.ndarray
+
+    Examples
+    --------
+    >>> from darkmoments.detector import straggling_cdf
+    >>> [round(float(straggling_cdf(y, 0.05)), 4) for y in (0.5, 0.9, 0.999)]
+    [0.0265, 0.1144, 0.3466]
     """
     y, t = np.broadcast_arrays(np.asarray(y, dtype=float), np.asarray(t, dtype=float))
     a = b * t
@@ -308,6 +346,12 @@ def straggling_mean(t: ArrayLike, b: float = B_COMPLETE_SCREENING) -> FloatArray
     Returns
     -------
     numpy.ndarray
+
+    Examples
+    --------
+    >>> from darkmoments.detector import straggling_mean
+    >>> float(straggling_mean(0.75)) == 2.0 ** (-(4 / 3) * 0.75)  # 2^(-b t), b = 4/3
+    True
     """
     return np.power(2.0, -b * np.asarray(t, dtype=float))
 
@@ -332,6 +376,14 @@ def sample_straggling(
     -------
     numpy.ndarray
         y in (0, 1], same shape as ``t``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import sample_straggling, straggling_mean
+    >>> y = sample_straggling(np.full(200_000, 0.05), np.random.default_rng(1))
+    >>> bool(abs(y.mean() / float(straggling_mean(0.05)) - 1) < 0.003)
+    True
     """
     rng = _check_rng(rng)
     a = b * np.asarray(t, dtype=float)
@@ -371,6 +423,14 @@ def bremsstrahlung_loss(
     -------
     numpy.ndarray
         Total energy in GeV after the material.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector.target import bremsstrahlung_loss, straggling_mean
+    >>> e = bremsstrahlung_loss(np.full(100_000, 4.0), 0.000511, 0.05, np.random.default_rng(1))
+    >>> bool(abs(e.mean() / (4.0 * float(straggling_mean(0.05))) - 1) < 0.01)
+    True
     """
     e = np.asarray(energy, dtype=float)
     y = sample_straggling(np.broadcast_to(np.asarray(t, dtype=float), e.shape), rng, b)
@@ -423,6 +483,12 @@ def bethe_dedx(p: ArrayLike, mass: float, target: str | Target = "W") -> FloatAr
     -------
     numpy.ndarray
         Mass stopping power in MeV cm^2 / g.
+
+    Examples
+    --------
+    >>> from darkmoments.detector import bethe_dedx
+    >>> round(float(bethe_dedx(0.3, 0.1056583755, "W")), 2)  # MeV cm^2/g, muon near minimum
+    1.15
     """
     tgt = get_target(target)
     i_ev, cbar, x0, x1, a, k, delta0 = _density_params(tgt)
@@ -476,6 +542,13 @@ def ionisation_loss(
     -------
     numpy.ndarray
         Total energy in GeV.
+
+    Examples
+    --------
+    >>> from darkmoments.detector.target import bethe_dedx, ionisation_loss
+    >>> e = float(ionisation_loss(1.0, 0.1056583755, 1.0, "W"))  # 1 g/cm^2 of tungsten
+    >>> round((1.0 - e) * 1e3, 2)  # MeV lost
+    1.26
     """
     e = np.asarray(energy, dtype=float)
     x = np.broadcast_to(np.asarray(x_gcm2, dtype=float), e.shape)
@@ -524,6 +597,12 @@ def highland_theta0(
     -------
     numpy.ndarray
         theta_0 in rad.
+
+    Examples
+    --------
+    >>> from darkmoments.detector import highland_theta0
+    >>> round(float(highland_theta0(1.0, 0.000511, 0.1)) * 1e3, 2)  # mrad, 1 GeV e- in 0.1 X0
+    3.92
     """
     p = np.asarray(p, dtype=float)
     x = np.asarray(x_over_x0, dtype=float)
@@ -575,6 +654,14 @@ def lynch_dahl_theta0(
     -------
     numpy.ndarray
         theta_0 in rad.
+
+    Examples
+    --------
+    >>> from darkmoments.detector.target import highland_theta0, lynch_dahl_theta0
+    >>> hl = float(highland_theta0(1.0, 0.000511, 0.1))
+    >>> ld = float(lynch_dahl_theta0(1.0, 0.000511, 0.1))
+    >>> bool(abs(ld / hl - 1) < 0.15)  # the two agree to about 10 %
+    True
     """
     tgt = get_target(target)
     p_mev = np.asarray(p, dtype=float) * 1.0e3
@@ -623,6 +710,15 @@ def rotate_directions(
     -------
     (numpy.ndarray, numpy.ndarray, numpy.ndarray)
         The deflected momentum components in GeV.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import rotate_directions
+    >>> one = np.ones(1)
+    >>> px, py, pz = rotate_directions(0 * one, 0 * one, one, 0.01 * one, 0 * one)
+    >>> round(float(np.arctan2(px[0], pz[0])), 6), round(float(px[0]**2 + py[0]**2 + pz[0]**2), 12)
+    (0.01, 1.0)
     """
     px, py, pz = (np.asarray(v, dtype=float) for v in (px, py, pz))
     tx = np.tan(np.asarray(theta_x, dtype=float))
@@ -682,6 +778,19 @@ def multiple_scatter(
     -------
     (numpy.ndarray, numpy.ndarray, numpy.ndarray)
         Scattered momentum components in GeV.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import highland_theta0, multiple_scatter
+    >>> n = 100_000
+    >>> px, py, pz = multiple_scatter(np.zeros(n), np.zeros(n), np.ones(n), 0.000511, 0.1,
+    ...                               np.random.default_rng(1))
+    >>> theta_x = np.arctan2(px, pz)
+    >>> bool(abs(theta_x.std() / float(highland_theta0(1.0, 0.000511, 0.1)) - 1) < 0.02)
+    True
+    >>> bool(np.allclose(px**2 + py**2 + pz**2, 1.0))  # |p| kept
+    True
     """
     rng = _check_rng(rng)
     px, py, pz = (np.asarray(v, dtype=float) for v in (px, py, pz))
@@ -734,6 +843,17 @@ def propagate_recoil(
     -------
     (E, px, py, pz) : tuple of numpy.ndarray
         Four-momentum in GeV after the target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import propagate_recoil
+    >>> one = np.ones(1)
+    >>> rng = np.random.default_rng(1)
+    >>> e, px, py, pz = propagate_recoil(2.0 * one, 0 * one, 0 * one, 2.0 * one, 0.000511,
+    ...                                  0.05 * one, rng)
+    >>> bool(e[0] <= 2.0), bool(abs(px[0]) > 0)  # energy lost, direction scattered
+    (True, True)
     """
     rng = _check_rng(rng)
     e = np.asarray(energy, dtype=float)
@@ -830,6 +950,14 @@ class IncidentSample:
     n_proposed : int
         Proposals drawn up to the n-th acceptance: n / n_proposed estimates
         <sigma> / sigma_max (with the E_min cut), the rejection efficiency.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import sample_incident_energy
+    >>> inc = sample_incident_energy(1000, 8.0, 0.1, np.random.default_rng(1))
+    >>> inc.depth.shape, bool(np.all(inc.energy <= inc.front_energy + 1e-12))
+    ((1000,), True)
     """
 
     depth: FloatArray
@@ -926,6 +1054,15 @@ def sample_incident_energy(
     Returns
     -------
     IncidentSample
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import sample_incident_energy
+    >>> rng = np.random.default_rng(1)
+    >>> inc = sample_incident_energy(20_000, 8.0, 0.1, rng, sigma=lambda e: e)
+    >>> bool(inc.energy.max() <= 8.0 + 1e-9), round(float(np.median(inc.energy)), 1)
+    (True, 8.0)
     """
     n = check_int("n", n, lo=0)
     rng = _check_rng(rng)
@@ -1049,6 +1186,13 @@ class EffectiveCrossSection:
         sigma_pb / sigma_nominal_pb (nan if sigma(E0) = 0).
     fraction_below_min : float
         Probability (unweighted, depth-averaged) that the incident energy is below E_min.
+
+    Examples
+    --------
+    >>> from darkmoments.detector import effective_cross_section
+    >>> eff = effective_cross_section(lambda e: e, 8.0, 0.1)  # sigma proportional to E
+    >>> round(float(eff.ratio), 4), bool(eff.sigma_pb == eff.ratio * eff.sigma_nominal_pb)
+    (0.9552, True)
     """
 
     sigma_pb: float
@@ -1101,6 +1245,14 @@ def effective_cross_section(
     Returns
     -------
     EffectiveCrossSection
+
+    Examples
+    --------
+    >>> from darkmoments.detector import effective_cross_section
+    >>> flat = effective_cross_section(lambda e: 1.0 + 0 * e, 8.0, 0.1)
+    >>> rising = effective_cross_section(lambda e: e, 8.0, 0.1)
+    >>> round(float(flat.ratio), 3), bool(rising.ratio < 1.0)  # straggling lowers E
+    (1.0, True)
     """
     e0 = check_real("beam_energy", beam_energy, lo=0.0, lo_open=True, unit="GeV")
     t_tot = check_real("thickness_x0", thickness_x0, lo=0.0, unit="X0")

@@ -51,6 +51,13 @@ def momentum_resolution(p: ArrayLike, constant: float, slope: float) -> FloatArr
     -------
     numpy.ndarray
         sigma_p / p.
+
+    Examples
+    --------
+    >>> import math
+    >>> from darkmoments.detector import momentum_resolution
+    >>> math.isclose(float(momentum_resolution(2.0, 0.05, 0.01)), math.hypot(0.05, 0.02))
+    True
     """
     p = np.asarray(p, dtype=float)
     return np.sqrt(constant * constant + (slope * p) ** 2)
@@ -76,6 +83,13 @@ def angular_resolution(p: ArrayLike, constant: float, slope: float) -> FloatArra
     -------
     numpy.ndarray
         sigma_theta in rad, per plane.
+
+    Examples
+    --------
+    >>> import math
+    >>> from darkmoments.detector import angular_resolution
+    >>> math.isclose(float(angular_resolution(1.0, 5e-4, 1e-3)), math.hypot(5e-4, 1e-3))
+    True
     """
     p = np.asarray(p, dtype=float)
     with np.errstate(divide="ignore"):
@@ -83,7 +97,15 @@ def angular_resolution(p: ArrayLike, constant: float, slope: float) -> FloatArra
 
 
 def polar_angle(px: ArrayLike, py: ArrayLike, pz: ArrayLike) -> FloatArray:
-    """Polar angle theta = atan2(p_T, p_z) in [0, pi] w.r.t. the beam axis (+z), rad."""
+    """Polar angle theta = atan2(p_T, p_z) in [0, pi] w.r.t. the beam axis (+z), rad.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector.tracker import polar_angle
+    >>> polar_angle(np.array([0.0, 1.0]), np.zeros(2), np.array([1.0, 1.0])).round(6).tolist()
+    [0.0, 0.785398]
+    """
     px, py, pz = (np.asarray(v, dtype=float) for v in (px, py, pz))
     return np.arctan2(np.hypot(px, py), pz)
 
@@ -124,6 +146,16 @@ def smear(
     -------
     (E, px, py, pz) : tuple of numpy.ndarray
         Reconstructed four-momentum in GeV.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import DetectorConfig, smear
+    >>> n = 50_000
+    >>> px, py, pz, e = smear(np.zeros(n), np.zeros(n), np.full(n, 2.0), 0.000511,
+    ...                       DetectorConfig.ldmx(), np.random.default_rng(1))
+    >>> len(pz) == n, bool(abs(np.median(pz) / 2.0 - 1) < 0.01)
+    (True, False)
     """
     rng = _check_rng(rng)
     px, py, pz = (np.asarray(v, dtype=float) for v in (px, py, pz))
@@ -160,6 +192,16 @@ def measure_beam_energy(
     -------
     numpy.ndarray
         Measured energy in GeV (the input unchanged if ``config.smearing`` is False).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import DetectorConfig
+    >>> from darkmoments.detector.tracker import measure_beam_energy
+    >>> cfg = DetectorConfig.ldmx()
+    >>> e = measure_beam_energy(np.full(100_000, 8.0), cfg, np.random.default_rng(1))
+    >>> bool(abs(e.std() / 8.0 / cfg.tagger_resolution - 1) < 0.02)
+    True
     """
     rng = _check_rng(rng)
     e = np.asarray(energy, dtype=float)
@@ -186,6 +228,14 @@ def acceptance_mask(
     Returns
     -------
     numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.detector import DetectorConfig, acceptance_mask
+    >>> p = np.array([[0.0, 0.0, 2.0], [0.0, 0.0, 0.01], [2.0, 0.0, 0.1]])  # GeV
+    >>> acceptance_mask(*p.T, DetectorConfig.ldmx()).tolist()  # ok, too soft, too wide
+    [True, False, False]
     """
     px, py, pz = (np.asarray(v, dtype=float) for v in (px, py, pz))
     shape = np.broadcast(px, py, pz).shape
