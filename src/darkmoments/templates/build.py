@@ -103,6 +103,16 @@ def template_from_events(
     Returns
     -------
     Template
+
+    Examples
+    --------
+    >>> import darkmoments as dm
+    >>> from darkmoments import templates
+    >>> s = dm.generate("km", 0.1, 8.0, 1000, seed=1, n_pilot=20_000)
+    >>> t = templates.template_from_events(s.events, "km", 0.1, "ldmx-phase2", s.sigma_pb,
+    ...                                    s.sigma_err_pb)
+    >>> [ax.name for ax in t.hist.axes], round(t.hist.sum().value, 12)
+    (['E', 'pt'], 1.0)
     """
     exp = get_experiment(experiment)
     level = check_level(level)
@@ -155,6 +165,15 @@ def template_seed(
     ------
     InputError, InputTypeError
         ``base_seed`` not an integer >= 0.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> seed = templates.template_seed("km", 0.1, "ldmx-phase2")
+    >>> seed == templates.template_seed("km", 0.1, "ldmx-phase2"), 0 <= seed < 2**32
+    (True, True)
+    >>> seed != templates.template_seed("md", 0.1, "ldmx-phase2")
+    True
     """
     base_seed = check_int("base_seed", base_seed, lo=0)
     text = f"{base_seed}|{experiment}|{get_model(model).id}|{templates_io.mass_key(mass)}"
@@ -200,6 +219,13 @@ def build_template(
     Returns
     -------
     Template
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> t = templates.build_template("km", 0.1, "ldmx-phase2", 1000, seed=1)
+    >>> t.model, t.metadata["n_events"], round(t.hist.sum().value, 12)
+    ('km', 1000, 1.0)
     """
     exp = get_experiment(experiment)
     n_events = check_int("n_events", n_events, lo=1)
@@ -302,6 +328,15 @@ class BuildReport:
         Templates taken from the checkpoint of an interrupted run.
     seconds : float
         Wall time of the generation.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from darkmoments import templates
+    >>> plan = templates.plan_grid("ldmx-phase2", ["km"], [0.1], 1000)
+    >>> rep = templates.build_grid(plan, out=tempfile.mkdtemp(), progress=False)
+    >>> rep.built, rep.skipped, rep.path.name
+    (1, 0, 'ldmx-phase2.h5')
     """
 
     experiment: str
@@ -326,6 +361,13 @@ class BuildPlan:
     base_seed : int
     level : str
         ``"truth"`` or ``"detector"``.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> plan = templates.plan_grid("ldmx-phase2", ["km"], [0.05, 0.1], 1000)
+    >>> plan.models, plan.masses, plan.n_events
+    (('km',), (0.05, 0.1), 1000)
     """
 
     experiment: Experiment
@@ -411,6 +453,16 @@ def plan_grid(
     ------
     InputError, InputTypeError
         Naming the first invalid model, mass, event count or seed.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> len(templates.plan_grid("ldmx-phase2").masses)  # the experiment's grid
+    40
+    >>> templates.plan_grid("ldmx-phase2", ["xx"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: unknown model 'xx'; allowed: km (KM, ...
     """
     exp = get_experiment(experiment)
     lvl = check_level(level)
@@ -459,6 +511,18 @@ def build_output_directory(
         Neither ``out`` nor ``update_shipped`` given.
     OutputPathError
         The parent directory does not exist or ``out`` is a file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from darkmoments import templates
+    >>> d = tempfile.mkdtemp()
+    >>> templates.build_output_directory(d) == templates.build_output_directory(d)
+    True
+    >>> templates.build_output_directory(None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: templates build needs --out DIR (the directory for ...
     """
     if out is None:
         if not update_shipped:
@@ -536,6 +600,20 @@ def build_grid(
     Returns
     -------
     BuildReport
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from darkmoments import templates
+    >>> out = tempfile.mkdtemp()
+    >>> rep = templates.build_grid("ldmx-phase2", ["md"], [0.1], 1000, out=out, progress=False)
+    >>> rep.built
+    1
+    >>> again = templates.build_grid("ldmx-phase2", ["md"], [0.1], 1000, out=out, progress=False)
+    >>> again.built, again.skipped  # resumed: the finished template is kept
+    (0, 1)
+    >>> templates.load("md", 0.1, directory=out).metadata["n_events"]
+    1000
     """
     if isinstance(experiment, BuildPlan):
         plan = experiment

@@ -84,6 +84,12 @@ def level_file_name(experiment_name: str, level: str = "truth") -> str:
     """File name of an experiment's templates at a level.
 
     ``<experiment>.h5`` (truth, the paper's level) or ``<experiment>.detector.h5``.
+
+    Examples
+    --------
+    >>> from darkmoments.templates import level_file_name
+    >>> level_file_name("ldmx-phase2"), level_file_name("ldmx-phase2", "detector")
+    ('ldmx-phase2.h5', 'ldmx-phase2.detector.h5')
     """
     lvl = check_level(level)
     return f"{experiment_name}.h5" if lvl == "truth" else f"{experiment_name}.{lvl}.h5"
@@ -95,7 +101,17 @@ def _file_level(path: Path) -> str:
 
 
 def save(template: Template, path: str | os.PathLike[str]) -> Path:
-    """Write one template to an HDF5 file (atomically).  Returns the path."""
+    """Write one template to an HDF5 file (atomically).  Returns the path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments import templates
+    >>> p = templates.save(templates.load("km", 0.05), Path(tempfile.mkdtemp()) / "km.h5")
+    >>> p.suffix, templates.read(p).mass
+    ('.h5', 0.05)
+    """
     return templates_io.write_templates(path, [template])
 
 
@@ -107,6 +123,17 @@ def read(path: str | os.PathLike[str]) -> Template:
     TemplateFileError
         If the file is corrupted, of another format version, lacks a field, or holds more
         than one template.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments import templates
+    >>> t = templates.load("cr", 0.2)
+    >>> p = templates.save(t, Path(tempfile.mkdtemp()) / "cr_0.2.h5")
+    >>> back = templates.read(p)
+    >>> back.model, back.sigma_pb == t.sigma_pb
+    ('cr', True)
     """
     ts = templates_io.read_templates(path)
     if len(ts) != 1:
@@ -125,6 +152,12 @@ def default_directory() -> Path:
     pyproject's force-include maps the repository's ``templates/`` there); else, in a source
     checkout or editable install (where that resource does not exist), the repository's
     ``templates/`` directory next to ``src/``.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> (templates.default_directory() / "ldmx-phase2.h5").is_file()
+    True
     """
     env = os.environ.get("DARKMOMENTS_TEMPLATES")
     if env:
@@ -146,7 +179,17 @@ def _shipped_directories() -> set[Path]:
 
 
 def is_shipped_directory(path: str | os.PathLike[str]) -> bool:
-    """True if ``path`` is the directory of the shipped templates."""
+    """True if ``path`` is the directory of the shipped templates.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from darkmoments import templates
+    >>> templates.is_shipped_directory(templates.default_directory())
+    True
+    >>> templates.is_shipped_directory(tempfile.mkdtemp())
+    False
+    """
     return Path(path).resolve() in _shipped_directories()
 
 
@@ -164,6 +207,14 @@ class TemplateFileCache:
     ----------
     size : int
         Files kept (>= 1; default :data:`FILE_CACHE_SIZE`).
+
+    Examples
+    --------
+    >>> from darkmoments.templates import TemplateFileCache, default_directory
+    >>> cache = TemplateFileCache(size=2)
+    >>> f = cache.get(default_directory() / "ldmx-phase2.h5")
+    >>> len(cache), cache.get(default_directory() / "ldmx-phase2.h5") is f
+    (1, True)
     """
 
     def __init__(self, size: int = FILE_CACHE_SIZE) -> None:
@@ -232,6 +283,22 @@ def check_matches(t: Template, exp: Experiment, path: Path, *, level: str = "tru
     ------
     TemplateFileError
         Naming the file, the template and every difference.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> from darkmoments.errors import TemplateFileError
+    >>> from darkmoments.experiments import get_experiment
+    >>> from darkmoments.templates.library import check_matches
+    >>> t = templates.load("km", 0.1, "ldmx-phase2")
+    >>> path = templates.template_path("ldmx-phase2")
+    >>> check_matches(t, get_experiment("ldmx-phase2"), path)  # made for it: no error
+    >>> try:
+    ...     check_matches(t, get_experiment("ldmx-phase1"), path)
+    ... except TemplateFileError as exc:
+    ...     print("refused:", "ldmx-phase1" in str(exc))
+    ...
+    refused: True
     """
     md = t.metadata
     problems = []
@@ -316,6 +383,16 @@ class SignalYield:
     sigma_interp_err_pb : float
         Estimated error of the mass interpolation of ``sigma_pb`` (pb; 0 on a grid node;
         :func:`darkmoments.templates.interpolate`).
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> y = templates.signal_yield("km", 0.1, 1e-5)
+    >>> print(f"{y.n_signal:.4g} +- {y.error:.2g} events")
+    7.411 +- 0.0015 events
+    >>> bool(abs(y.n_signal - y.events_per_pb * y.sigma_pb * 1e-10 * y.efficiency
+    ...          * y.selection_efficiency) < 1e-9 * y.n_signal)
+    True
     """
 
     n_signal: float
@@ -352,8 +429,11 @@ class TemplateLibrary:
     --------
     >>> from darkmoments.templates import TemplateLibrary
     >>> lib = TemplateLibrary()                      # the shipped templates
-    >>> t = lib.load("km", 0.1, "ldmx-phase2")       # doctest: +SKIP
-    >>> lib.signal_yield("km", 0.1, 1e-5).n_signal   # doctest: +SKIP
+    >>> t = lib.load("km", 0.1, "ldmx-phase2")       # interpolated: 0.1 is off the grid
+    >>> t.model, t.experiment
+    ('km', 'ldmx-phase2')
+    >>> round(lib.signal_yield("km", 0.1, 1e-5).n_signal, 2)   # events at epsilon = 1e-5
+    7.41
     """
 
     def __init__(
@@ -547,7 +627,15 @@ _DEFAULT = TemplateLibrary()
 
 
 def default_library() -> TemplateLibrary:
-    """The library of the shipped templates that the module-level functions use."""
+    """The library of the shipped templates that the module-level functions use.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> lib = templates.default_library()
+    >>> lib.directory == templates.default_directory()
+    True
+    """
     return _DEFAULT
 
 
@@ -558,7 +646,16 @@ def _library(directory: str | os.PathLike[str] | None) -> TemplateLibrary:
 
 
 def clear_cache() -> None:
-    """Forget every cached template file (they are re-read and re-verified on next use)."""
+    """Forget every cached template file (they are re-read and re-verified on next use).
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> _ = templates.load("km", 0.1)
+    >>> templates.clear_cache()  # the next load re-reads and re-verifies the file
+    >>> templates.load("km", 0.1).model
+    'km'
+    """
     _DEFAULT.cache.clear()
 
 
@@ -568,7 +665,16 @@ def template_path(
     *,
     level: str = "truth",
 ) -> Path:
-    """Path of an experiment's template file: ``<directory>/<experiment name>.h5``."""
+    """Path of an experiment's template file: ``<directory>/<experiment name>.h5``.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> templates.template_path("ldmx-phase1").name
+    'ldmx-phase1.h5'
+    >>> templates.template_path("ldmx-phase2", level="detector").name
+    'ldmx-phase2.detector.h5'
+    """
     return _library(directory).template_path(experiment, level=level)
 
 
@@ -579,7 +685,15 @@ def masses(
     directory: str | os.PathLike[str] | None = None,
     level: str = "truth",
 ) -> NDArray[np.float64]:
-    """Grid masses (GeV, ascending) of the templates of a model and experiment."""
+    """Grid masses (GeV, ascending) of the templates of a model and experiment.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> m = templates.masses("km", "ldmx-phase2")
+    >>> len(m), float(m[0]), float(m[-1])
+    (40, 0.001, 3.0)
+    """
     return _library(directory).masses(model, experiment, level=level)
 
 
@@ -591,6 +705,15 @@ def catalogue(directory: str | os.PathLike[str] | None = None) -> list[dict[str,
     list of dict
         ``file``, ``experiment``, ``model``, ``n_masses``, ``m_min``, ``m_max`` (GeV),
         ``size_mb`` (of the file).
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> rows = templates.catalogue()
+    >>> sorted({(r["experiment"], r["level"]) for r in rows})
+    [('ldmx-phase1', 'truth'), ('ldmx-phase2', 'truth')]
+    >>> [(r["model"], r["n_masses"]) for r in rows if r["experiment"] == "ldmx-phase2"][:2]
+    [('km', 40), ('md', 40)]
     """
     return _library(directory).catalogue()
 
@@ -638,6 +761,19 @@ def load(
         Corrupted file, or a file made for another setup (names file, template, difference).
     OSError
         No template file for the experiment.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> t = templates.load("md", 0.1, experiment="ldmx-phase2")  # between grid masses
+    >>> round(t.hist.sum().value, 12), t.metadata["interpolated"]
+    (1.0, True)
+    >>> print(f"sigma = {t.sigma_pb:.4g} pb at g_f = 1 GeV^-1")
+    sigma = 3.167e+07 pb at g_f = 1 GeV^-1
+    >>> templates.load("md", 5.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: mass 5.0 GeV outside the template grid [0.001, 3.0] ...
     """
     return _library(directory).load(model, mass, experiment, level=level)
 
@@ -681,5 +817,13 @@ def signal_yield(
         Coupling or mass not a finite number > 0; mass outside the grid.
     NonFiniteResultError
         The yield overflows (a coupling so large that g^2 sigma is not a finite float).
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> a = templates.signal_yield("md", 0.1, 1e-6)
+    >>> b = templates.signal_yield("md", 0.1, 2e-6)
+    >>> round(b.n_signal / a.n_signal, 9)  # N ~ g_f^2
+    4.0
     """
     return _library(directory).signal_yield(model, mass, coupling, experiment, level=level)
