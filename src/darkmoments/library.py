@@ -165,6 +165,14 @@ def library_energies(
     ------
     InputError
         Non-positive or non-finite values, ``min_energy > max_energy``, both or invalid steps.
+
+    Examples
+    --------
+    >>> from darkmoments.library import library_energies
+    >>> library_energies(8.0, 2.0, step=2.0)
+    [8.0, 6.0, 4.0, 2.0]
+    >>> library_energies(4.0, 3.0)  # dark-brem-lib-gen's relative steps of 10 %
+    [4.0, 3.6, 3.24, 2.916]
     """
     emax = check_real("max_energy", max_energy, lo=0.0, lo_open=True, unit="GeV")
     emin = (
@@ -204,14 +212,31 @@ def _name_number(x: float) -> str:
 
 
 def energy_file_name(name: str, target_name: str, energy: float, fmt: str) -> str:
-    """dark-brem-lib-gen's file name of one energy (``.lhe.gz`` or ``.csv``)."""
+    """dark-brem-lib-gen's file name of one energy (``.lhe.gz`` or ``.csv``).
+
+    Examples
+    --------
+    >>> from darkmoments.library import energy_file_name
+    >>> energy_file_name("md_electron_tungsten_run_3000", "tungsten", 4.0, "lhe")
+    'md_electron_tungsten_run_3000_tungsten_IncidentEnergy_4.0_unweighted_events.lhe.gz'
+    """
     suffix = ".lhe.gz" if fmt == "lhe" else ".csv"
     return f"{name}_{target_name}_IncidentEnergy_{_name_number(energy)}_unweighted_events{suffix}"
 
 
 @dataclass(frozen=True)
 class LibraryPlan:
-    """The validated inputs of one library (see :func:`plan_library`)."""
+    """The validated inputs of one library (see :func:`plan_library`).
+
+    Examples
+    --------
+    >>> from darkmoments.library import plan_library
+    >>> plan = plan_library("md", 0.1, max_energy=8.0, min_energy=6.0, step=1.0, n_events=100)
+    >>> plan.energies
+    (8.0, 7.0, 6.0)
+    >>> plan.name  # dark-brem-lib-gen's directory name
+    'md_electron_tungsten_MaxE_8.0_MinE_6.0_EStep_1.0_UndecayedAP_mA_0.1_run_3000'
+    """
 
     model: str
     mass: float
@@ -275,6 +300,17 @@ def plan_library(
     ------
     InputError, InputTypeError
         Any value out of range (the message names it and the allowed range).
+
+    Examples
+    --------
+    >>> from darkmoments.library import plan_library
+    >>> plan = plan_library("cr", 0.05, max_energy=8.0, min_energy=2.0, step=0.5)
+    >>> len(plan.energies), plan.n_events, plan.seed
+    (13, 20000, 3000)
+    >>> plan_library("cr", 0.05, step=0.5, rel_step=0.1)
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: give either step (GeV) or rel_step (relative), not both
     """
     mid = get_model(model).id
     fmt = check_choice("format", fmt, FORMATS)
@@ -369,6 +405,15 @@ def g4db_csv_frame(events: pd.DataFrame, metadata: dict[str, Any], units: str = 
     pandas.DataFrame
         Columns :data:`G4DB_CSV_COLUMNS`: target Z, incident energy, recoil (E, px, py, pz),
         centre of momentum = recoil + A' (E, px, py, pz).
+
+    Examples
+    --------
+    >>> import darkmoments as dm
+    >>> from darkmoments.library import G4DB_CSV_COLUMNS, g4db_csv_frame
+    >>> s = dm.generate("km", 0.1, 4.0, 50, seed=1, n_pilot=20_000)
+    >>> frame = g4db_csv_frame(s.events, s.metadata)
+    >>> tuple(frame.columns) == G4DB_CSV_COLUMNS, int(frame["target_Z"].iloc[0])
+    (True, 74)
     """
     units = check_choice("csv_units", units, CSV_UNITS)
     f = 1000.0 if units == "MeV" else 1.0
@@ -389,7 +434,20 @@ def g4db_csv_frame(events: pd.DataFrame, metadata: dict[str, Any], units: str = 
 def write_g4db_csv(
     events: pd.DataFrame, metadata: dict[str, Any], path: str | os.PathLike[str], units: str = "GeV"
 ) -> Path:
-    """Write :func:`g4db_csv_frame` atomically: one header line, no comments, no blank line."""
+    """Write :func:`g4db_csv_frame` atomically: one header line, no comments, no blank line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import darkmoments as dm
+    >>> from darkmoments.library import write_g4db_csv
+    >>> s = dm.generate("km", 0.1, 4.0, 20, seed=1, n_pilot=20_000)
+    >>> p = write_g4db_csv(s.events, s.metadata, Path(tempfile.mkdtemp()) / "lib.csv")
+    >>> lines = p.read_text().splitlines()
+    >>> len(lines), lines[0].split(",")[:3]
+    (21, ['target_Z', 'incident_energy', 'recoil_energy'])
+    """
     frame = g4db_csv_frame(events, metadata, units)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.17g", lineterminator="\n")
@@ -413,6 +471,18 @@ class LibraryResult:
         sigma(E_incident) rows (pb), also in ``xsec.json`` and ``xsec.tsv``.
     resumed : int
         Energies taken from an earlier, interrupted run.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from darkmoments.library import build_library, plan_library
+    >>> plan = plan_library("km", 0.1, max_energy=4.0, min_energy=3.0, step=1.0, n_events=100,
+    ...                     n_pilot=20_000)
+    >>> res = build_library(plan, tempfile.mkdtemp())
+    >>> [f.name.split("_IncidentEnergy_")[1] for f in res.files]
+    ['4.0_unweighted_events.lhe.gz', '3.0_unweighted_events.lhe.gz']
+    >>> [(row["incident_energy"], row["n_events"]) for row in res.xsec]
+    [(4.0, 100), (3.0, 100)]
     """
 
     directory: Path
@@ -572,6 +642,20 @@ def build_library(
     OutputPathError, StaleCheckpointError
         Unusable output directory, an existing library without ``force``, a checkpoint of
         another run or one present without ``resume``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from darkmoments.library import build_library, plan_library
+    >>> plan = plan_library("md", 0.1, max_energy=4.0, min_energy=4.0, n_events=100,
+    ...                     n_pilot=20_000)
+    >>> res = build_library(plan, tempfile.mkdtemp())
+    >>> sorted(p.name for p in res.directory.iterdir())[-2:]
+    ['xsec.json', 'xsec.tsv']
+    >>> build_library(plan, res.directory.parent)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.OutputPathError: library ...
     """
     final = check_library_output(out, plan.name, force=force)
     cp_dir = final.parent / f".{plan.name}.checkpoint"
