@@ -6,6 +6,9 @@ are standalone click commands (:data:`COMMANDS`), attached to the root group wit
 
 Vocabulary (see :mod:`darkmoments.cli._common`): ``--templates DIR``, ``--out`` a file (a
 directory only for ``discriminate``, which checkpoints many chunk files), ``--plot`` a figure,
+``--level truth|detector`` the templates (``<experiment>.h5`` or ``<experiment>.detector.h5``),
+``--background FILE`` / ``--flat-background N`` / ``--background-uncertainty X`` a background
+(default: the experiment's ``[background]`` table, none for the shipped setups),
 ``--signal-events`` expected signal counts (``--events`` is kept as a hidden, deprecated
 alias on these commands, where it never meant Monte Carlo events).  Output directories are
 never created silently: the parent directory of every output must exist.
@@ -23,7 +26,9 @@ coupling          g_f in the model's units (1, GeV^-1, GeV^-2; ``coupling_unit``
 cl                confidence level (0.9 = 90%)
 n_signal          expected signal events; ``alt_n_signal`` the alternative's fitted events;
                   ``n_3sigma`` / ``n_5sigma`` the signal events needed for 3 / 5 sigma
-background        expected background events; ``n_obs`` observed events
+background        expected background events (summed over every bin); ``n_obs`` observed
+                  events; ``background_uncertainty`` its relative normalisation uncertainty
+level             template level, only when ``detector`` (``--level``; default truth)
 z, p0, p_value    significance (one-sided sigma), background-only p-value, toy p-value
 n_toys, seed      pseudo-experiments per hypothesis and the root seed
 observables       binned observables (``E``, ``pt`` or ``E,pt``); ``n_bins`` their bins
@@ -34,6 +39,7 @@ out               the file written
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import threading
@@ -47,7 +53,15 @@ from ..errors import InputError, OutputPathError
 from ..models import check_coupling
 from ..stats.fast import P_FLOOR
 from ..validation import check_real
-from ._common import check_output_path, echo_json, positive_float, positive_int, progress_enabled
+from ._common import (
+    check_output_path,
+    echo_json,
+    example,
+    positive_float,
+    positive_int,
+    progress_enabled,
+)
+from .templates import level_option
 
 __all__ = [
     "COMMANDS",
@@ -82,6 +96,103 @@ _no_progress_option = click.option(
     is_flag=True,
     help="Never draw a progress bar [default: drawn on stderr when it is a terminal].",
 )
+
+
+def _experiment(text: str) -> Any:
+    """The one parser of ``--experiment``: a name (ldmx-phase1, ldmx-phase2) or a TOML file.
+
+    Returns the :class:`~darkmoments.experiments.Experiment`.
+    """
+    from ..experiments import get_experiment
+
+    return get_experiment(text)
+
+
+def _level(exp: Any, level: str, templates_dir: Path | None) -> str:
+    """``--level`` checked for the experiment: its templates file must exist at that level."""
+    from ..stats.inputs import check_level_file
+
+    return check_level_file(exp, level.lower(), _dir(templates_dir))
+
+
+def _level_record(level: str) -> dict[str, str]:
+    """The ``level`` key of a JSON output: present only at detector level (as ``yield``)."""
+    return {"level": level} if level == "detector" else {}
+
+
+def _background_options(f: Any, *, number_ok: bool = False) -> Any:
+    """``--background FILE``, ``--flat-background N``, ``--background-uncertainty X``.
+
+    ``number_ok``: ``--background`` also takes a number of events (``discovery``).
+    """
+    f = click.option(
+        "--background-uncertainty",
+        type=float,
+        default=None,
+        help="Relative background normalisation uncertainty sigma_b in [0, 10] (log-normal, "
+        "kappa = 1 + sigma_b), e.g. 0.3 for 30% [default: the background's own, none].",
+    )(f)
+    f = click.option(
+        "--flat-background",
+        type=float,
+        default=None,
+        help="Instead of --background: this many expected events in total, spread evenly "
+        "over the template bins; 0 = no background [default: none].",
+    )(f)
+    return click.option(
+        "--background",
+        "background_file",
+        default=None,
+        help="Background (E, p_T) histogram: .json/.npz with e_edges, pt_edges (GeV) and "
+        "counts (expected events per bin, full exposure), or .npy/.json flattened counts "
+        "(E major) [default: the experiment's [background] table at --level, none for "
+        "ldmx-phase1/2]." + (" A number: that many events in total." if number_ok else ""),
+    )(f)
+
+
+def _cli_background(
+    exp: Any,
+    level: str,
+    background_file: str | None,
+    flat_background: float | None,
+    uncertainty: float | None,
+    *,
+    number_ok: bool = False,
+) -> Any:
+    """The :class:`~darkmoments.experiments.Background` of the background options (or None).
+
+    ``number_ok``: ``--background N`` (a number of events) is accepted as ``--flat-background
+    N`` (``discovery``, whose ``--background`` has always been a number of events).
+    """
+    from ..stats.inputs import resolve_background
+
+    if background_file is not None and number_ok:
+        try:
+            value = float(background_file)
+        except ValueError:
+            pass
+        else:
+            if flat_background is not None:
+                raise InputError("give either --background or --flat-background N, not both")
+            background_file, flat_background = None, value
+    if background_file is not None and flat_background is not None:
+        raise InputError("give either --background FILE or --flat-background N, not both")
+    if flat_background is not None:
+        check_real("--flat-background", flat_background, lo=0.0, unit="events")
+    if uncertainty is not None:
+        check_real("--background-uncertainty", uncertainty, lo=0.0, hi=10.0)
+        if background_file is None and flat_background is None and exp.background_at(level) is None:
+            raise InputError(
+                "--background-uncertainty needs --background FILE or --flat-background N "
+                f"(experiment {exp.name} has no [background] table at level {level})"
+            )
+    return resolve_background(
+        exp,
+        level,
+        background=None if background_file is None else Path(background_file),
+        flat=flat_background,
+        uncertainty=uncertainty,
+    )
 
 
 def _signal_events_options(required: bool, what: str) -> Any:
@@ -176,7 +287,13 @@ def _sigterm_as_exit() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------- workspace
-@click.command("workspace")
+@click.command(
+    "workspace",
+    epilog=example(
+        "darkmoments workspace --model km --mass 0.1 --experiment ldmx-phase2 --out ws.json",
+        "pyhf cls ws.json",
+    ),
+)
 @click.option("--model", required=True, help="Model id (km, md, ed, cr, am; case-insensitive).")
 @click.option(
     "--mass", type=float, default=None, help="A' mass in GeV (required unless --mass-scan)."
@@ -261,6 +378,7 @@ def _sigterm_as_exit() -> Iterator[None]:
     help="Workspace JSON file to write (with its sidecar <name>.README.txt next to it); its "
     "directory must exist.",
 )
+@level_option
 @_json_option
 @_templates_option
 def workspace_cmd(
@@ -278,17 +396,22 @@ def workspace_cmd(
     layout: str,
     cl: float,
     out: Path,
+    level: str,
     as_json: bool,
     templates_dir: Path | None,
 ) -> None:
     """Export the pyhf JSON workspace of one (model, mass, experiment), with a README sidecar.
 
-    The sidecar holds the zero-background note and the meaning of mu = 1.
+    The sidecar holds the zero-background note and the meaning of mu = 1.  Without
+    --background/--flat-background the experiment's [background] table at --level is used
+    (none for ldmx-phase1/2).
     """
     from ..models import get_model
     from ..stats.workspace import export_workspace, readme_path
 
     mid = get_model(model).id
+    exp = _experiment(experiment)
+    lvl = _level(exp, level, templates_dir)
     if mass_scan == (mass is not None):
         raise InputError("give either --mass (GeV) or --mass-scan")
     if mass is not None:
@@ -297,37 +420,29 @@ def workspace_cmd(
         check_coupling(coupling, name="--coupling")
     check_real("--cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     staterror = _staterror_choice(staterror, no_staterror)
+    bkg = _background_option(
+        background_file,
+        flat_background,
+        background_uncertainty,
+        experiment_has=exp.background_at(lvl) is not None,
+    )
+    opts: dict[str, Any] = {
+        "coupling": coupling,
+        "observables": observables,
+        "background": bkg,
+        "background_uncertainty": background_uncertainty,
+        "staterror": staterror,
+        "layout": layout,
+        "cl": cl,
+        "level": lvl,
+    }
     if mass_scan:
-        bkg = _background_option(background_file, flat_background, background_uncertainty)
-        opts = {
-            "coupling": coupling,
-            "observables": observables,
-            "background": bkg,
-            "background_uncertainty": background_uncertainty,
-            "staterror": staterror,
-            "layout": layout,
-            "cl": cl,
-        }
-        _workspace_mass_scan(mid, experiment, out, as_json, _dir(templates_dir), opts)
+        _workspace_mass_scan(mid, exp, out, as_json, _dir(templates_dir), opts)
         return
     assert mass is not None  # exactly one of --mass, --mass-scan (checked above)
     check_output_path(out, option="--out")
     check_output_path(readme_path(out), option="--out (README sidecar)")
-    bkg = _background_option(background_file, flat_background, background_uncertainty)
-    res = export_workspace(
-        mid,
-        mass,
-        experiment,
-        coupling=coupling,
-        observables=observables,
-        background=bkg,
-        background_uncertainty=background_uncertainty,
-        staterror=staterror,
-        layout=layout,
-        cl=cl,
-        out=out,
-        directory=_dir(templates_dir),
-    )
+    res = export_workspace(mid, mass, exp, out=out, directory=_dir(templates_dir), **opts)
     summary = res.summary()
     if as_json:
         echo_json(summary)
@@ -342,7 +457,7 @@ def workspace_cmd(
 
 
 def _workspace_mass_scan(
-    mid: str, experiment: str, out: Path, as_json: bool, directory: Any, opts: dict[str, Any]
+    mid: str, experiment: Any, out: Path, as_json: bool, directory: Any, opts: dict[str, Any]
 ) -> None:
     """``workspace --mass-scan``: background-only workspace + patchset, one patch per mass."""
     from ..stats.workspace import mass_scan_patchset, patchset_path, write_mass_scan
@@ -382,11 +497,16 @@ def _staterror_choice(staterror: str, no_staterror: bool) -> str:
 
 
 def _background_option(
-    background_file: Path | None, flat_background: float | None, uncertainty: float | None
+    background_file: Path | None,
+    flat_background: float | None,
+    uncertainty: float | None,
+    *,
+    experiment_has: bool = False,
 ) -> Any:
     """The background of ``workspace``: events per bin, a flat total, or None.
 
-    Events per bin from --background FILE, a flat total from --flat-background, or None;
+    Events per bin from --background FILE, a flat total from --flat-background, or None (the
+    experiment's [background] table if it has one at the level, ``experiment_has``);
     --background-uncertainty checked against it.
     """
     from ..stats.workspace import load_background
@@ -407,7 +527,7 @@ def _background_option(
     elif flat_background is not None:
         bkg = check_real("--flat-background", flat_background, lo=0.0, unit="events")
     if uncertainty is not None:
-        if bkg is None:
+        if bkg is None and not experiment_has:
             raise InputError("--background-uncertainty needs --background or --flat-background")
         check_real(
             "--background-uncertainty", uncertainty, lo=0.0, hi=1.0, lo_open=True, hi_open=True
@@ -416,21 +536,29 @@ def _background_option(
 
 
 # ----------------------------------------------------------------------------------- reach
-@click.command("reach")
+@click.command(
+    "reach",
+    epilog=example(
+        "darkmoments reach --model all --experiment ldmx-phase2 --out reach.csv",
+        "darkmoments reach --model km --flat-background 5 --background-uncertainty 0.3 --json",
+    ),
+)
 @click.option(
     "--model",
     required=True,
     help="Model id (km, md, ed, cr, am), or 'all' for every model.",
 )
 @_experiment_option
+@level_option
 @click.option(
     "--cl",
     type=float,
     default=0.9,
     show_default=True,
-    help="Confidence level of the exact zero-background Poisson limit (0.9 = 90% CL, i.e. "
-    "2.303 signal events).",
+    help="Confidence level of the exact counting CLs limit (0.9 = 90% CL: 2.303 signal "
+    "events without background).",
 )
+@_background_options
 @_json_option
 @click.option(
     "--out",
@@ -443,34 +571,54 @@ def _background_option(
 def reach_cmd(
     model: str,
     experiment: str,
+    level: str,
     cl: float,
+    background_file: str | None,
+    flat_background: float | None,
+    background_uncertainty: float | None,
     as_json: bool,
     out: Path | None,
     templates_dir: Path | None,
 ) -> None:
-    """Zero-background reach at 90% CL (--cl): coupling limit and y (eq. 3.3) per template mass.
+    """Reach at 90% CL (--cl): coupling limit and y (eq. 3.3) per template mass.
 
-    From the exact Poisson limit (2.303 events at 90% CL) and the expected yields.
+    From the exact counting CLs limit on the totals (2.303 events at 90% CL without
+    background, the paper's projection) and the expected yields at --level.  With a
+    background b (summed over the bins) the expected limit of the background-only Asimov
+    data n = b, its normalisation uncertainty averaged over (docs/physics.md).
     """
-    from ..experiments import get_experiment
     from ..io.atomic import write_csv_atomic
     from ..models import MODEL_IDS, get_model
-    from ..stats.limits import reach_by_model, reach_table
+    from ..stats.inputs import background_total
+    from ..stats.limits import event_limit, reach_by_model, reach_table
 
     cl = check_real("--cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     everything = model.strip().lower() == "all"
     models = list(MODEL_IDS) if everything else [get_model(model).id]
     if out is not None:
         check_output_path(out, option="--out")
-    exp = get_experiment(experiment)
-    table = reach_table(models, exp, cl=cl, directory=_dir(templates_dir))
+    exp = _experiment(experiment)
+    lvl = _level(exp, level, templates_dir)
+    bkg = _cli_background(exp, lvl, background_file, flat_background, background_uncertainty)
+    opts: dict[str, Any] = {"cl": cl, "directory": _dir(templates_dir), "level": lvl}
+    table = reach_table(models, exp, background=0.0 if bkg is None else bkg, **opts)
     if out is not None:
         write_csv_atomic(table, out)
     all_rows = reach_by_model(table)
     if as_json:
         echo_json(all_rows if everything else all_rows[models[0]])
         return
-    click.echo(f"{exp.name}: zero background, {100 * cl:g}% CL")
+    where = "" if lvl == "truth" else " (detector level)"
+    if bkg is None or background_total(bkg) == 0:
+        click.echo(f"{exp.name}{where}: zero background, {100 * cl:g}% CL")
+    else:
+        b, u = background_total(bkg), bkg.normalisation_uncertainty
+        n_up = event_limit(None, b, cl, background_uncertainty=u)
+        unc = f" +- {100 * u:g}%" if u else ""
+        click.echo(
+            f"{exp.name}{where}: background {b:.6g}{unc} events, expected limit "
+            f"{n_up:.6g} signal events at {100 * cl:g}% CL"
+        )
     click.echo(f"{'model':>5} {'m_A [GeV]':>12} {'coupling':>14} {'y':>14}")
     for mid, rows in all_rows.items():
         for r in rows:
@@ -480,7 +628,14 @@ def reach_cmd(
 
 
 # ------------------------------------------------------------------------------- discovery
-@click.command("discovery")
+@click.command(
+    "discovery",
+    epilog=example(
+        "darkmoments discovery --signal-events 10 --background 3 --n-obs 10 --json",
+        "darkmoments discovery --model km --mass 0.1 --coupling 1e-5 --flat-background 5 "
+        "--background-uncertainty 0.2",
+    ),
+)
 @click.option(
     "--model",
     default=None,
@@ -494,15 +649,16 @@ def reach_cmd(
     help="Coupling g_f in the model's units (1, GeV^-1, GeV^-2) [default: none].",
 )
 @_signal_events_options(False, "Expected signal events, instead of --model/--mass/--coupling")
-@click.option("--background", type=float, required=True, help="Expected background events (> 0).")
+@functools.partial(_background_options, number_ok=True)
 @_experiment_option
+@level_option
 @click.option(
     "--method",
     type=click.Choice(["exact", "asimov", "toys"]),
     default="exact",
     show_default=True,
-    help="exact: Poisson counting; asimov: Cowan et al. eq. 97; toys: median of "
-    "pseudo-experiments.",
+    help="exact: Poisson counting; asimov: Cowan et al. eq. 97 (profiled with a background "
+    "uncertainty); toys: median of pseudo-experiments.",
 )
 @click.option(
     "--n-obs",
@@ -534,8 +690,11 @@ def discovery_cmd(
     coupling: float | None,
     signal_events: float | None,
     events_deprecated: float | None,
-    background: float,
+    background_file: str | None,
+    flat_background: float | None,
+    background_uncertainty: float | None,
     experiment: str,
+    level: str,
     method: str,
     n_obs: int | None,
     n_toys: int,
@@ -545,9 +704,12 @@ def discovery_cmd(
 ) -> None:
     """Discovery significance Z of a signal over a background (one-sided counting test).
 
-    A deficit, n below the background, gives Z = 0.
+    The background (> 0 events, summed over the bins) is --flat-background N, a --background
+    histogram or the experiment's [background] table at --level.  A deficit, n below the
+    background, gives Z = 0.
     """
-    from ..stats.discovery import discovery_significance
+    from ..stats.discovery import discovery_for, discovery_significance
+    from ..stats.inputs import background_total
 
     events = _merge_signal_events(signal_events, events_deprecated, required=False)
     if n_obs is not None and method != "exact":
@@ -555,32 +717,58 @@ def discovery_cmd(
             f"--n-obs is only used by --method exact (--method {method} computes the expected "
             "significance from s + b)"
         )
+    exp = _experiment(experiment)
+    lvl = level.lower()
+    if lvl == "detector":
+        exp.require_detector()
+    bkg = _cli_background(
+        exp, lvl, background_file, flat_background, background_uncertainty, number_ok=True
+    )
+    b = background_total(bkg)
+    if b <= 0:
+        raise InputError(
+            "discovery needs a background > 0 events: give --flat-background N or "
+            f"--background FILE (experiment {exp.name} has no [background] table at level {lvl})"
+        )
+    unc = bkg.normalisation_uncertainty or None
+    opts: dict[str, Any] = {"n_obs": n_obs, "method": method, "n_toys": n_toys, "seed": seed}
     if events is not None:
         if model is not None or mass is not None or coupling is not None:
             raise InputError("give either --signal-events or --model/--mass/--coupling, not both")
         n_sig = events
+        d = discovery_significance(n_sig, b, background_uncertainty=unc, **opts)
     else:
         if model is None or mass is None or coupling is None:
             raise InputError("give --signal-events N or all of --model, --mass and --coupling")
-        from ..templates import signal_yield
-
         check_coupling(coupling, name="--coupling")
-        n_sig = signal_yield(
-            model, mass, coupling, experiment, directory=_dir(templates_dir)
-        ).n_signal
-    d = discovery_significance(
-        n_sig, background, n_obs=n_obs, method=method, n_toys=n_toys, seed=seed
-    )
-    res = {"n_signal": float(n_sig), "background": float(background), **d.to_dict()}
+        lvl = _level(exp, lvl, templates_dir)
+        n_sig, b, unc, d = discovery_for(
+            model,
+            mass,
+            coupling,
+            exp,
+            level=lvl,
+            background=bkg,
+            directory=_dir(templates_dir),
+            **opts,
+        )
+    res = {
+        "n_signal": float(n_sig),
+        "background": float(b),
+        "background_uncertainty": unc,
+        **d.to_dict(),
+        **_level_record(lvl),
+    }
     if method == "toys":
         res.update(n_toys=n_toys, seed=seed)
     if as_json:
         echo_json(res)
     else:
         note = " (no excess over the background: one-sided Z = 0)" if d.z == 0 else ""
+        pm = "" if unc is None else f" +- {100 * unc:g}%"
         click.echo(
             f"Z = {d.z:.4g} (p0 = {d.p0:.4g}, {d.method}) for s = {n_sig:.6g}, "
-            f"b = {background:g}, n = {d.n_obs:g}{note}"
+            f"b = {b:g}{pm}, n = {d.n_obs:g}{note}"
         )
 
 
@@ -590,17 +778,26 @@ def _grid_pair(
     experiment: Any,
     observables: str,
     directory: str | None,
+    level: str = "truth",
 ) -> tuple[Any, Any]:
-    from ..stats.shapes import load_grid
+    """The shape grids of the true and the alternative model at ``level``."""
+    from ..stats.inputs import load_grid_at
 
+    opts: dict[str, Any] = {"level": level, "directory": directory}
     return (
-        load_grid(true_model, experiment, observables, directory=directory),
-        load_grid(alt_model, experiment, observables, directory=directory),
+        load_grid_at(true_model, experiment, observables, **opts),
+        load_grid_at(alt_model, experiment, observables, **opts),
     )
 
 
 # ------------------------------------------------------------------------------ degeneracy
-@click.command("degeneracy")
+@click.command(
+    "degeneracy",
+    epilog=example(
+        "darkmoments degeneracy --true km:1.0 --alt md --observables E,pt --signal-events 100 "
+        "--plot deg.png"
+    ),
+)
 @click.option(
     "--true",
     "true_spec",
@@ -617,6 +814,7 @@ def _grid_pair(
 )
 @_signal_events_options(True, "Expected signal events of the Asimov data")
 @_experiment_option
+@level_option
 @click.option(
     "--points",
     type=click.IntRange(min=2),
@@ -648,6 +846,7 @@ def degeneracy_cmd(
     signal_events: float | None,
     events_deprecated: float | None,
     experiment: str,
+    level: str,
     points: int,
     plot: Path | None,
     out_deprecated: Path | None,
@@ -655,11 +854,13 @@ def degeneracy_cmd(
     no_progress: bool,
     templates_dir: Path | None,
 ) -> None:
-    """-2 Delta lnL of the alternative model vs (true mass, fitted mass); contour figure."""
+    """-2 Delta lnL of the alternative model vs (true mass, fitted mass); contour figure.
+
+    Asimov data of the true model at --level (truth or detector templates), no background.
+    """
     import numpy as np
     from tqdm.auto import tqdm
 
-    from ..experiments import get_experiment
     from ..models import get_model
     from ..stats.degeneracy import compare_fits, degeneracy_surface
 
@@ -669,7 +870,8 @@ def degeneracy_cmd(
     assert events is not None
     plot = _deprecated_plot(plot, out_deprecated)
     _check_figure(plot)
-    exp = get_experiment(experiment)
+    exp = _experiment(experiment)
+    lvl = _level(exp, level, templates_dir)
     obs_list = ["E", "pt", "E,pt"] if observables == "all" else [observables]
     surfaces = []
     fits = []
@@ -679,7 +881,7 @@ def degeneracy_cmd(
         unit="panel",
         disable=not progress_enabled(not no_progress),
     ):
-        gt, ga = _grid_pair(true_model, alt, exp, obs, _dir(templates_dir))
+        gt, ga = _grid_pair(true_model, alt, exp, obs, _dir(templates_dir), lvl)
         gt.check_mass(true_mass)
         surfaces.append(degeneracy_surface(gt, ga, events, points=points))
         fits.append(compare_fits(gt, ga, true_mass, events).summary())
@@ -695,6 +897,7 @@ def degeneracy_cmd(
         "experiment": exp.name,
         "n_signal": events,
         "fits": fits,
+        **_level_record(lvl),
     }
     if as_json:
         echo_json(result)
@@ -721,7 +924,13 @@ def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | N
 
 
 # ---------------------------------------------------------------------------- discriminate
-@click.command("discriminate")
+@click.command(
+    "discriminate",
+    epilog=example(
+        "darkmoments discriminate --true km:1.0 --alt md --signal-events 50 --toys 1000 "
+        "--seed 1 --json"
+    ),
+)
 @click.option(
     "--true",
     "true_spec",
@@ -796,6 +1005,7 @@ def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | N
     help="Binned observables (recoil-lepton E and pt, GeV).",
 )
 @_experiment_option
+@level_option
 @click.option(
     "--workers",
     type=int,
@@ -859,6 +1069,7 @@ def discriminate_cmd(
     seed: int,
     observables: str,
     experiment: str,
+    level: str,
     workers: int | None,
     scheduler: str | None,
     chunk_size: int,
@@ -875,9 +1086,8 @@ def discriminate_cmd(
     With --signal-events the normalisation is free (shape only).  With --relic or --coupling
     each model predicts its rate: both shape only and shape + rate (rates tied, log-normal
     normalisation systematics --syst) are reported, one JSON record each (``statistic``).
+    --level detector uses the detector-level templates (shapes and rates).
     """
-    from ..experiments import get_experiment
-
     true_model, true_mass = parse_model_mass(true_spec)
     events = _merge_signal_events(signal_events, events_deprecated, required=False)
     positive_float("--coupling-factor", coupling_factor)
@@ -890,22 +1100,18 @@ def discriminate_cmd(
     tie = _rate_tie(events, relic, couplings, [true_model, *alts], syst, with_rate)
     _check_figure(plot)
     _check_checkpoint_dir(out_dir)
-    exp = get_experiment(experiment)
+    exp = _experiment(experiment)
+    lvl = _level(exp, level, templates_dir)
+    opts: dict[str, Any] = {
+        "observables": observables,
+        "level": lvl,
+        "directory": _dir(templates_dir),
+    }
+    signal: dict[str, Any] = {"events": events, "coupling_factor": coupling_factor, "tie": tie}
     jobs = [
         (
             f"{true_model}_vs_{alt}",
-            _discrimination_setup(
-                true_model,
-                true_mass,
-                alt,
-                exp,
-                observables,
-                _dir(templates_dir),
-                events=events,
-                coupling_factor=coupling_factor,
-                p_floor=p_floor,
-                tie=tie,
-            ),
+            _discrimination_setup(true_model, true_mass, alt, exp, opts, p_floor=p_floor, **signal),
         )
         for alt in alts
     ]
@@ -924,7 +1130,7 @@ def discriminate_cmd(
     )
     context = {"experiment": exp.name, "observables": observables, "seed": int(seed)}
     if as_json:
-        echo_json([{**rec, **context} for rec in records])
+        echo_json([{**rec, **context, **_level_record(lvl)} for rec in records])
         return
     for rec in records:
         _echo_discrimination(rec, tied=tie is not None)
@@ -1045,41 +1251,37 @@ def _discrimination_setup(
     true_mass: float,
     alt: str,
     experiment: Any,
-    observables: str,
-    directory: str | None,
+    opts: dict[str, Any],
     *,
     events: float | None,
     coupling_factor: float,
     p_floor: float,
     tie: dict[str, Any] | None,
 ) -> Any:
-    """The :class:`~darkmoments.stats.toys.DiscriminationSetup` of one alternative.
+    """The :func:`~darkmoments.stats.rate.discrimination_setup` of one alternative.
 
     Free normalisation at ``events`` signal events (``tie`` None), or rates tied to the given
     couplings (``tie["couplings"]``) or to the relic targets times ``coupling_factor``, with
-    ``tie["systematics"]``.
+    ``tie["systematics"]``; ``opts``: observables, level, directory.
     """
-    from ..stats.rate import coupling_setup
-    from ..stats.toys import DiscriminationSetup, relic_setup
+    from ..stats.rate import discrimination_setup
 
-    gt, ga = _grid_pair(true_model, alt, experiment, observables, directory)
     if tie is None:
         assert events is not None  # _rate_tie gives None only with --signal-events
-        return DiscriminationSetup(gt, ga, true_mass, events, p_floor=p_floor)
-    syst = tie["systematics"]
-    if tie["couplings"] is None:
-        return relic_setup(
-            gt, ga, true_mass, coupling_factor=coupling_factor, systematics=syst, p_floor=p_floor
+        return discrimination_setup(
+            true_model, true_mass, alt, experiment, n_events=events, p_floor=p_floor, **opts
         )
-    g = tie["couplings"]
-    return coupling_setup(
-        gt,
-        ga,
+    return discrimination_setup(
+        true_model,
         true_mass,
-        true_coupling=g[true_model],
-        alt_coupling=g[alt],
-        systematics=syst,
+        alt,
+        experiment,
+        couplings=tie["couplings"],
+        relic=tie["couplings"] is None,
+        coupling_factor=coupling_factor,
+        systematics=tie["systematics"],
         p_floor=p_floor,
+        **opts,
     )
 
 

@@ -25,6 +25,30 @@ Conventions (one-sided test for an excess):
   s = 1, b = 0.1: Z_A = 1.81 vs 1.46).  Use ``exact`` (the default) at low b.
 * ``n_obs`` (observed events, a whole number) is used only by ``exact``; ``asimov`` and
   ``toys`` compute the expected significance and refuse it.
+
+Background normalisation uncertainty (``background_uncertainty`` = sigma_b, relative): the
+background is b theta_b with the log-normal nuisance ln theta_b ~ N(0, s_b^2), s_b =
+ln(1 + sigma_b) (:mod:`darkmoments.stats.inputs`).
+
+* ``exact`` and ``toys``: p0 = E[P(N >= n | b theta_b)], the background-only probability
+  averaged over theta_b (Cousins and Highland 1992, as the limits,
+  :mod:`darkmoments.stats.counting`); the toys are n ~ Poisson(s + b) at the nominal
+  theta_b = 1.
+* ``asimov``: the profile-likelihood q0 of the Asimov data n = s + b with the constraint
+  (ln theta_b)^2 / s_b^2 (auxiliary measurement at its nominal value), in closed form:
+  the background-only fit has phi = ln theta_b solving n - b e^phi = phi / s_b^2, i.e.
+  phi = n s_b^2 - W(b s_b^2 e^(n s_b^2)) with Lambert's W (computed as the Wright omega
+  function of ln(b s_b^2) + n s_b^2, no overflow), and
+
+      Z_A^2 = 2 [n ln(n / (b e^phi)) - n + b e^phi] + phi^2 / s_b^2,
+
+  which tends to eq. 97 as s_b -> 0 and to 0 as s_b -> infinity (the background is then
+  unknown).  Tested against pyhf's q0 on the same one-bin likelihood (normsys with
+  interpolation code 1, kappa = 1 + sigma_b).
+
+:func:`discovery_for` computes the signal of a (model, mass, coupling) from the templates at
+a level (``"truth"`` or ``"detector"``) and takes the experiment's background
+(:func:`darkmoments.stats.inputs.resolve_background`; events summed over every bin).
 """
 
 from __future__ import annotations
@@ -45,6 +69,7 @@ __all__ = [
     "DISCOVERY_METHODS",
     "Z_MAX",
     "Discovery",
+    "discovery_for",
     "discovery_significance",
     "p_to_z",
     "pyhf_discovery",
@@ -73,10 +98,31 @@ def z_to_p(z: float | np.ndarray) -> np.ndarray:
     return norm.sf(np.asarray(z, dtype=float))
 
 
-def _p0(n: np.ndarray, b: float) -> np.ndarray:
-    """P(N >= n | b) for n >= 0 (1 for n = 0)."""
+def _p0(n: np.ndarray, b: float, sigma: float | None = None) -> np.ndarray:
+    """P(N >= n | b) for n >= 0 (1 for n = 0), averaged over ln theta_b ~ N(0, sigma^2)."""
     n = np.asarray(n, dtype=float)
-    return np.where(n <= 0, 1.0, gammainc(np.maximum(n, 1e-300), b))
+    if sigma is None:
+        return np.where(n <= 0, 1.0, gammainc(np.maximum(n, 1e-300), b))
+    from .counting import lognormal_nodes
+
+    theta, w = lognormal_nodes(sigma)
+    nn = np.maximum(n, 1e-300)[..., None]
+    p = np.sum(w * gammainc(nn, b * theta), axis=-1)
+    return np.where(n <= 0, 1.0, p)
+
+
+def _asimov_z(s: float, b: float, sigma: float | None) -> float:
+    """Z_A of the Asimov data n = s + b (module docstring; eq. 97 without uncertainty)."""
+    if sigma is None:
+        return math.sqrt(2.0 * ((s + b) * math.log1p(s / b) - s))
+    from scipy.special import wrightomega
+
+    n = s + b
+    s2 = sigma * sigma
+    phi = n * s2 - float(np.real(wrightomega(math.log(b * s2) + n * s2)))
+    bt = b * math.exp(phi)
+    q0 = 2.0 * (n * math.log(n / bt) - n + bt) + phi * phi / s2
+    return math.sqrt(max(q0, 0.0))
 
 
 @dataclass(frozen=True)
@@ -113,6 +159,7 @@ def discovery_significance(
     method: str = "exact",
     n_toys: int = 10000,
     seed: int | np.random.Generator | None = None,
+    background_uncertainty: float | None = None,
 ) -> Discovery:
     """Discovery significance of ``n_signal`` events over ``background`` events.
 
@@ -132,6 +179,9 @@ def discovery_significance(
     seed : int or Generator
         Randomness for ``"toys"``: an integer >= 0 or a ``numpy.random.Generator``, required
         there (reproducibility); unused by the other methods.
+    background_uncertainty : float, optional
+        Relative normalisation uncertainty sigma_b of the background (>= 0; module
+        docstring); None or 0: the background is exactly known.
 
     Returns
     -------
@@ -159,13 +209,16 @@ def discovery_significance(
             f"computes the expected significance (n = s + b for asimov, n ~ Poisson(s + b) "
             f"for toys): drop n_obs or use method 'exact'"
         )
+    from .inputs import background_sigma
+
+    sigma = background_sigma(background_uncertainty)
     if method == "asimov":
-        z = math.sqrt(2.0 * ((s + b) * math.log1p(s / b) - s))
+        z = _asimov_z(s, b, sigma)
         check_finite_result("Asimov discovery significance", z, hint=f"s = {s:g}, b = {b:g}")
         return Discovery(z, float(z_to_p(z)), s + b, "asimov")
     if method == "exact":
         n = float(poisson.median(s + b)) if n_obs is None else check_count("n_obs", n_obs)
-        p = float(_p0(np.array(n), b))
+        p = float(_p0(np.array(n), b, sigma))
         z = _one_sided(float(p_to_z(max(p, 1e-300))))
         return Discovery(z, p, n, "exact")
     n_toys = check_int("n_toys", n_toys, lo=1)
@@ -179,10 +232,82 @@ def discovery_significance(
     else:
         rng = np.random.default_rng(check_int("seed", seed, lo=0))
     ns = rng.poisson(s + b, size=n_toys)
-    ps = _p0(ns, b)
+    ps = _p0(ns, b, sigma)
     zs = np.minimum(p_to_z(np.maximum(ps, 1e-300)), Z_MAX)
     zmed = float(np.median(zs))
     return Discovery(_one_sided(zmed), float(z_to_p(zmed)), float(np.median(ns)), "toys")
+
+
+def discovery_for(
+    model: str,
+    mass: float,
+    coupling: float,
+    experiment: Any = "ldmx-phase2",
+    *,
+    level: str = "truth",
+    background: Any = None,
+    background_uncertainty: float | None = None,
+    directory: str | None = None,
+    **options: Any,
+) -> tuple[float, float, float | None, Discovery]:
+    """Discovery significance of a (model, mass, coupling) over an experiment's background.
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    mass : float
+        A' mass in GeV.
+    coupling : float
+        g_f in the model's units.
+    experiment : str or Experiment
+        Experiment name, TOML path or Experiment.
+    level : str
+        ``"truth"`` (default) or ``"detector"``: the signal from those templates
+        (:func:`darkmoments.templates.signal_yield`, with the detector selection and
+        acceptance efficiency at detector level).
+    background : Background, path, array or number, optional
+        As :func:`darkmoments.stats.limits.reach_for` (None: the experiment's at
+        ``level``; a number: that many events).
+    background_uncertainty : float, optional
+        Relative background normalisation uncertainty (overrides the background's own).
+    directory : str, optional
+        Template directory.
+    **options
+        ``n_obs``, ``method``, ``n_toys``, ``seed`` of :func:`discovery_significance`.
+
+    Returns
+    -------
+    (n_signal, background, background_uncertainty, Discovery)
+        Expected signal and background events (summed over every bin), the relative
+        uncertainty used (None: none) and the significance.
+
+    Raises
+    ------
+    InputError
+        No background (zero background makes any event a discovery of infinite
+        significance), a missing detector-level file, bad input.
+    """
+    from ..experiments import get_experiment
+    from ..models import check_coupling
+    from ..templates import signal_yield
+    from .inputs import background_total, check_level_file, resolve_background
+
+    exp = get_experiment(experiment)
+    lvl = check_level_file(exp, level, directory)
+    g = check_coupling(coupling, name="coupling")
+    n_sig = signal_yield(model, mass, g, exp, directory=directory, level=lvl).n_signal
+    bkg = resolve_background(exp, lvl, background=background, uncertainty=background_uncertainty)
+    b = background_total(bkg)
+    if b <= 0:
+        raise InputError(
+            f"discovery needs a background > 0 events; experiment {exp.name} has none at "
+            f"level {lvl}: give a background (a file, or a number of events)"
+        )
+    unc = bkg.normalisation_uncertainty if bkg is not None else None
+    unc = unc or None
+    d = discovery_significance(n_sig, b, background_uncertainty=unc, **options)
+    return float(n_sig), b, unc, d
 
 
 def pyhf_discovery(spec: dict[str, Any]) -> Discovery:

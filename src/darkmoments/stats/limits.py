@@ -68,6 +68,7 @@ __all__ = [
     "cls_counting",
     "cls_pyhf",
     "coupling_limit",
+    "event_limit",
     "poisson_upper_limit",
     "pyhf_backend",
     "reach_by_model",
@@ -189,7 +190,13 @@ def check_asymptotic(spec: dict[str, Any], *, cl: float = 0.9, feature: str) -> 
     return v
 
 
-def poisson_upper_limit(n_obs: float = 0.0, background: float = 0.0, cl: float = 0.9) -> float:
+def poisson_upper_limit(
+    n_obs: float = 0.0,
+    background: float = 0.0,
+    cl: float = 0.9,
+    *,
+    background_uncertainty: float | None = None,
+) -> float:
     """Exact CLs upper limit on the signal events of a counting experiment.
 
     Parameters
@@ -200,6 +207,11 @@ def poisson_upper_limit(n_obs: float = 0.0, background: float = 0.0, cl: float =
         Expected background events (>= 0).
     cl : float
         Confidence level, e.g. 0.9.
+    background_uncertainty : float, optional
+        Relative normalisation uncertainty sigma_b of the background (>= 0): the CLs
+        probabilities are averaged over the log-normal background b theta_b with
+        ln theta_b ~ N(0, ln(1 + sigma_b)^2) (:mod:`darkmoments.stats.counting`).  None or 0:
+        the background is exactly known.
 
     Returns
     -------
@@ -213,8 +225,44 @@ def poisson_upper_limit(n_obs: float = 0.0, background: float = 0.0, cl: float =
     """
     cl = _check_cl(cl)
     n_obs = check_count("n_obs", n_obs)
-    background = check_real("background", background, lo=0.0, unit="events")
-    return counting_limit(n_obs, background, cl)
+    return event_limit(n_obs, background, cl, background_uncertainty=background_uncertainty)
+
+
+def event_limit(
+    n_obs: float | None,
+    background: float,
+    cl: float = 0.9,
+    *,
+    background_uncertainty: float | None = None,
+) -> float:
+    """Exact counting CLs limit on the signal events, observed or expected (Asimov).
+
+    Parameters
+    ----------
+    n_obs : float or None
+        Observed events (>= 0; fractional values use the continuous Poisson CDF, meant for
+        Asimov data).  None: the expected limit on the background-only Asimov data,
+        n_obs = b (the convention of the exported workspaces,
+        :func:`~darkmoments.stats.workspace.reference_events`); 2.303 events at 90% CL
+        without background.
+    background : float
+        Expected background events (>= 0).
+    cl : float
+        Confidence level in (0, 1).
+    background_uncertainty : float, optional
+        Relative normalisation uncertainty of the background (:func:`poisson_upper_limit`).
+
+    Returns
+    -------
+    float
+        Events.
+    """
+    from .inputs import background_sigma
+
+    cl = _check_cl(cl)
+    b = check_real("background", background, lo=0.0, unit="events")
+    n = b if n_obs is None else check_real("n_obs", n_obs, lo=0.0, unit="events")
+    return counting_limit(n, b, cl, background_sigma=background_sigma(background_uncertainty))
 
 
 @contextlib.contextmanager
@@ -490,8 +538,9 @@ def reach_rows(
     n_signal_unit: Sequence[float] | FloatArray,
     *,
     cl: float = 0.9,
-    n_obs: float = 0.0,
+    n_obs: float | None = 0.0,
     background: float = 0.0,
+    background_uncertainty: float | None = None,
 ) -> list[dict[str, float]]:
     """Reach table rows for a counting analysis: coupling limit and y (eq. 3.3) per mass.
 
@@ -505,8 +554,14 @@ def reach_rows(
         Expected signal events at unit coupling per mass.
     cl : float
         Confidence level.
-    n_obs, background : float
-        Observed and expected background events (0, 0: the projected zero-background reach).
+    n_obs : float or None
+        Observed events (a whole number; 0 with the default zero background: the projected
+        zero-background reach), or None for the expected (Asimov, n = b) limit
+        (:func:`event_limit`).
+    background : float
+        Expected background events (total over the bins).
+    background_uncertainty : float, optional
+        Relative background normalisation uncertainty (:func:`poisson_upper_limit`).
 
     Returns
     -------
@@ -518,7 +573,12 @@ def reach_rows(
     n1 = np.asarray(n_signal_unit, dtype=float)
     if ms.shape != n1.shape:
         raise InputError(f"masses {ms.shape} and yields {n1.shape} must have the same shape")
-    n_up = poisson_upper_limit(n_obs, background, cl)
+    if n_obs is None:
+        n_up = event_limit(None, background, cl, background_uncertainty=background_uncertainty)
+    else:
+        n_up = poisson_upper_limit(
+            n_obs, background, cl, background_uncertainty=background_uncertainty
+        )
     g = coupling_limit(n_up, n1)
     return [
         {"mass": float(m), "coupling": float(gi), "y": float(y_parameter(mid, float(gi)))}
@@ -532,12 +592,21 @@ def reach_for(
     *,
     cl: float = 0.9,
     directory: str | None = None,
+    level: str = "truth",
+    background: Any = None,
+    background_uncertainty: float | None = None,
+    n_obs: float | None = None,
 ) -> list[dict[str, float]]:
-    """Zero-background reach of an experiment for the template masses of a model.
+    """Reach of an experiment for the template masses of a model (zero background by default).
 
-    N_sig(g = 1) from :func:`darkmoments.templates.signal_yield`
-    at every grid mass of the templates (:func:`darkmoments.templates.masses`), event limit
-    from :func:`poisson_upper_limit` (2.303 events at 90% CL).
+    N_sig(g = 1) from :func:`darkmoments.templates.signal_yield` at ``level`` (at detector
+    level it carries the detector selection and acceptance efficiency) at every grid mass
+    of the templates (:func:`darkmoments.templates.masses`); event limit from the exact
+    counting CLs on the totals (:func:`event_limit`): 2.303 events at 90% CL without
+    background.  With a background b (summed over every bin) the expected limit is the one
+    of the background-only Asimov data n = b, with its normalisation uncertainty averaged
+    over (:mod:`darkmoments.stats.counting`); the counting limit is exact at any b but does
+    not use the shapes (the shape-aware limit is :func:`upper_limit` on a workspace).
 
     Parameters
     ----------
@@ -549,6 +618,16 @@ def reach_for(
         Confidence level.
     directory : str, optional
         Template directory (default: shipped templates).
+    level : str
+        ``"truth"`` (default, the paper's) or ``"detector"`` (``<experiment>.detector.h5``).
+    background : Background, path, array or None
+        The background (:func:`darkmoments.stats.inputs.resolve_background`); None: the
+        experiment's ``[background]`` at ``level`` (none for the shipped setups); a number:
+        that many events in total (``0``: none).
+    background_uncertainty : float, optional
+        Relative background normalisation uncertainty (overrides the background's own).
+    n_obs : float, optional
+        Observed events (a whole number) for an observed limit; default the expected one.
 
     Returns
     -------
@@ -557,12 +636,29 @@ def reach_for(
     """
     from .. import templates
     from ..experiments import get_experiment
+    from .inputs import background_total, check_level_file, resolve_background
 
     mid = get_model(model).id
     exp = get_experiment(experiment)
-    ms = templates.masses(mid, exp, directory=directory)
-    n1 = [templates.signal_yield(mid, float(m), 1.0, exp, directory=directory).n_signal for m in ms]
-    return reach_rows(mid, ms, np.asarray(n1), cl=cl)
+    lvl = check_level_file(exp, level, directory)
+    bkg = resolve_background(exp, lvl, background=background, uncertainty=background_uncertainty)
+    ms = templates.masses(mid, exp, directory=directory, level=lvl)
+    n1 = [
+        templates.signal_yield(mid, float(m), 1.0, exp, directory=directory, level=lvl).n_signal
+        for m in ms
+    ]
+    unc = None if bkg is None else bkg.normalisation_uncertainty
+    if n_obs is not None:
+        n_obs = check_count("n_obs", n_obs)
+    return reach_rows(
+        mid,
+        ms,
+        np.asarray(n1),
+        cl=cl,
+        n_obs=n_obs,
+        background=background_total(bkg),
+        background_uncertainty=unc,
+    )
 
 
 #: Columns of :func:`reach_table` (and of every reach CSV file).
@@ -576,8 +672,12 @@ def reach_table(
     cl: float = 0.9,
     directory: str | None = None,
     progress: bool = False,
+    level: str = "truth",
+    background: Any = None,
+    background_uncertainty: float | None = None,
+    n_obs: float | None = None,
 ) -> pd.DataFrame:
-    """Zero-background reach of several models as one table (:func:`reach_for` per model).
+    """Reach of several models as one table (:func:`reach_for` per model).
 
     The table of ``darkmoments reach --out``, ``studies/reach.py`` and the demo; write it
     with :func:`darkmoments.io.atomic.write_csv_atomic` (floats at full precision).
@@ -595,6 +695,9 @@ def reach_table(
         Template directory (default: shipped templates).
     progress : bool
         Show a tqdm bar over the models (stderr).
+    level, background, background_uncertainty, n_obs
+        As :func:`reach_for` (default: truth level, the experiment's background, none for
+        the shipped setups: the zero-background reach).
 
     Returns
     -------
@@ -611,13 +714,16 @@ def reach_table(
     from tqdm.auto import tqdm
 
     from ..experiments import get_experiment
+    from .inputs import resolve_background
 
     ids = _model_ids(models)
     exp = get_experiment(experiment)
+    opts: dict[str, Any] = {"level": level, "n_obs": n_obs, "cl": cl, "directory": directory}
+    bkg = resolve_background(exp, level, background=background, uncertainty=background_uncertainty)
     rows = [
         {"model": mid, **r}
         for mid in tqdm(ids, desc="reach", unit="model", disable=not progress)
-        for r in reach_for(mid, exp, cl=cl, directory=directory)
+        for r in reach_for(mid, exp, background=bkg, **opts)
     ]
     return pd.DataFrame(rows, columns=list(REACH_COLUMNS))
 

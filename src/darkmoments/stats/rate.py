@@ -46,6 +46,7 @@ __all__ = [
     "ShapeAndRate",
     "coupling_setup",
     "discriminate_shape_and_rate",
+    "discrimination_setup",
     "events_for_significance",
     "shape_only",
 ]
@@ -101,6 +102,93 @@ def coupling_setup(
     n_true = _tied_rate(true_grid, rates[0], m)
     return DiscriminationSetup(
         true_grid, alt_grid, m, n_true, rates[0], rates[1], refine, p_floor, systematics
+    )
+
+
+def discrimination_setup(
+    true_model: str,
+    true_mass: float,
+    alt_model: str,
+    experiment: Any = "ldmx-phase2",
+    *,
+    observables: str = "E,pt",
+    level: str = "truth",
+    directory: str | None = None,
+    n_events: float | None = None,
+    couplings: dict[str, float] | None = None,
+    relic: bool = False,
+    coupling_factor: float = 1.0,
+    systematics: NormalisationSystematics | None = None,
+    p_floor: float = P_FLOOR,
+) -> DiscriminationSetup:
+    """The discrimination problem of a true (model, mass) against an alternative model.
+
+    The shapes of both models at ``level`` (:func:`darkmoments.stats.inputs.load_grid_at`:
+    ``"truth"``, the paper's, or ``"detector"``, ``<experiment>.detector.h5``, whose rates
+    carry the detector selection and acceptance efficiency), and exactly one way to set the
+    signal: ``n_events`` (free normalisation, shape only), ``couplings`` (rates tied,
+    :func:`coupling_setup`) or ``relic`` (rates tied to ``coupling_factor`` times the relic
+    targets, :func:`~darkmoments.stats.toys.relic_setup`).
+
+    Parameters
+    ----------
+    true_model, alt_model : str
+        Model ids.
+    true_mass : float
+        True A' mass in GeV.
+    experiment : str or Experiment
+        Experiment name, TOML path or Experiment.
+    observables : str
+        ``"E,pt"``, ``"E"`` or ``"pt"``.
+    level : str
+        Template level.
+    directory : str, optional
+        Template directory.
+    n_events : float, optional
+        Expected signal events of the true hypothesis (normalisation free).
+    couplings : dict, optional
+        ``{model: g}`` for the true and the alternative model (their units).
+    relic : bool
+        Tie the rates to the relic targets.
+    coupling_factor : float
+        With ``relic``: couplings = factor x relic-target coupling.
+    systematics : NormalisationSystematics, optional
+        Normalisation systematics of tied rates (None: exactly tied).
+    p_floor : float
+        Floor of the plain deviance (:class:`~darkmoments.stats.toys.DiscriminationSetup`).
+
+    Returns
+    -------
+    DiscriminationSetup
+    """
+    from .inputs import load_grid_at
+    from .toys import relic_setup
+
+    given = [n_events is not None, couplings is not None, bool(relic)]
+    if sum(given) != 1:
+        raise InputError("give exactly one of n_events, couplings or relic=True")
+    opts: dict[str, Any] = {"level": level, "directory": directory}
+    gt = load_grid_at(true_model, experiment, observables, **opts)
+    ga = load_grid_at(alt_model, experiment, observables, **opts)
+    if n_events is not None:
+        return DiscriminationSetup(gt, ga, true_mass, n_events, p_floor=p_floor)
+    if couplings is None:
+        return relic_setup(
+            gt,
+            ga,
+            true_mass,
+            coupling_factor=coupling_factor,
+            systematics=systematics,
+            p_floor=p_floor,
+        )
+    return coupling_setup(
+        gt,
+        ga,
+        true_mass,
+        true_coupling=couplings[gt.model],
+        alt_coupling=couplings[ga.model],
+        systematics=systematics,
+        p_floor=p_floor,
     )
 
 

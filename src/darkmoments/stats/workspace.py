@@ -108,6 +108,7 @@ from ..io.atomic import write_json_atomic as write_json_atomic_
 from ..io.jsonio import dumps
 from ..validation import check_real
 from .counting import counting_limit
+from .inputs import load_background  # re-exported: the workspace's background reader
 from .shapes import parse_observables, project_template
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -317,37 +318,6 @@ def _per_bin(
     )
     what = f"{name} template" if name == "background" else name
     raise InputError(f"{what} has {arr.size} bins, the signal has {sizes}")
-
-
-def load_background(path: str | os.PathLike[str]) -> FloatArray:
-    """Read a background template (expected events per flattened bin) from a file.
-
-    Parameters
-    ----------
-    path : str or path
-        ``.npy`` (1D array) or ``.json`` (a list of numbers or ``{"counts": [...]}``), in the
-        flattened bin order of the chosen observables (E major for E,pt), either per template
-        bin or per workspace bin (:func:`workspace_layout`).
-
-    Returns
-    -------
-    ndarray
-        Events per bin.
-    """
-    p = Path(path)
-    try:
-        if p.suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
-        elif p.suffix == ".json":
-            obj = json.loads(p.read_text())
-            arr = np.asarray(obj["counts"] if isinstance(obj, dict) else obj, dtype=float)
-        else:
-            raise InputError(f"background file {str(p)!r} must be .npy or .json")
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"background file {str(p)!r} is not a list of counts: {exc}") from exc
-    return np.asarray(arr, dtype=float).ravel()
 
 
 def reference_events(n_obs: float = 0.0, background: float = 0.0, cl: float = 0.9) -> float:
@@ -1200,6 +1170,7 @@ def export_workspace(
     cl: float = 0.9,
     out: str | os.PathLike[str] | None = None,
     directory: str | os.PathLike[str] | None = None,
+    level: str = "truth",
 ) -> WorkspaceExport:
     """The workspace of one (model, mass, experiment) from the templates, optionally written.
 
@@ -1222,11 +1193,19 @@ def export_workspace(
         ``info["coupling"]``.  With an explicit coupling far from the limit (mu_up outside
         [1e-3, 1e3]) a warning says pyhf's fits will be unreliable.
     observables, background, background_uncertainty, observed, staterror, layout, cl
-        As in :func:`build_spec`.
+        As in :func:`build_spec`; ``background`` may also be an
+        :class:`~darkmoments.experiments.Background` (projected on the observables).
+        ``background=None``: the experiment's ``[background]`` at ``level`` with its
+        normalisation uncertainty (unless ``background_uncertainty`` is given), none for the
+        shipped setups.
     out : path, optional
         Write the workspace there and its README next to it (:func:`write_workspace`).
     directory : path, optional
         Template directory (default: the shipped templates).
+    level : str
+        ``"truth"`` (default, the paper's) or ``"detector"``: the signal from
+        ``<experiment>.detector.h5``, its yield with the detector selection and acceptance
+        efficiency (:func:`darkmoments.templates.signal_yield`).
 
     Returns
     -------
@@ -1234,6 +1213,7 @@ def export_workspace(
     """
     from ..experiments import get_experiment
     from ..models import check_coupling, get_model
+    from .inputs import check_level_file
 
     m = get_model(model)
     g = None
@@ -1242,7 +1222,11 @@ def export_workspace(
     mid = m.id
     mass = check_real("mass", mass, lo=0.0, lo_open=True, unit="GeV")
     exp = get_experiment(experiment)
-    tpl, n1, rel = _template_and_rate(mid, mass, exp, directory)
+    lvl = check_level_file(exp, level, directory)
+    background, background_uncertainty = _experiment_background(
+        exp, lvl, observables, background, background_uncertainty
+    )
+    tpl, n1, rel = _template_and_rate(mid, mass, exp, directory, lvl)
     built = _build(
         tpl,
         n1 if g is None else n1 * g * g,
@@ -1263,6 +1247,8 @@ def export_workspace(
     info["model"] = tpl.model
     info["mass"] = float(mass)
     info["experiment"] = exp.name
+    if lvl != "truth":
+        info["level"] = lvl
     validity = asymptotic_validity(built.spec, cl=cl)
     info["asymptotics"] = validity
     note = zero_background_note(built.spec, cl=cl)
@@ -1276,8 +1262,36 @@ def export_workspace(
     return WorkspaceExport(built.spec, info, note, tuple(warns), paths)
 
 
+def _experiment_background(
+    exp: Experiment,
+    level: str,
+    observables: str | Sequence[str],
+    background: Any,
+    uncertainty: float | None,
+) -> tuple[Any, float | None]:
+    """(background, uncertainty) of :func:`export_workspace`: explicit, else the experiment's.
+
+    A :class:`~darkmoments.experiments.Background` (given, or the experiment's at ``level``
+    when ``background`` is None) becomes its events per template bin of the observables
+    and, unless ``uncertainty`` is given, its normalisation uncertainty (None if zero).
+    """
+    from ..experiments import Background
+    from .inputs import project_background
+
+    bkg = exp.background_at(level) if background is None else background
+    if not isinstance(bkg, Background):
+        return background, uncertainty
+    if uncertainty is None and bkg.normalisation_uncertainty > 0:
+        uncertainty = bkg.normalisation_uncertainty
+    return project_background(bkg, observables), uncertainty
+
+
 def _template_and_rate(
-    model: str, mass: float, experiment: Experiment, directory: str | os.PathLike[str] | None
+    model: str,
+    mass: float,
+    experiment: Experiment,
+    directory: str | os.PathLike[str] | None,
+    level: str = "truth",
 ) -> tuple[Template, float, float | None]:
     """The template at ``mass`` (GeV), its events at unit coupling and their relative MC error.
 
@@ -1285,8 +1299,8 @@ def _template_and_rate(
     """
     from .. import templates
 
-    tpl = templates.load(model, mass, experiment, directory=directory)
-    unit = templates.signal_yield(model, mass, 1.0, experiment, directory=directory)
+    tpl = templates.load(model, mass, experiment, directory=directory, level=level)
+    unit = templates.signal_yield(model, mass, 1.0, experiment, directory=directory, level=level)
     n1 = float(unit.n_signal)
     if not (np.isfinite(n1) and n1 > 0):
         raise InputError(
@@ -1342,6 +1356,7 @@ def mass_scan_patchset(
     *,
     masses: Sequence[float] | None = None,
     directory: str | os.PathLike[str] | None = None,
+    level: str = "truth",
     **export_kwargs: Any,
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """A background-only workspace and a pyhf patchset with one signal patch per mass.
@@ -1363,6 +1378,8 @@ def mass_scan_patchset(
         A' masses in GeV (default: the template grid of the model and experiment).
     directory : path, optional
         Template directory (default: the shipped templates).
+    level : str
+        ``"truth"`` (default) or ``"detector"`` (:func:`export_workspace`).
     **export_kwargs
         coupling, observables, background, background_uncertainty, observed, staterror,
         layout, cl: as in :func:`export_workspace` (the same for every mass).
@@ -1379,10 +1396,12 @@ def mass_scan_patchset(
 
     from .. import templates
     from ..models import get_model
+    from .inputs import check_level_file
 
     mid = get_model(model).id
+    level = check_level_file(experiment, level, directory)
     grid = (
-        [float(m) for m in templates.masses(mid, experiment, directory=directory)]
+        [float(m) for m in templates.masses(mid, experiment, directory=directory, level=level)]
         if masses is None
         else [check_real("mass", m, lo=0.0, lo_open=True, unit="GeV") for m in masses]
     )
@@ -1390,7 +1409,9 @@ def mass_scan_patchset(
         raise InputError(f"no masses to scan for {mid} in {experiment}")
     fulls, infos = [], []
     for m in grid:
-        res = export_workspace(mid, m, experiment, directory=directory, **export_kwargs)
+        res = export_workspace(
+            mid, m, experiment, directory=directory, level=level, **export_kwargs
+        )
         fulls.append(_with_zero_background(res.spec))
         infos.append(res.info)
     poi = _poi_of(fulls[0])
