@@ -1,0 +1,140 @@
+"""The ``Examples`` sections of the docstrings run and print what they say (issue 15).
+
+Every public module of ``src/darkmoments`` is imported and each docstring holding ``>>>`` is
+one test (``doctest`` with ELLIPSIS and NORMALIZE_WHITESPACE), run in a temporary working
+directory with warnings as errors (pyproject ``filterwarnings``), like every other test.
+
+A second test keeps the coverage: every public function and class (the ``__all__`` of a
+module, defined there) has an ``Examples`` section, except in the modules of
+``EXAMPLES_PENDING`` (being rewritten by other work: the list shrinks as they gain examples).
+A third checks that every public module has its place in the API reference (``docs/api``).
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import inspect
+import pkgutil
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import darkmoments
+
+API_DOCS = Path(__file__).resolve().parents[1] / "docs" / "api"
+
+#: Modules whose doctests are not run, each with the reason (none so far: every example is
+#: meant to run, quickly and offline).
+SKIP_MODULES: dict[str, str] = {
+    # python -m darkmoments runs the CLI on import
+    "darkmoments.__main__": "running it is the CLI itself",
+}
+
+#: Modules (and packages: their sub-modules too) whose public functions do not all have an
+#: Examples section yet: they are being edited by other work (issue 15 coordination), or
+#: were not part of the examples task (events_schema); remove an entry once it is covered.
+EXAMPLES_PENDING: tuple[str, ...] = (
+    "darkmoments.stats",
+    "darkmoments.templates.core",
+    "darkmoments.experiments",
+    "darkmoments.thick_target",
+    "darkmoments.plotting",
+    "darkmoments.reproduce",
+    "darkmoments.figures",
+    "darkmoments.events_schema",
+)
+
+#: Not part of the documented API: the CLI modules (documented by --help, tests/cli/
+#: test_help.py), test support, the `make demo` script and private modules.
+_NOT_API_PREFIXES = ("darkmoments.cli", "darkmoments.testing", "darkmoments.demo")
+
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+def _module_names() -> list[str]:
+    names = ["darkmoments"]
+    for info in pkgutil.walk_packages(darkmoments.__path__, "darkmoments."):
+        leaf = info.name.rsplit(".", 1)[-1]
+        if leaf.startswith("_") and info.name not in SKIP_MODULES:
+            continue  # private modules (_version, _optional): no public examples
+        names.append(info.name)
+    return sorted(names)
+
+
+MODULES = _module_names()
+
+
+def _doctests(module_name: str) -> list[doctest.DocTest]:
+    module = importlib.import_module(module_name)
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    return [t for t in finder.find(module, module_name) if t.examples]
+
+
+def _collect() -> list[tuple[str, str]]:
+    cases = []
+    for name in MODULES:
+        if name in SKIP_MODULES:
+            continue
+        cases += [(name, t.name) for t in _doctests(name)]
+    return cases
+
+
+CASES = _collect()
+
+
+def test_doctests_were_found() -> None:
+    # the finder works and the examples are there (a broken collection would pass silently)
+    assert len(CASES) >= 100, len(CASES)
+
+
+@pytest.mark.parametrize(("module_name", "test_name"), CASES, ids=[c[1] for c in CASES])
+def test_docstring_examples(
+    module_name: str, test_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    (test,) = [t for t in _doctests(module_name) if t.name == test_name]
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    out: list[str] = []
+    result = runner.run(test, out=out.append, clear_globs=True)
+    assert result.failed == 0, "".join(out)
+
+
+def _pending(module_name: str) -> bool:
+    return any(module_name == p or module_name.startswith(p + ".") for p in EXAMPLES_PENDING)
+
+
+def _public_objects(module: ModuleType) -> list[tuple[str, object]]:
+    found = []
+    for n in getattr(module, "__all__", []):
+        obj = getattr(module, n, None)
+        if (inspect.isfunction(obj) or inspect.isclass(obj)) and getattr(
+            obj, "__module__", None
+        ) == module.__name__:
+            found.append((n, obj))
+    return found
+
+
+@pytest.mark.parametrize("module_name", [m for m in MODULES if not m.startswith(_NOT_API_PREFIXES)])
+def test_public_functions_have_examples(module_name: str) -> None:
+    if _pending(module_name):
+        pytest.skip("examples pending: the module is being edited by other work (issue 15)")
+    module = importlib.import_module(module_name)
+    missing = [n for n, obj in _public_objects(module) if ">>>" not in (inspect.getdoc(obj) or "")]
+    assert missing == [], f"{module_name}: no Examples section in {missing}"
+
+
+API_MODULES = [
+    m for m in MODULES if not m.startswith(_NOT_API_PREFIXES) and m != "darkmoments.__main__"
+]
+
+
+@pytest.mark.parametrize("module_name", API_MODULES)
+def test_module_is_in_the_api_reference(module_name: str) -> None:
+    pages = " ".join(p.read_text(encoding="utf-8") for p in API_DOCS.glob("*.md"))
+    assert f"::: {module_name}\n" in pages, (
+        f"{module_name} is not rendered by any docs/api/*.md page: add a '::: {module_name}' "
+        "line to the page of its subpackage"
+    )
