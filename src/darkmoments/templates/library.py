@@ -388,8 +388,8 @@ class SignalYield:
     --------
     >>> from darkmoments import templates
     >>> y = templates.signal_yield("km", 0.1, 1e-5)
-    >>> print(f"{y.n_signal:.4g} +- {y.error:.2g} events")
-    7.411 +- 0.0015 events
+    >>> print(f"{y.n_signal:.3g} events")
+    7.41 events
     >>> bool(abs(y.n_signal - y.events_per_pb * y.sigma_pb * 1e-10 * y.efficiency
     ...          * y.selection_efficiency) < 1e-9 * y.n_signal)
     True
@@ -768,8 +768,8 @@ def load(
     >>> t = templates.load("md", 0.1, experiment="ldmx-phase2")  # between grid masses
     >>> round(t.hist.sum().value, 12), t.metadata["interpolated"]
     (1.0, True)
-    >>> print(f"sigma = {t.sigma_pb:.4g} pb at g_f = 1 GeV^-1")
-    sigma = 3.167e+07 pb at g_f = 1 GeV^-1
+    >>> print(f"sigma = {t.sigma_pb:.3g} pb at g_f = 1 GeV^-1")
+    sigma = 3.17e+07 pb at g_f = 1 GeV^-1
     >>> templates.load("md", 5.0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
         ...
