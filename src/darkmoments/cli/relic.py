@@ -17,11 +17,21 @@ from click.core import ParameterSource
 from ..errors import InputError, OutputPathError
 from ..models import MODEL_IDS
 from ..validation import check_int, check_real
-from ._common import echo_json, example, progress_enabled
+from ._common import deprecated_alias, echo_json, example, progress_enabled
 
 __all__ = ["COMMANDS", "check_output_dir", "relic"]
 
-_SCAN_ONLY = ("out_dir", "n_masses", "m_min", "m_max")
+#: Options of --scan only: parameter name -> option name (--m-min/--m-max are the hidden,
+#: silent aliases of --mass-min/--mass-max, the names of a mass on every other command).
+_SCAN_ONLY = {
+    "out_dir": "--out",
+    "n_masses": "--n-masses",
+    "m_min": "--mass-min",
+    "m_max": "--mass-max",
+    "old_m_min": "--m-min",
+    "old_m_max": "--m-max",
+}
+_MASS_RANGE = (0.003, 3.0)  # GeV, the default scan range
 _FILE_SUFFIXES = (".csv", ".png", ".pdf", ".svg", ".json", ".txt")
 
 
@@ -56,7 +66,8 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
     "relic",
     epilog=example(
         "darkmoments relic --model km --mass 0.1 --json",
-        "darkmoments relic --model all --scan --n-masses 20 --out relic_targets",
+        "darkmoments relic --model all --scan --n-masses 20 --mass-min 0.01 --mass-max 1 "
+        "--out relic_targets",
     ),
 )
 @click.option(
@@ -75,7 +86,7 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
 @click.option(
     "--scan",
     is_flag=True,
-    help="Scan m_A' over --m-min..--m-max and write relic_targets.csv and relic_targets.png "
+    help="Scan m_A' over --mass-min..--mass-max and write relic_targets.csv and relic_targets.png "
     "into --out.  [default: off, single mass]",
 )
 @click.option(
@@ -94,11 +105,21 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
     help="Scan points, log-spaced (>= 2; --scan).",
 )
 @click.option(
-    "--m-min", type=float, default=0.003, show_default=True, help="Scan minimum m_A' [GeV]."
+    "--mass-min",
+    "m_min",
+    type=float,
+    default=None,
+    help=f"Scan minimum m_A' [GeV].  [default: {_MASS_RANGE[0]}]",
 )
 @click.option(
-    "--m-max", type=float, default=3.0, show_default=True, help="Scan maximum m_A' [GeV]."
+    "--mass-max",
+    "m_max",
+    type=float,
+    default=None,
+    help=f"Scan maximum m_A' [GeV].  [default: {_MASS_RANGE[1]}]",
 )
+@click.option("--m-min", "old_m_min", type=float, default=None, hidden=True)
+@click.option("--m-max", "old_m_max", type=float, default=None, hidden=True)
 @click.option(
     "--ratio",
     "mass_ratio",
@@ -150,8 +171,10 @@ def relic(
     scan: bool,
     out_dir: Path,
     n_masses: int,
-    m_min: float,
-    m_max: float,
+    m_min: float | None,
+    m_max: float | None,
+    old_m_min: float | None,
+    old_m_max: float | None,
     mass_ratio: float,
     alpha_d: float,
     cutoff: float,
@@ -175,11 +198,17 @@ def relic(
         if mass is not None:
             raise InputError(
                 f"--mass {mass:g} and --scan exclude each other: the scan uses "
-                "--m-min/--m-max/--n-masses; drop --mass (or --scan for one mass)"
+                "--mass-min/--mass-max/--n-masses; drop --mass (or --scan for one mass)"
             )
-        _scan(model, out_dir, n_masses, m_min, m_max, hadrons, progress, as_json, common)
+        lo = deprecated_alias("--mass-min", m_min, "--m-min", old_m_min, notice=False)
+        hi = deprecated_alias("--mass-max", m_max, "--m-max", old_m_max, notice=False)
+        mass_range = (
+            (_MASS_RANGE[0] if lo[0] is None else lo[0], lo[1]),
+            (_MASS_RANGE[1] if hi[0] is None else hi[0], hi[1]),
+        )
+        _scan(model, out_dir, n_masses, mass_range, hadrons, progress, as_json, common)
         return
-    scan_only = [f"--{n.replace('_dir', '').replace('_', '-')}" for n in _SCAN_ONLY if given(n)]
+    scan_only = [opt for n, opt in _SCAN_ONLY.items() if given(n)]
     if scan_only:
         raise InputError(f"{', '.join(scan_only)}: only used with --scan (single mass: --mass)")
     if model.strip().lower() == "all":
@@ -193,22 +222,26 @@ def _scan(
     model: str,
     out_dir: Path,
     n_masses: int,
-    m_min: float,
-    m_max: float,
+    mass_range: tuple[tuple[float, str], tuple[float, str]],
     hadrons: str,
     progress: bool | None,
     as_json: bool,
     common: dict[str, Any],
 ) -> None:
-    """``--scan``: the table and figure into the --out directory."""
+    """``--scan``: the table and figure into the --out directory.
+
+    ``mass_range`` is ((minimum, its option name), (maximum, its option name)) in GeV, the
+    names as the user gave them (``--mass-min`` or its alias ``--m-min``).
+    """
     from .. import relic as rel
     from ..relic.output import plot_targets, write_csv_atomic
 
+    (m_min, min_opt), (m_max, max_opt) = mass_range
     check_int("--n-masses", n_masses, lo=2)
-    check_real("--m-min", m_min, lo=rel.targets.M_AP_MIN, lo_open=True, unit="GeV")
-    check_real("--m-max", m_max, hi=rel.targets.M_AP_MAX, unit="GeV")
+    check_real(min_opt, m_min, lo=rel.targets.M_AP_MIN, lo_open=True, unit="GeV")
+    check_real(max_opt, m_max, hi=rel.targets.M_AP_MAX, unit="GeV")
     if not m_min < m_max:
-        raise InputError(f"--m-min {m_min:g} must be below --m-max {m_max:g} (GeV)")
+        raise InputError(f"{min_opt} {m_min:g} must be below {max_opt} {m_max:g} (GeV)")
     out = check_output_dir(out_dir)
     models = "all" if model.strip().lower() == "all" else model
     table = rel.scan(
