@@ -53,17 +53,16 @@ _NOT_API_PREFIXES = ("darkmoments.cli", "darkmoments.testing", "darkmoments.demo
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
-def _module_names() -> list[str]:
+def _all_module_names() -> list[str]:
     names = ["darkmoments"]
-    for info in pkgutil.walk_packages(darkmoments.__path__, "darkmoments."):
-        leaf = info.name.rsplit(".", 1)[-1]
-        if leaf.startswith("_") and info.name not in SKIP_MODULES:
-            continue  # private modules (_version, _optional): no public examples
-        names.append(info.name)
+    names += [i.name for i in pkgutil.walk_packages(darkmoments.__path__, "darkmoments.")]
     return sorted(names)
 
 
-MODULES = _module_names()
+#: Every module: their doctests run, private ones' (``cli._common``, ``_optional``) too.
+ALL_MODULES = _all_module_names()
+#: The public modules (no leading underscore): Examples coverage and the API reference.
+MODULES = [m for m in ALL_MODULES if not any(p.startswith("_") for p in m.split(".")[1:])]
 
 
 def _doctests(module_name: str) -> list[doctest.DocTest]:
@@ -74,7 +73,7 @@ def _doctests(module_name: str) -> list[doctest.DocTest]:
 
 def _collect() -> list[tuple[str, str]]:
     cases = []
-    for name in MODULES:
+    for name in ALL_MODULES:
         if name in SKIP_MODULES:
             continue
         cases += [(name, t.name) for t in _doctests(name)]

@@ -123,19 +123,49 @@ def deprecated_alias(
 
 
 def echo_json(obj: Any) -> None:
-    """Print ``obj`` as one JSON object (NaN/inf refused, numpy scalars converted)."""
+    """Print ``obj`` as one JSON object (NaN/inf refused, numpy scalars converted).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.cli._common import echo_json
+    >>> echo_json({"sigma_pb": np.float64(3.3e9), "n": np.int64(2)})
+    {"sigma_pb": 3300000000.0, "n": 2}
+    """
     click.echo(dumps(obj))
 
 
 def positive_float(name: str, value: float) -> float:
-    """Return ``value`` if finite and > 0, else raise ``InputError`` naming ``name``."""
+    """Return ``value`` if finite and > 0, else raise ``InputError`` naming ``name``.
+
+    Examples
+    --------
+    >>> from darkmoments.cli._common import positive_float
+    >>> positive_float("--coupling", 1e-5)
+    1e-05
+    >>> positive_float("--coupling", 0.0)
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: --coupling must be a finite number > 0, got 0.0
+    """
     if not math.isfinite(value) or value <= 0:
         raise InputError(f"{name} must be a finite number > 0, got {value}")
     return value
 
 
 def positive_int(name: str, value: int) -> int:
-    """Return ``value`` if > 0, else raise ``InputError`` naming ``name``."""
+    """Return ``value`` if > 0, else raise ``InputError`` naming ``name``.
+
+    Examples
+    --------
+    >>> from darkmoments.cli._common import positive_int
+    >>> positive_int("--toys", 100)
+    100
+    >>> positive_int("--toys", -1)
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: --toys must be a positive integer, got -1
+    """
     if value <= 0:
         raise InputError(f"{name} must be a positive integer, got {value}")
     return value
@@ -154,6 +184,19 @@ def check_output_path(
     ------
     OutputPathError
         Naming the option and the directory or file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.cli._common import check_output_path
+    >>> d = Path(tempfile.mkdtemp())
+    >>> check_output_path(d / "ws.json").name
+    'ws.json'
+    >>> check_output_path(d / "missing" / "ws.json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.OutputPathError: --out ...
     """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
@@ -167,5 +210,12 @@ def check_output_path(
 
 
 def progress_enabled(requested: bool = True) -> bool:
-    """Whether to draw progress bars: requested and stderr is a terminal (never in logs)."""
+    """Whether to draw progress bars: requested and stderr is a terminal (never in logs).
+
+    Examples
+    --------
+    >>> from darkmoments.cli._common import progress_enabled
+    >>> progress_enabled(False)  # never when not requested (and never into a file or pipe)
+    False
+    """
     return bool(requested) and sys.stderr.isatty()

@@ -43,7 +43,18 @@ _F = TypeVar("_F", bound=Callable[..., Any])  # a click command function
 
 
 class EventCount(click.ParamType):
-    """A number of events: an integer, also written as ``1e6`` if the value is whole."""
+    """A number of events: an integer, also written as ``1e6`` if the value is whole.
+
+    Examples
+    --------
+    >>> from darkmoments.cli.generate import EventCount
+    >>> EventCount().convert("2e4", None, None)
+    20000
+    >>> EventCount().convert("2.5", None, None)
+    Traceback (most recent call last):
+        ...
+    click.exceptions.BadParameter: '2.5' is not a whole number of events (e.g. 20000 or 2e4)
+    """
 
     name = "integer"
 
@@ -149,6 +160,18 @@ def resolve_beam(
     InputError
         No beam energy and no experiment, or an explicit option disagreeing with the
         experiment (the message names both).
+
+    Examples
+    --------
+    >>> from darkmoments.cli.generate import resolve_beam
+    >>> resolve_beam("ldmx-phase1", None, None, None)
+    (4.0, 'e', 'W', 'ldmx-phase1')
+    >>> resolve_beam(None, 8.0, None, None)
+    (8.0, 'e', 'W', None)
+    >>> resolve_beam("ldmx-phase1", 8.0, None, None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: --experiment ldmx-phase1 conflicts with ...
     """
     from ..generator import _canonical_lepton
     from ..targets import get_target

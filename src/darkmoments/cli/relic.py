@@ -45,6 +45,19 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
     ------
     OutputPathError
         Naming the option and the path or the missing parent directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.cli.relic import check_output_dir
+    >>> d = Path(tempfile.mkdtemp())
+    >>> check_output_dir(d / "relic_targets").name  # created later by the command
+    'relic_targets'
+    >>> check_output_dir(d / "relic.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.OutputPathError: --out ...: expected a ...
     """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")

@@ -33,6 +33,17 @@ def level_option(f: _F) -> _F:
 
     ``detector`` reads ``<experiment>.detector.h5``: templates after the target, the tracker,
     the acceptance and the experiment's detector-level selection (docs/detector.md).
+
+    Examples
+    --------
+    >>> import click
+    >>> from click.testing import CliRunner
+    >>> from darkmoments.cli.templates import level_option
+    >>> show = click.command("show")(level_option(lambda level: click.echo(level)))
+    >>> CliRunner().invoke(show, ["--level", "detector"]).output.strip()
+    'detector'
+    >>> CliRunner().invoke(show, []).output.strip()  # the default, the paper's level
+    'truth'
     """
     return click.option(
         "--level",
@@ -158,7 +169,7 @@ def templates_group() -> None:
     "n_events",
     type=int,
     default=None,
-    help="Unweighted MC events per template (default: 100000).",
+    help="Unweighted MC events per template (default: 1000000, as the shipped truth templates).",
 )
 @click.option(
     "--workers",
