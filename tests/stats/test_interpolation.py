@@ -3,8 +3,11 @@
 Every interior node of the shipped grid is held out and interpolated from the others with
 linear-in-ln-m, 4-point Lagrange and the not-a-knot cubic spline; chi2 per bin (MC variances
 of both, bins with >= 25 expected MC events so chi2 is chi2-distributed) against the held-out
-template.  The spline is best in every case and consistent with MC noise alone at *twice*
-the grid spacing; linear is not (its interpolation error is detectable at many sigma).
+template.  The spline is best in every case; linear is not consistent with MC noise (its
+interpolation error is detectable at many sigma).  With the 1e6-event shipped templates the
+spline's interpolation error is visible at *twice* the grid spacing too (chi2/ndf 0.97-1.23),
+but at the real spacing it is smaller by 2^-4 (the conservative, linear-interpolation scaling)
+to 2^-8 (cubic), below 2% of the MC variance.
 docs/templates.md has the full table (both experiments, five models, E,pt and p_T).
 """
 
@@ -31,10 +34,12 @@ def test_leave_one_out_prefers_the_spline(model: str, obs: str) -> None:
     print(f"{model} {obs}: chi2/ndf {r} (ndf {ndf}, sd {sd:.3f})")
     assert r["spline"] < r["lagrange4"] < r["linear"]
     assert r["linear"] > 1.0 + 5 * sd  # linear: interpolation error well above MC noise
-    # spline: MC noise dominates even at twice the spacing (the bins share no events, but
-    # the shipped templates' variances are p(1-p)/N, so 0.9-1.1 is the observed range)
-    assert abs(r["spline"] - 1.0) < 0.15
-    assert res["spline"].excess < 0.15
+    # the MC variances are not overestimated (chi2/ndf not significantly below 1) ...
+    assert r["spline"] > 1.0 - 5 * sd
+    # ... and the spline's interpolation variance at the grid spacing, bounded by its excess at
+    # twice the spacing scaled by 2^-4 (error ~ h^2; a cubic is ~h^4, 2^-8), is < 2% of the MC
+    # variance: negligible next to the template statistics in the likelihood
+    assert res["spline"].excess / 2**4 < 0.02
 
 
 @pytest.mark.parametrize("mass", [0.0607, 0.5, 1.0, 2.9])
@@ -45,4 +50,4 @@ def test_templates_load_and_shape_grid_are_the_same_interpolation(mass: float) -
     np.testing.assert_allclose(g.shape(mass), p, rtol=1e-9, atol=1e-15)
     v = np.asarray(t.hist.variances(), dtype=float).ravel()
     np.testing.assert_allclose(g.variance(mass), v, rtol=1e-9, atol=1e-20)
-    assert g.n_eff(mass) == pytest.approx(1e5, rel=1e-9)
+    assert g.n_eff(mass) == pytest.approx(1e6, rel=1e-9)

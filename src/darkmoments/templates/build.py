@@ -56,8 +56,8 @@ __all__ = [
     "template_seed",
 ]
 
-#: Events per shipped template (issue 3: at least 1e5 unweighted events).
-DEFAULT_N_EVENTS: int = 100_000
+#: Events per shipped truth-level template (issue 3: at least 1e5; issue 12: 1e6 unweighted events).
+DEFAULT_N_EVENTS: int = 1_000_000
 #: Base seed of the shipped grid (per-template seeds derive from it, :func:`template_seed`).
 DEFAULT_BASE_SEED: int = 20250904
 
