@@ -353,3 +353,111 @@ def test_bad_input(pair) -> None:
             (3.0,),
             "tied",
         )
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+@pytest.fixture(scope="module")
+def two_ldmx(tmp_path_factory) -> str:
+    """Synthetic LDMX Phase I and II template files (km, md, am) in one directory."""
+    from darkmoments.testing.synthetic import write_synthetic_templates
+
+    d = tmp_path_factory.mktemp("combined-templates")
+    for exp in ("ldmx-phase1", "ldmx-phase2"):
+        write_synthetic_templates(d, exp, ("km", "md", "am"), np.geomspace(0.01, 1.5, 9))
+    return str(d)
+
+
+def test_parse_experiments() -> None:
+    from darkmoments.stats.combined import parse_experiments
+
+    exps = parse_experiments("ldmx-phase1, ldmx-phase2,m3-phase2")
+    assert [e.name for e in exps] == ["ldmx-phase1", "ldmx-phase2", "m3-phase2"]
+    with pytest.raises(ValueError, match="given twice"):
+        parse_experiments("ldmx-phase2,ldmx-phase2")
+    with pytest.raises(ValueError, match="unknown experiment 'na64'"):
+        parse_experiments("ldmx-phase2,na64")
+    with pytest.raises(ValueError, match="no experiment given"):
+        parse_experiments(" , ")
+
+
+def test_combined_setup_reach_workspace_degeneracy_and_fit(two_ldmx: str) -> None:
+    import pyhf
+
+    from darkmoments import templates
+    from darkmoments.relic import target
+    from darkmoments.stats.combined import (
+        combined_degeneracy,
+        combined_reach,
+        combined_setup,
+        combined_workspace,
+        fit_mass_combined,
+        load_hypothesis,
+    )
+
+    exps = "ldmx-phase1,ldmx-phase2"
+    hyp = load_hypothesis("km", exps, directory=two_ldmx)
+    assert hyp.rates is not None
+    y = templates.signal_yield("km", 0.1, 1.0, "ldmx-phase1", directory=two_ldmx)
+    assert hyp.rate(0, 0.1) == pytest.approx(y.n_signal, rel=1e-9)  # thin: no depth factor
+    # reach: the counting limit on the summed signal
+    rows = combined_reach("km", exps, [0.1], directory=two_ldmx)
+    total = hyp.rate(0, 0.1) + hyp.rate(1, 0.1)
+    assert rows[0]["coupling"] == pytest.approx(math.sqrt(-math.log(0.1) / total), rel=1e-9)
+    # relic setup: the true events at a grid node are the relic-target yields there (between
+    # nodes the rates are interpolated, as the fits do)
+    node = float(hyp.grids[0].masses[4])
+    s = combined_setup(f"km:{node!r}", "md", exps, statistic="shape+rate", directory=two_ldmx)
+    g = float(target("km", node).coupling)
+    for i in range(2):
+        assert s.n_true[i] == pytest.approx(g**2 * hyp.rate(i, node), rel=1e-9)
+    assert s.normalisation == "tied"
+    assert s.systematics is not None
+    # degeneracy curve and its minimum, and a mass fit of the true model to its Asimov data
+    shape = combined_setup("km:0.1", "md", exps, signal_events=200.0, directory=two_ldmx)
+    assert sum(shape.n_true) == pytest.approx(200.0, rel=1e-12)
+    deg = combined_degeneracy(shape)
+    m_alt, _, t_a = combined_alternative_point(shape)
+    assert deg.best_delta == pytest.approx(t_a, rel=1e-9, abs=1e-9)
+    assert deg.best_mass == pytest.approx(m_alt, rel=1e-9)
+    assert np.min(deg.delta) >= deg.best_delta - 1e-6  # the continuous minimum is below
+    data = combined_asimov(shape.true, 0.1, shape.n_true)[None, :]
+    fit = fit_mass_combined(data, shape.true)
+    assert fit.mass == pytest.approx(0.1, rel=1e-3)
+    assert fit.lower is not None
+    assert fit.upper is not None
+    assert fit.lower < 0.1 < fit.upper
+    # the combined workspace: one channel per experiment, valid for pyhf
+    spec = combined_workspace("km", 0.1, exps, coupling=1e-4, directory=two_ldmx)
+    assert [c["name"] for c in spec["channels"]] == ["ldmx-phase1", "ldmx-phase2"]
+    model = pyhf.Workspace(spec).model(modifier_settings=PYHF_MODIFIER_SETTINGS)
+    assert "mu" in model.config.parameters
+    assert {"norm_ldmx-phase1", "norm_ldmx-phase2"} <= set(model.config.parameters)
+    with pytest.raises(ValueError, match="signal_events fixes the true events"):
+        combined_setup(
+            "km:0.1", "md", exps, statistic="shape+rate", signal_events=5.0, directory=two_ldmx
+        )
+
+
+def test_thick_target_rates_carry_the_depth_factor(tmp_path) -> None:
+    """M3: N1 = events_per_pb x sigma(E0) x f with f from the generator (3 masses, ~3 s)."""
+    from darkmoments.experiments import EXPERIMENTS
+    from darkmoments.stats.combined import load_hypothesis
+    from darkmoments.testing.synthetic import write_synthetic_templates
+
+    masses = np.array([0.05, 0.2, 1.0])
+    write_synthetic_templates(tmp_path, "m3-phase2", ("km",), masses)
+    hyp = load_hypothesis("km", "m3-phase2", directory=str(tmp_path))
+    exp = EXPERIMENTS["m3-phase2"]
+    g = hyp.grids[0]
+    f = np.asarray(exp.depth_factor("km", g.masses))
+    assert np.all(f < 1.0)
+    assert f[-1] < 0.97
+    assert g.n1 is not None
+    assert hyp.rates is not None
+    from darkmoments import templates
+
+    for i, m in enumerate(g.masses):
+        t = templates.load("km", float(m), exp, directory=str(tmp_path))
+        assert hyp.rates[0][i] == pytest.approx(exp.events_per_pb * t.sigma_pb * f[i], rel=1e-9)
