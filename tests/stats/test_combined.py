@@ -392,6 +392,7 @@ def test_combined_setup_reach_workspace_degeneracy_and_fit(two_ldmx: str) -> Non
         combined_reach,
         combined_setup,
         combined_workspace,
+        combined_yields,
         fit_mass_combined,
         load_hypothesis,
     )
@@ -401,6 +402,10 @@ def test_combined_setup_reach_workspace_degeneracy_and_fit(two_ldmx: str) -> Non
     assert hyp.rates is not None
     y = templates.signal_yield("km", 0.1, 1.0, "ldmx-phase1", directory=two_ldmx)
     assert hyp.rate(0, 0.1) == pytest.approx(y.n_signal, rel=1e-9)  # thin: no depth factor
+    ys = combined_yields("km", 0.1, 1.0, exps, directory=two_ldmx)
+    assert [r["n_signal"] for r in ys] == pytest.approx(
+        [hyp.rate(0, 0.1), hyp.rate(1, 0.1)], rel=1e-6
+    )
     # reach: the counting limit on the summed signal
     rows = combined_reach("km", exps, [0.1], directory=two_ldmx)
     total = hyp.rate(0, 0.1) + hyp.rate(1, 0.1)

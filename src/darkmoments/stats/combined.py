@@ -124,6 +124,7 @@ __all__ = [
     "combined_spec",
     "combined_statistic",
     "combined_workspace",
+    "combined_yields",
     "coupling_hypothesis",
     "deviance_at_masses",
     "fit_mass_combined",
@@ -2159,3 +2160,44 @@ def combined_shape_identity(
         noise[r] = combined_alternative_point(replace(setup, true=true, alt=alt))[2]
     p = empirical_p_value(int(np.count_nonzero(noise >= t_a)), b)
     return CombinedIdentity(t_a, p, p < alpha, alpha, float(noise.mean()), b)
+
+
+def combined_yields(
+    model: str,
+    mass: float,
+    coupling: float,
+    experiments: Any,
+    *,
+    directory: str | None = None,
+) -> list[dict[str, Any]]:
+    """Expected signal events of a model in every experiment (depth factor included).
+
+    :func:`darkmoments.templates.signal_yield`'s template, then
+    :meth:`Experiment.expected_events` with ``model`` and ``mass`` (thick targets integrate
+    over depth).  Summed, they are the combined counting experiment of discovery and of the
+    zero-background reach (a sum of independent Poisson counts is Poisson).
+
+    Returns
+    -------
+    list of dict
+        Per experiment: ``experiment``, ``n_signal`` (events), ``depth_factor``,
+        ``sigma_pb``, ``selection_efficiency``.
+    """
+    from .. import templates
+
+    rows = []
+    for exp in parse_experiments(experiments):
+        t = templates.load(model, mass, exp, directory=directory)
+        eps = float(t.metadata.get("selection_efficiency", 1.0))
+        f = float(exp.depth_factor(model, mass))
+        n = float(exp.expected_events(t.sigma_pb, coupling, eps, depth_factor=f))
+        rows.append(
+            {
+                "experiment": exp.name,
+                "n_signal": n,
+                "depth_factor": f,
+                "sigma_pb": float(t.sigma_pb),
+                "selection_efficiency": eps,
+            }
+        )
+    return rows
