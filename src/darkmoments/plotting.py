@@ -1,11 +1,21 @@
-"""Figures (matplotlib + mplhep) of statistics results; paper colours via ``Model.color``.
+"""Figures (matplotlib + mplhep) in one style; paper colours via ``Model.color``.
 
-Plotting draws results computed elsewhere (``darkmoments.stats``); it computes no physics.
+Plotting draws results computed elsewhere (``darkmoments.stats``, ``darkmoments.figures``):
+it computes no physics.  The paper-figure functions take tidy tables (pandas DataFrames whose
+columns each docstring lists; the same tables ``darkmoments reproduce`` writes as CSV), so a
+figure can always be redrawn from its CSV.
+
+The one style: mplhep's ROOT style with the DejaVu fonts shipped with matplotlib (no font
+lookup warns) and one set of font sizes (:func:`style`); the paper's colours (KM red, M green,
+E blue, C grey, A brown); the model labels of :func:`model_label` everywhere; the recoil
+energy always written as :data:`E_LABEL` (``E_{e_f^-}``, never a bare "E" next to the model
+letter E); curves that coincide (M and E, C and A) drawn as a wide translucent line under a
+thin patterned one (:func:`model_line`); and the experiment and beam on every figure
+(the ``label`` argument).
+
 Every ``plot_*`` function returns a ``matplotlib.figure.Figure``; :func:`save_figure` writes
-it atomically.  Figures use :func:`style` (mplhep's ROOT style with the DejaVu fonts shipped
-with matplotlib, so no font lookup warns).  Needs the ``plot`` extra (``pip install
-'darkmoments[plot]'``); without it every function raises
-:class:`~darkmoments.errors.MissingExtraError` naming the extra.
+it atomically.  Needs the ``plot`` extra (``pip install 'darkmoments[plot]'``); without it
+every function raises :class:`~darkmoments.errors.MissingExtraError` naming the extra.
 """
 
 from __future__ import annotations
@@ -22,19 +32,37 @@ from numpy.typing import ArrayLike
 from ._optional import require
 from .errors import InputError, OutputPathError
 from .io.atomic import atomic_path
-from .models import get_model
+from .models import MODEL_IDS, get_model
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from .stats.degeneracy import DegeneracySurface
     from .stats.toys import DiscriminationResult
 
 __all__ = [
+    "E_LABEL",
+    "MASS_LABEL",
+    "PT_LABEL",
     "SIGMA_LEVELS",
+    "model_label",
+    "model_line",
+    "observables_label",
+    "plot_2d_groups",
     "plot_degeneracy",
+    "plot_degeneracy_grid",
     "plot_discrimination",
+    "plot_exact_vs_analytic",
+    "plot_kinematics",
+    "plot_mass_model_degeneracy",
+    "plot_nsigma_grid",
+    "plot_nucleus_pt",
     "plot_reach",
+    "plot_reach_relic",
+    "plot_relic_comparison",
+    "plot_sigma_vs_mass",
     "save_figure",
     "style",
 ]
@@ -42,7 +70,84 @@ __all__ = [
 #: Contour levels of -2 Delta ln L drawn on degeneracy plots (1, 2, 3, 5 sigma, 1 dof).
 SIGMA_LEVELS: tuple[float, ...] = (1.0, 4.0, 9.0, 25.0)
 
-_OBS_LABEL = {("E", "pt"): r"$(E, p_T)$", ("E",): r"$E$ only", ("pt",): r"$p_T$ only"}
+#: Axis labels: the recoil lepton's energy and transverse momentum (paper notation), the mass.
+E_LABEL = r"recoil energy $E_{e_f^-}$ [GeV]"
+PT_LABEL = r"recoil $|p_T|_{e_f^-}$ [GeV]"
+MASS_LABEL = r"$m_{A'}$ [GeV]"
+
+_OBS_NAMES = {
+    ("E", "pt"): r"energy and $p_T$",
+    ("E",): "energy only",
+    ("pt",): r"$p_T$ only",
+}
+
+
+def observables_label(observables: str | Sequence[str]) -> str:
+    """Words for an observable set: ``"energy only"``, ``"$p_T$ only"``, ``"energy and $p_T$"``.
+
+    Parameters
+    ----------
+    observables : str or sequence of str
+        ``"E"``, ``"pt"``, ``"E,pt"`` or a tuple of those names.
+    """
+    key = tuple(observables.split(",")) if isinstance(observables, str) else tuple(observables)
+    if key not in _OBS_NAMES:
+        raise InputError(f"observables {observables!r} must be E, pt or E,pt")
+    return _OBS_NAMES[key]
+
+
+def model_label(model: str, *, long: bool = True) -> str:
+    """The one label of a model: the paper's letter, with its name (``"M (magnetic dipole)"``).
+
+    Parameters
+    ----------
+    model : str
+        Model id, letter or name.
+    long : bool
+        With the name in parentheses (legends) or the letter alone (compact panel titles).
+    """
+    m = get_model(model)
+    return f"{m.letter} ({m.name.replace('-', ' ')})" if long else m.letter
+
+
+# Models whose curves coincide with another's (M with E, C with A and KM in shape) are drawn
+# wide and translucent underneath; their partners thin and patterned on top.
+_UNDER = {"md", "cr"}
+_PATTERN = {"km": "-", "md": "-", "ed": (0, (4.0, 1.6)), "cr": "-", "am": (0, (1.2, 1.2))}
+_ROLE_DASH = {"reach": (0, (5.0, 2.5)), "relic": "-"}
+
+
+def model_line(model: str, role: str = "curve") -> dict[str, Any]:
+    """Line keywords of a model (colour, linestyle, width, alpha, z-order).
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    role : {"curve", "reach", "relic"}
+        ``curve``: one curve per model (distinct patterns for the models whose curves
+        coincide); ``reach``: dashed and ``relic``: solid, as in the paper's figure 1, the
+        coinciding models told apart by width (wide translucent under thin).
+
+    Returns
+    -------
+    dict
+        Keywords for ``Axes.plot`` / ``Axes.stairs``.
+    """
+    m = get_model(model)
+    if role not in ("curve", "reach", "relic"):
+        raise InputError(f"role {role!r} must be curve, reach or relic")
+    under = m.id in _UNDER
+    ls = _PATTERN[m.id] if role == "curve" else _ROLE_DASH[role]
+    if role == "reach" and m.id in ("ed", "am"):
+        ls = (0, (2.0, 1.5))
+    return {
+        "color": m.color,
+        "ls": ls,
+        "lw": 4.5 if under else 2.0,
+        "alpha": 0.45 if under else 1.0,
+        "zorder": 2 if under else 3,
+    }
 
 
 def _pyplot() -> Any:
@@ -75,9 +180,28 @@ _FONT_OVERRIDES: dict[str, Any] = {
     "mathtext.cal": "DejaVu Sans",
 }
 
+#: One set of sizes for every figure (points): ticks, labels, legends and titles in
+#: proportion (mplhep's ROOT style uses 26 pt text for single 10 x 10 inch panels).
+_SIZE_OVERRIDES: dict[str, Any] = {
+    "font.size": 13.0,
+    "axes.labelsize": 14.0,
+    "axes.titlesize": 13.0,
+    "xtick.labelsize": 12.0,
+    "ytick.labelsize": 12.0,
+    "legend.fontsize": 11.0,
+    "legend.title_fontsize": 11.0,
+    "figure.titlesize": 14.0,
+    "xtick.major.size": 7.0,
+    "xtick.minor.size": 3.5,
+    "ytick.major.size": 7.0,
+    "ytick.minor.size": 3.5,
+    "lines.linewidth": 2.0,
+    "figure.figsize": (8.0, 6.0),
+}
+
 
 def style() -> dict[str, Any]:
-    """The darkmoments figure style: mplhep's ROOT style with matplotlib's DejaVu fonts.
+    """The darkmoments figure style: mplhep's ROOT style, DejaVu fonts, one set of sizes.
 
     Returns
     -------
@@ -96,6 +220,7 @@ def style() -> dict[str, Any]:
         if isinstance(part, Mapping):
             merged.update(part)
     merged.update(_FONT_OVERRIDES)
+    merged.update(_SIZE_OVERRIDES)
     return {k: v for k, v in merged.items() if k in mpl.rcParams}
 
 
@@ -149,71 +274,135 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 120) ->
         )
     plt = _pyplot()
     # Draw with the style the figure was made in: text is laid out at draw time.
+    # PDF/SVG metadata without a date, so the same figure gives the same bytes.
+    meta = (
+        {"CreationDate": None} if suffix == "pdf" else ({"Date": None} if suffix == "svg" else None)
+    )
     with plt.style.context(style()), atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=suffix)
+        fig.savefig(tmp, dpi=dpi, format=suffix, metadata=meta)
     return out
 
 
+def _tag(target: Any, text: str | None) -> None:
+    """State the experiment and beam: a left title of an axes, or a figure's suptitle."""
+    if not text:
+        return
+    if hasattr(target, "suptitle"):
+        target.suptitle(text)
+    else:
+        target.set_title(text, loc="left", fontsize="medium")
+
+
+def _models_in(values: Any) -> list[str]:
+    """Model ids present in a column, in the paper's order (KM, M, E, C, A)."""
+    present = {str(v) for v in values}
+    return [m for m in MODEL_IDS if m in present]
+
+
+def _model_handles(models: Sequence[str], role: str = "curve") -> list[Any]:
+    from matplotlib.lines import Line2D
+
+    if role == "plain":  # colour only (figures where each model has one line style)
+        return [Line2D([], [], label=model_label(m), color=get_model(m).color) for m in models]
+    return [Line2D([], [], label=model_label(m), **model_line(m, role)) for m in models]
+
+
+def _mass_text(mass: float) -> str:
+    """``10 MeV`` below 1 GeV, ``1 GeV`` above (3 significant digits)."""
+    return f"{mass * 1e3:.3g} MeV" if mass < 1.0 else f"{mass:.3g} GeV"
+
+
 @_styled
-def plot_degeneracy(surfaces: Sequence[DegeneracySurface]) -> Figure:
+def plot_degeneracy(surfaces: Sequence[DegeneracySurface], *, label: str | None = None) -> Figure:
     """Contours of -2 Delta ln L(alt model, fitted mass | true model, true mass), one panel each.
 
     Parameters
     ----------
     surfaces : sequence of DegeneracySurface
-        E.g. the same model pair for E only, p_T only and (E, p_T).
+        E.g. the same model pair for energy only, p_T only and both.
+    label : str, optional
+        Experiment and beam (figure title).
 
     Returns
     -------
     Figure
         x: true mass [GeV], y: fitted mass of the alternative [GeV] (log axes); filled
-        contours at 1, 2, 3, 5 sigma (1 dof), the best-fit alternative mass (line in the
-        alternative's colour) and the diagonal.
+        contours at 1, 2, 3, 5 sigma (1 dof), the best-fit alternative mass (markers in the
+        alternative's colour; open where it sits on the edge of the alternative's mass grid)
+        and the diagonal.
     """
     if len(surfaces) == 0:
         raise ValueError("need at least one degeneracy surface to plot")
     plt = _pyplot()
     n = len(surfaces)
-    fig, axes = plt.subplots(1, n, figsize=(7.5 * n, 7.0), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 5.0), squeeze=False, layout="constrained")
+    cs = None
+    for ax, s in zip(axes[0], surfaces, strict=True):
+        alt, tru = get_model(s.alt_model), get_model(s.true_model)
+        cs = _q_contours(ax, s.true_masses, s.fit_masses, s.q)
+        at_edge = _at_edge(s.best_alt_mass, s.fit_masses)
+        _best_fit(ax, s.true_masses, s.best_alt_mass, at_edge, alt.color, "best fit")
+        _diagonal(ax, s.true_masses, s.fit_masses, tru.color)
+        ax.set_xlabel(rf"true $m_{{A'}}$ [GeV], {model_label(tru.id)}")
+        ax.set_ylabel(rf"fitted $m_{{A'}}$ [GeV], {model_label(alt.id)}")
+        ax.set_title(f"{observables_label(s.observables)}, N = {s.n_events:g}")
+        ax.legend(loc="upper left", fontsize="small")
+    _q_colorbar(fig, cs, list(axes[0]))
+    _tag(fig, label)
+    return fig
+
+
+def _at_edge(best: ArrayLike, fit_masses: ArrayLike, rtol: float = 1e-3) -> np.ndarray:
+    """Whether each best fit lies on the first or last fit mass (within ``rtol``)."""
+    b = np.asarray(best, dtype=float)
+    fm = np.asarray(fit_masses, dtype=float)
+    lo, hi = float(np.min(fm)), float(np.max(fm))
+    return np.asarray((b <= lo * (1 + rtol)) | (b >= hi * (1 - rtol)))
+
+
+def _q_contours(ax: Axes, true_masses: Any, fit_masses: Any, q: Any) -> Any:
+    """Filled -2 Delta ln L contours at :data:`SIGMA_LEVELS` on log-log axes."""
+    plt = _pyplot()
     from matplotlib.colors import BoundaryNorm
 
     levels = [0.0, *SIGMA_LEVELS, 1e9]
     cmap = plt.get_cmap("Blues_r", len(levels) - 1)
-    norm = BoundaryNorm(levels, cmap.N)
-    for ax, s in zip(axes[0], surfaces, strict=True):
-        alt = get_model(s.alt_model)
-        tru = get_model(s.true_model)
-        x, y = np.meshgrid(s.true_masses, s.fit_masses, indexing="ij")
-        q = np.clip(s.q, 0.0, 1e9)
-        cs = ax.contourf(x, y, q, levels=levels, cmap=cmap, norm=norm)
-        ax.contour(x, y, q, levels=list(SIGMA_LEVELS), colors="k", linewidths=0.8)
-        ax.plot(
-            s.true_masses,
-            s.best_alt_mass,
-            color=alt.color,
-            lw=2,
-            label=f"best-fit {alt.letter} mass",
-        )
-        lo = max(s.true_masses.min(), s.fit_masses.min())
-        hi = min(s.true_masses.max(), s.fit_masses.max())
-        ax.plot([lo, hi], [lo, hi], ls="--", color=tru.color, lw=1, label="fitted = true")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(rf"true $m_{{A'}}$ [GeV] ({tru.letter})")
-        ax.set_ylabel(rf"fitted $m_{{A'}}$ [GeV] ({alt.letter})")
-        ax.set_title(
-            f"{tru.letter} data vs {alt.letter} fit, {_OBS_LABEL.get(s.observables, '')}, "
-            f"N = {s.n_events:g}",
-            fontsize=12,
-        )
-        ax.legend(fontsize=10, loc="upper left")
-    cbar = fig.colorbar(cs, ax=list(axes[0]), ticks=list(SIGMA_LEVELS))
-    cbar.set_label(r"$-2\Delta\ln L$")
-    return fig
+    x, y = np.meshgrid(np.asarray(true_masses), np.asarray(fit_masses), indexing="ij")
+    qq = np.clip(np.asarray(q, dtype=float), 0.0, 1e9)
+    cs = ax.contourf(x, y, qq, levels=levels, cmap=cmap, norm=BoundaryNorm(levels, cmap.N))
+    ax.contour(x, y, qq, levels=list(SIGMA_LEVELS), colors="k", linewidths=0.6)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return cs
+
+
+def _q_colorbar(fig: Figure, cs: Any, axes: Any) -> None:
+    cbar = fig.colorbar(cs, ax=axes, ticks=list(SIGMA_LEVELS), shrink=0.6, aspect=30)
+    cbar.set_label(r"$-2\,\Delta\ln L$ of the fitted model")
+    cbar.ax.set_yticklabels(
+        [rf"{lv:g} ({k}$\sigma$)" for lv, k in zip(SIGMA_LEVELS, (1, 2, 3, 5), strict=True)]
+    )
+
+
+def _best_fit(ax: Axes, x: Any, best: Any, at_edge: Any, color: str, label: str, **kw: Any) -> None:
+    """Best-fit masses as markers on a thin line; open markers where on the grid edge."""
+    x, best, edge = np.asarray(x), np.asarray(best), np.asarray(at_edge, dtype=bool)
+    ax.plot(x, best, color=color, lw=1.0, marker="o", ms=3.5, label=label, **kw)
+    if edge.any():
+        ax.plot(x[edge], best[edge], ls="none", marker="o", ms=7, mfc="white", mec="k",
+                mew=1.2, zorder=5, label="best fit on the grid edge")  # fmt: skip
+
+
+def _diagonal(ax: Axes, true_masses: Any, fit_masses: Any, color: str) -> None:
+    lo = max(float(np.min(true_masses)), float(np.min(fit_masses)))
+    hi = min(float(np.max(true_masses)), float(np.max(fit_masses)))
+    ax.plot([lo, hi], [lo, hi], ls="--", color=color, lw=1, label="fitted = true")
 
 
 @_styled
-def plot_discrimination(result: DiscriminationResult, *, bins: int = 60) -> Figure:
+def plot_discrimination(
+    result: DiscriminationResult, *, bins: int = 60, label: str | None = None
+) -> Figure:
     """Distributions of the statistic t = D_alt - D_true under both hypotheses.
 
     Parameters
@@ -222,6 +411,8 @@ def plot_discrimination(result: DiscriminationResult, *, bins: int = 60) -> Figu
         Toy results.
     bins : int
         Histogram bins.
+    label : str, optional
+        Experiment and beam (left title).
 
     Returns
     -------
@@ -236,8 +427,16 @@ def plot_discrimination(result: DiscriminationResult, *, bins: int = 60) -> Figu
     lo, hi = np.percentile(allt, [0.1, 99.9])
     edges = np.linspace(lo, hi, bins + 1)
     for t, m, lab in (
-        (result.t_true, tru, f"{tru.letter}, $m_{{A'}}$ = {result.true_mass:g} GeV (true)"),
-        (result.t_alt, alt, f"{alt.letter}, $m_{{A'}}$ = {result.alt_mass:.3g} GeV (alt.)"),
+        (
+            result.t_true,
+            tru,
+            rf"{model_label(tru.id)}, $m_{{A'}}$ = {result.true_mass:g} GeV (true)",
+        ),
+        (
+            result.t_alt,
+            alt,
+            rf"{model_label(alt.id)}, $m_{{A'}}$ = {result.alt_mass:.3g} GeV (alt.)",
+        ),
     ):
         h, _ = np.histogram(np.clip(t, lo, hi), bins=edges, density=True)
         mplhep.histplot(h, edges, ax=ax, color=m.color, label=lab)
@@ -245,11 +444,11 @@ def plot_discrimination(result: DiscriminationResult, *, bins: int = 60) -> Figu
     ax.set_xlabel(r"$t = -2\ln[L(\mathrm{alt})/L(\mathrm{true})]$")
     ax.set_ylabel("probability density")
     bound = r"$\geq$" if result.z_is_bound else "="
-    ax.set_title(
-        f"N = {result.n_events:g}: Z {bound} {result.z:.2f} (toys), {result.z_asimov:.2f} (Asimov)",
-        fontsize=12,
+    ax.legend(
+        title=f"N = {result.n_events:g}: Z {bound} {result.z:.2f} (toys), "
+        f"{result.z_asimov:.2f} (Asimov)"
     )
-    ax.legend(fontsize=10)
+    _tag(ax, label)
     return fig
 
 
@@ -270,7 +469,7 @@ def plot_reach(
         Relic targets (e.g. from :func:`darkmoments.relic.scan`), drawn as solid curves; the
         reach is then dashed, as in the paper's figure 1.
     title : str, optional
-        Axes title.
+        Experiment and beam (left title).
 
     Returns
     -------
@@ -278,25 +477,591 @@ def plot_reach(
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
-    reach_style = "--" if relic else "-"
     for model, rr in rows.items():
-        m = get_model(model)
-        label = f"{m.letter} reach" if relic else m.letter
-        ax.plot(
-            [r["mass"] for r in rr],
-            [r["y"] for r in rr],
-            ls=reach_style,
-            color=m.color,
-            label=label,
-        )
+        kw = model_line(model, "reach" if relic else "curve")
+        ax.plot([r["mass"] for r in rr], [r["y"] for r in rr], **kw)
     for model, (masses, y) in (relic or {}).items():
-        m = get_model(model)
-        ax.plot(masses, y, ls="-", color=m.color, label=f"{m.letter} relic")
+        ax.plot(masses, y, **model_line(model, "relic"))
+    models = [m for m in MODEL_IDS if m in {get_model(k).id for k in (*rows, *(relic or {}))}]
+    _reach_axes(ax, models, with_relic=bool(relic), with_band=False)
+    _tag(ax, title)
+    return fig
+
+
+_Y_LABEL = r"$y = g_f^2\,\alpha_D\,(m_\chi/m_{A'})^4\,\Lambda_f^{2n}$"
+
+
+def _reach_axes(ax: Axes, models: Sequence[str], *, with_relic: bool, with_band: bool) -> None:
+    """Log axes, labels and the two-part legend (models by colour, curves by line style)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(r"$m_{A'}$ [GeV]")
-    ax.set_ylabel(r"$y = g_f^2\,\alpha_D\,(m_\chi/m_{A'})^4\,\Lambda_f^{2n}$", fontsize=16)
-    if title:
-        ax.set_title(title, fontsize=11)
-    ax.legend(ncol=2 if relic else 1, fontsize=9)
+    ax.set_xlabel(MASS_LABEL)
+    ax.set_ylabel(_Y_LABEL)
+    handles = _model_handles(models, "relic" if with_relic else "curve")
+    if with_relic:
+        handles += [
+            Line2D([], [], color="k", ls=_ROLE_DASH["reach"], label="LDMX reach (90% CL)"),
+            Line2D([], [], color="k", ls="-", label="relic target"),
+        ]
+    if with_band:
+        handles.append(Patch(color="0.5", alpha=0.25, label="hadronic proxy (band)"))
+    ax.legend(handles=handles, ncol=2, loc="best")
+
+
+# ---------------------------------------------------------------- paper figures 1-6
+
+
+@_styled
+def plot_reach_relic(table: pd.DataFrame, *, label: str | None = None) -> Figure:
+    """Paper figure 1: the reach (dashed) and the relic targets (solid) of every model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``model``, ``curve`` (``reach``, ``relic`` or ``relic_hadron_proxy``, the
+        other edge of the paper's shaded hadronic band, on the relic curve's masses),
+        ``mass`` [GeV] and ``y`` (eq. 3.3, dimensionless).
+    label : str, optional
+        Experiment, beam and confidence level (left title).
+
+    Returns
+    -------
+    Figure
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8.5, 6.5), layout="constrained")
+    models = _models_in(table.model)
+    band = False
+    for mid in models:
+        t = table[table.model == mid]
+        for curve in ("reach", "relic"):
+            c = t[t.curve == curve].sort_values("mass")
+            if len(c):
+                ax.plot(c.mass, c.y, **model_line(mid, curve))
+        rel = t[t.curve == "relic"].sort_values("mass")
+        prox = t[t.curve == "relic_hadron_proxy"].sort_values("mass")
+        if len(prox) and len(rel):
+            joined = rel.merge(prox, on="mass", suffixes=("", "_proxy"))
+            ax.fill_between(joined.mass, joined.y, joined.y_proxy, color=get_model(mid).color,
+                            alpha=0.22, lw=0, zorder=1)  # fmt: skip
+            band = True
+    _reach_axes(ax, models, with_relic=True, with_band=band)
+    _tag(ax, label)
+    return fig
+
+
+def _stairs(ax: Axes, t: pd.DataFrame, **kw: Any) -> None:
+    """Histogram from rows with ``lo``, ``hi``, ``density`` (contiguous bins)."""
+    t = t.sort_values("lo")
+    edges = np.append(t.lo.to_numpy(), t.hi.to_numpy()[-1])
+    ax.stairs(t.density.to_numpy(), edges, **kw)
+
+
+_DENS_E = r"$\frac{1}{\sigma}\,\frac{d\sigma}{dE_{e_f^-}}$ [GeV$^{-1}$]"
+_DENS_PT = r"$\frac{1}{\sigma}\,\frac{d\sigma}{d|p_T|_{e_f^-}}$ [GeV$^{-1}$]"
+_DENS_LNPT = r"$\frac{1}{\sigma}\,\frac{d\sigma}{d\ln|p_T|_{e_f^-}}$"
+
+
+@_styled
+def plot_exact_vs_analytic(
+    table: pd.DataFrame, *, label: str | None = None, note: str | None = None
+) -> Figure:
+    """Paper figure 2: recoil energy and p_T, exact (solid) against the WW method (dotted).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``model``, ``observable`` (``E`` or ``pt``), ``method`` (``exact`` or
+        ``analytic``), ``lo``, ``hi`` [GeV] and ``density`` [GeV^-1] (unit area per model,
+        observable and method).
+    label : str, optional
+        Beam, target and A' mass (figure title).
+    note : str, optional
+        Legend title (e.g. the key number).
+
+    Returns
+    -------
+    Figure
+    """
+    from matplotlib.lines import Line2D
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6), layout="constrained")
+    models = _models_in(table.model)
+    for ax, obs, xlabel, ylabel in ((axes[0], "E", E_LABEL, _DENS_E),
+                                    (axes[1], "pt", PT_LABEL, _DENS_PT)):  # fmt: skip
+        for mid in models:
+            c = get_model(mid).color
+            for method, ls in (("exact", "-"), ("analytic", ":")):
+                t = table[
+                    (table.model == mid) & (table.observable == obs) & (table.method == method)
+                ]
+                if len(t):
+                    _stairs(ax, t, color=c, ls=ls, lw=2.2 if method == "exact" else 2.6)
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    handles = [
+        *_model_handles(models, "plain"),
+        Line2D([], [], color="k", ls="-", label="exact tree level (darkmoments)"),
+        Line2D([], [], color="k", ls=":", lw=2.6, label="analytic (WW, eqs. 4.1, 4.2)"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, title=note)
+    _tag(fig, label)
+    return fig
+
+
+@_styled
+def plot_nucleus_pt(
+    table: pd.DataFrame, *, label: str | None = None, note: str | None = None
+) -> Figure:
+    """Paper figure 3: the transverse momentum of the recoiling nucleus, every model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``model``, ``lo``, ``hi`` [GeV], ``density`` [GeV^-1] (unit area per model).
+    label : str, optional
+        Beam and target (left title).
+    note : str, optional
+        Legend title, e.g. ``m_A'/E_0``.
+
+    Returns
+    -------
+    Figure
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8.5, 6.2), layout="constrained")
+    for mid in _models_in(table.model):
+        _stairs(ax, table[table.model == mid], label=model_label(mid), **model_line(mid))
+    ax.set_yscale("log")
+    ax.set_xlabel(r"nucleus $|p_T|_{N}$ [GeV]")
+    ax.set_ylabel(r"$\frac{1}{\sigma}\,\frac{d\sigma}{d|p_T|_{N}}$ [GeV$^{-1}$]")
+    ax.legend(title=note, loc="upper right")
+    _tag(ax, label)
+    return fig
+
+
+@_styled
+def plot_kinematics(table: pd.DataFrame, *, label: str | None = None) -> Figure:
+    """Paper figure 4: recoil energy and p_T of every model, one row per A' mass.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``mass`` [GeV], ``model``, ``observable`` (``E``: ``density`` per GeV on a
+        linear axis; ``pt``: ``density`` per unit ln p_T on a log axis), ``lo``, ``hi`` [GeV],
+        ``density`` (unit area).
+    label : str, optional
+        Experiment and beam (figure title).
+
+    Returns
+    -------
+    Figure
+    """
+    plt = _pyplot()
+    masses = sorted({float(m) for m in table.mass})
+    fig, axes = plt.subplots(len(masses), 2, figsize=(12, 3.6 * len(masses) + 1.0),
+                             squeeze=False, layout="constrained")  # fmt: skip
+    models = _models_in(table.model)
+    for row, mass in zip(axes, masses, strict=True):
+        for ax, obs in zip(row, ("E", "pt"), strict=True):
+            for mid in models:
+                t = table[(table.mass == mass) & (table.model == mid) & (table.observable == obs)]
+                _stairs(ax, t, **model_line(mid))
+            right = obs == "E"  # the energy spectra fall, the p_T ones peak mid-range
+            ax.text(0.97 if right else 0.03, 0.92, rf"$m_{{A'}}$ = {_mass_text(mass)}",
+                    transform=ax.transAxes, va="top", ha="right" if right else "left")  # fmt: skip
+        row[0].set_ylabel(_DENS_E.replace(r"\sigma", "N"))
+        row[1].set_ylabel(_DENS_LNPT.replace(r"\sigma", "N"))
+        row[1].set_xscale("log")
+    axes[-1][0].set_xlabel(E_LABEL)
+    axes[-1][1].set_xlabel(PT_LABEL)
+    fig.legend(handles=_model_handles(models), loc="outside lower center", ncol=len(models))
+    _tag(fig, label)
+    return fig
+
+
+@_styled
+def plot_2d_groups(
+    table: pd.DataFrame, *, label: str | None = None, titles: Mapping[str, str] | None = None
+) -> Figure:
+    """Paper figure 5: the (E, p_T) distribution of each model group, one panel per group.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``group``, ``E_lo``, ``E_hi``, ``pt_lo``, ``pt_hi`` [GeV] and ``density``
+        [GeV^-1]: 1/N d^2N / (dE d ln p_T), on a linear E and a log p_T axis (bins with
+        ``pt_lo`` = 0 cannot be drawn on it and are left out).
+    label : str, optional
+        Experiment, beam and A' mass (figure title).
+    titles : mapping group -> str, optional
+        Panel titles (default: the group names).
+
+    Returns
+    -------
+    Figure
+        With the kinematic limit p_T = E drawn as a curve on the actual axes and the region
+        p_T > E (no events) hatched.
+    """
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm
+
+    groups = list(dict.fromkeys(table.group))
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.2 * len(groups) + 1.2, 5.6),
+                             squeeze=False, sharey=True, layout="constrained")  # fmt: skip
+    t = table[table.pt_lo > 0]
+    pos = t.density[t.density > 0]
+    norm = LogNorm(vmin=float(pos.min()), vmax=float(pos.max()))
+    mesh = None
+    for ax, g in zip(axes[0], groups, strict=True):
+        sub = t[t.group == g]
+        e_edges = np.unique(np.concatenate([sub.E_lo, sub.E_hi]))
+        p_edges = np.unique(np.concatenate([sub.pt_lo, sub.pt_hi]))
+        grid = sub.pivot_table(index="pt_lo", columns="E_lo", values="density").to_numpy()
+        mesh = ax.pcolormesh(e_edges, p_edges, np.where(grid > 0, grid, np.nan), norm=norm,
+                             shading="flat", cmap="viridis")  # fmt: skip
+        _kinematic_limit(ax, e_edges, p_edges)
+        ax.set_yscale("log")
+        ax.set_xlim(e_edges[0], e_edges[-1])
+        ax.set_ylim(p_edges[0], p_edges[-1])
+        ax.set_xlabel(E_LABEL)
+        ax.set_title((titles or {}).get(g, g))
+        ax.legend(loc="lower right")
+    axes[0][0].set_ylabel(PT_LABEL)
+    cbar = fig.colorbar(mesh, ax=list(axes[0]))
+    cbar.set_label(r"$\frac{1}{N}\,\frac{d^2N}{dE_{e_f^-}\,d\ln|p_T|_{e_f^-}}$ [GeV$^{-1}$]")
+    _tag(fig, label)
+    return fig
+
+
+def _kinematic_limit(ax: Axes, e_edges: Any, p_edges: Any) -> None:
+    """The curve p_T = E on the axes as drawn (dense points) and the forbidden side hatched."""
+    lo = max(float(p_edges[0]), 1e-12)
+    hi = float(min(e_edges[-1], p_edges[-1]))
+    x = np.geomspace(lo, hi, 400)
+    ax.plot(x, x, color="w", lw=1.8, ls="--", label=r"$|p_T| = E$ (kinematic limit)")
+    ax.fill_between(x, x, float(p_edges[-1]), facecolor="none", edgecolor="0.6", hatch="//",
+                    lw=0, label=r"$|p_T| > E$: forbidden")  # fmt: skip
+
+
+@_styled
+def plot_mass_model_degeneracy(table: pd.DataFrame, *, label: str | None = None) -> Figure:
+    """Paper figure 6: recoil energy and p_T of two (model, mass) hypotheses that look alike.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``model``, ``mass`` [GeV], ``role`` (``paper``: the paper's pair;
+        ``best_fit``: the alternative's best-fit mass in p_T), ``observable`` (``E`` per GeV,
+        ``pt`` per unit ln p_T), ``lo``, ``hi``, ``density``.
+    label : str, optional
+        Experiment and beam (figure title).
+
+    Returns
+    -------
+    Figure
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6), layout="constrained")
+    curves = table[["model", "mass", "role"]].drop_duplicates().itertuples(index=False)
+    handles: list[Any] = []
+    from matplotlib.lines import Line2D
+
+    for model, mass, role in curves:
+        kw: dict[str, Any] = {"color": get_model(model).color, "lw": 2.4, "ls": "-"}
+        if role == "best_fit":
+            kw.update(ls="--", lw=1.8)
+        text = rf"{model_label(model)}, $m_{{A'}}$ = {mass:.3g} GeV"
+        text += r" (best fit in $p_T$)" if role == "best_fit" else ""
+        for ax, obs in zip(axes, ("E", "pt"), strict=True):
+            sel = (table.model == model) & (table.mass == mass) & (table.role == role)
+            _stairs(ax, table[sel & (table.observable == obs)], **kw)
+        handles.append(Line2D([], [], label=text, **kw))
+    axes[0].set_xlabel(E_LABEL)
+    axes[0].set_ylabel(_DENS_E.replace(r"\sigma", "N"))
+    axes[1].set_xlabel(PT_LABEL)
+    axes[1].set_ylabel(_DENS_LNPT.replace(r"\sigma", "N"))
+    axes[1].set_xscale("log")
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
+    _tag(fig, label)
+    return fig
+
+
+# ---------------------------------------------------------------- our studies
+
+
+def _pair_grid(models: Sequence[str], *, size: float = 2.9) -> tuple[Figure, Any]:
+    """An n x n grid of log-log panels (rows: true model, columns: fitted model).
+
+    The diagonal panels carry the model's label and no axes.
+    """
+    plt = _pyplot()
+    n = len(models)
+    fig, axes = plt.subplots(n, n, figsize=(size * n + 1.6, size * n + 0.9), sharex=True,
+                             sharey="row", squeeze=False, layout="constrained")  # fmt: skip
+    for i, mid in enumerate(models):
+        ax = axes[i][i]
+        ax.set_xscale("log")
+        ax.tick_params(labelleft=i == 0)
+        ax.text(0.5, 0.5, model_label(mid).replace(" (", "\n("), transform=ax.transAxes,
+                ha="center", va="center", color=get_model(mid).color, fontsize=13)  # fmt: skip
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.tick_params(which="both", left=False, bottom=i == n - 1, labelbottom=i == n - 1)
+    for j, mid in enumerate(models):
+        axes[0][j].set_title(f"fitted: {model_label(mid, long=False)}", fontsize="medium")
+        axes[j][0].set_ylabel(f"true: {model_label(mid, long=False)}")
+    return fig, axes
+
+
+def _bottom_xlabels(axes: Any, text: str) -> None:
+    for ax in axes[-1]:
+        ax.set_xlabel(text, fontsize="small")
+
+
+@_styled
+def plot_degeneracy_grid(
+    surface: pd.DataFrame,
+    best: pd.DataFrame,
+    *,
+    label: str | None = None,
+    note: str | None = None,
+) -> Figure:
+    """Mass-model degeneracy over every ordered model pair in one panel grid.
+
+    Panel (row T, column A): Asimov data of model T at the true mass (x) fitted by model A at
+    the fitted mass (y); filled contours of -2 Delta ln L at 1, 2, 3, 5 sigma for energy and
+    p_T together, the best-fit mass of A for energy and p_T (markers; open circles where it
+    sits on the edge of A's mass grid) and for p_T alone (dotted).
+
+    Parameters
+    ----------
+    surface : pandas.DataFrame
+        Columns ``true``, ``alt``, ``true_mass``, ``fit_mass`` [GeV] and ``q``
+        (-2 Delta ln L) on a full (true_mass x fit_mass) grid per pair.
+    best : pandas.DataFrame
+        Columns ``true``, ``alt``, ``observables`` (``E``, ``pt``, ``E,pt``), ``true_mass``,
+        ``best_alt_mass`` [GeV], ``q`` and ``at_grid_edge`` (bool).
+    label : str, optional
+        Experiment, beam and number of signal events (figure title).
+    note : str, optional
+        Text under the grid.
+
+    Returns
+    -------
+    Figure
+    """
+    from matplotlib.lines import Line2D
+
+    models = _models_in(surface["true"])
+    fig, axes = _pair_grid(models)
+    cs = None
+    for i, tru in enumerate(models):
+        for j, alt in enumerate(models):
+            if i == j:
+                continue
+            ax = axes[i][j]
+            s = surface[(surface["true"] == tru) & (surface["alt"] == alt)]
+            q = s.pivot_table(index="true_mass", columns="fit_mass", values="q")
+            cs = _q_contours(ax, q.index.to_numpy(), q.columns.to_numpy(), q.to_numpy())
+            b = best[(best["true"] == tru) & (best["alt"] == alt)]
+            both, pt = b[b.observables == "E,pt"], b[b.observables == "pt"]
+            ax.plot(pt.true_mass, pt.best_alt_mass, color="k", ls=":", lw=1.4)
+            _best_fit(ax, both.true_mass, both.best_alt_mass, both.at_grid_edge,
+                      get_model(alt).color, "")  # fmt: skip
+            _diagonal(ax, q.index, q.columns, "0.3")
+            ax.tick_params(labelleft=j == 0 or (i == 0 and j == 1))
+    handles = [
+        Line2D([], [], color="0.3", marker="o", ms=4, lw=1,
+               label=r"best fit, energy and $p_T$ (fitted model's colour)"),
+        Line2D([], [], ls="none", marker="o", ms=7, mfc="white", mec="k",
+               label="best fit on the grid edge"),
+        Line2D([], [], color="k", ls=":", lw=1.4, label=r"best fit, $p_T$ only"),
+        Line2D([], [], color="0.3", ls="--", lw=1, label="fitted = true mass"),
+    ]  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, title=note)
+    _bottom_xlabels(axes, r"true $m_{A'}$ [GeV]")
+    fig.supylabel(r"fitted $m_{A'}$ [GeV]")
+    _q_colorbar(fig, cs, axes)
+    _tag(fig, label)
+    return fig
+
+
+@_styled
+def plot_nsigma_grid(
+    table: pd.DataFrame, *, label: str | None = None, note: str | None = None
+) -> Figure:
+    """Signal events to tell two models apart at 3 and 5 sigma, every ordered model pair.
+
+    Panel (row T, column A): the expected signal events of true model T for an Asimov
+    significance of 3 (dashed) and 5 sigma (solid, markers) against model A (its mass
+    fitted), versus the true mass; the events the templates' own MC noise would need for
+    5 sigma (grey band: N(5 sigma) near or above it is not resolved) and the events T
+    produces on its relic target (black dotted).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``true``, ``alt``, ``mass`` [GeV], ``n_3sigma``, ``n_5sigma``,
+        ``n_noise_5sigma`` and ``n_relic`` (events; NaN where not reached).
+    label : str, optional
+        Experiment, beam, observables (figure title).
+    note : str, optional
+        Text under the grid.
+
+    Returns
+    -------
+    Figure
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    models = _models_in(table["true"])
+    fig, axes = _pair_grid(models)
+    for i, tru in enumerate(models):
+        for j, alt in enumerate(models):
+            if i == j:
+                continue
+            ax = axes[i][j]
+            t = table[(table["true"] == tru) & (table["alt"] == alt)].sort_values("mass")
+            c = get_model(alt).color
+            ax.fill_between(t.mass, t.n_noise_5sigma, 1e30, color="0.6", alpha=0.3, lw=0)
+            ax.plot(t.mass, t.n_relic, color="k", ls=":", lw=1.6)
+            ax.plot(t.mass, t.n_3sigma, color=c, ls="--", lw=1.5)
+            ax.plot(t.mass, t.n_5sigma, color=c, ls="-", lw=2.0, marker="o", ms=3.5)
+            if not np.isfinite(t.n_5sigma.to_numpy(dtype=float)).any():
+                ax.text(0.5, 0.5, r"5$\sigma$ not reached", transform=ax.transAxes,
+                        ha="center", va="center")  # fmt: skip
+            ax.set_yscale("log")
+            ax.tick_params(labelleft=j == 0 or (i == 0 and j == 1))
+    ys = table[["n_3sigma", "n_5sigma"]].to_numpy(dtype=float)
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    if ys.size:
+        axes[0][1].set_ylim(max(ys.min() / 3, 1e-1), ys.max() * 30)
+        for row in axes:
+            for ax in row:
+                ax.set_ylim(max(ys.min() / 3, 1e-1), ys.max() * 30)
+    handles = [
+        Line2D([], [], color="0.3", lw=2, marker="o", ms=4,
+               label=r"N(5$\sigma$) (fitted model's colour)"),
+        Line2D([], [], color="0.3", ls="--", lw=1.5, label=r"N(3$\sigma$)"),
+        Patch(color="0.6", alpha=0.3, label=r"template MC noise reaches 5$\sigma$"),
+        Line2D([], [], color="k", ls=":", lw=1.6, label="events on the relic target"),
+    ]  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, title=note)
+    _bottom_xlabels(axes, r"true $m_{A'}$ [GeV]")
+    fig.supylabel("expected signal events of the true model")
+    _tag(fig, label)
+    return fig
+
+
+@_styled
+def plot_relic_comparison(table: pd.DataFrame, *, label: str | None = None) -> Figure:
+    """Relic targets (traced amplitudes, solid) against the paper's printed normalisation.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``model``, ``mass`` [GeV], ``y`` (traced, default), ``y_paper`` (eqs. A.4-A.7,
+        A.11 as printed), ``y_hadron_proxy`` (NaN where no band) and ``ratio_paper``
+        (y_paper / y).
+    label : str, optional
+        Benchmark (figure title).
+
+    Returns
+    -------
+    Figure
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    plt = _pyplot()
+    fig, (top, bot) = plt.subplots(2, 1, figsize=(8.5, 8.2), sharex=True, layout="constrained",
+                                   height_ratios=(3, 1.3))  # fmt: skip
+    models = _models_in(table.model)
+    for mid in models:
+        t = table[table.model == mid].sort_values("mass")
+        kw = model_line(mid, "relic")
+        top.plot(t.mass, t.y, **kw)
+        top.plot(t.mass, t.y_paper, **{**kw, "ls": (0, (5.0, 2.5))})
+        px = t.dropna(subset=["y_hadron_proxy"])
+        if len(px):
+            top.fill_between(px.mass, px.y, px.y_hadron_proxy, color=kw["color"], alpha=0.22,
+                             lw=0, zorder=1)  # fmt: skip
+        bot.plot(t.mass, t.ratio_paper, **model_line(mid))
+    top.set_xscale("log")
+    top.set_yscale("log")
+    top.set_ylabel(_Y_LABEL)
+    bot.set_ylim(0.0, 1.25 * max(1.0, float(np.nanmax(table.ratio_paper))))
+    bot.set_xlabel(MASS_LABEL)
+    bot.set_ylabel(r"$y_\mathrm{printed}\,/\,y_\mathrm{traced}$")
+    handles = [
+        *_model_handles(models, "relic"),
+        Line2D([], [], color="k", ls="-", label="traced amplitudes (default)"),
+        Line2D([], [], color="k", ls=(0, (5.0, 2.5)), label="paper eqs. A.4-A.7, A.11 as printed"),
+        Patch(color="0.5", alpha=0.25, label="hadronic proxy (band)"),
+    ]
+    fig.legend(handles=handles, ncol=3, loc="outside lower center")
+    _tag(top, label)
+    return fig
+
+
+@_styled
+def plot_sigma_vs_mass(
+    table: pd.DataFrame, *, label: str | None = None, sigma_label: str | None = None
+) -> Figure:
+    """sigma(m_A') exact and WW for every model, and the K-factor exact / WW.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``model``, ``beam_energy`` [GeV], ``mass`` [GeV], ``sigma_pb``,
+        ``sigma_err_pb``, ``sigma_ww_pb`` (one coupling convention for all models),
+        ``k_factor`` and ``k_factor_err``.
+    label : str, optional
+        Target and coupling convention (figure title).
+    sigma_label : str, optional
+        y-axis label of the cross-section panels (default ``sigma [pb]``).
+
+    Returns
+    -------
+    Figure
+        One column per beam energy; exact with MC error bars (solid, markers), WW dotted.
+    """
+    from matplotlib.lines import Line2D
+
+    plt = _pyplot()
+    energies = sorted({float(e) for e in table.beam_energy})
+    fig, axes = plt.subplots(2, len(energies), figsize=(6.4 * len(energies), 8.4), sharex=True,
+                             sharey="row", squeeze=False, height_ratios=(3, 1.6),
+                             layout="constrained")  # fmt: skip
+    models = _models_in(table.model)
+    for col, e0 in enumerate(energies):
+        top, bot = axes[0][col], axes[1][col]
+        for mid in models:
+            t = table[(table.model == mid) & (table.beam_energy == e0)].sort_values("mass")
+            kw = model_line(mid)
+            top.errorbar(t.mass, t.sigma_pb, yerr=t.sigma_err_pb, marker="o", ms=4, **kw)
+            top.plot(t.mass, t.sigma_ww_pb, **{**kw, "ls": ":"})
+            bot.errorbar(t.mass, t.k_factor, yerr=t.k_factor_err, marker="o", ms=4, **kw)
+        top.set_xscale("log")
+        top.set_yscale("log")
+        top.set_title(rf"$E_0$ = {e0:g} GeV")
+        bot.set_yscale("log")
+        bot.axhline(1.0, color="k", lw=0.8)
+        bot.set_xlabel(MASS_LABEL)
+    axes[0][0].set_ylabel(sigma_label or r"$\sigma$ [pb]")
+    axes[1][0].set_ylabel(r"$K = \sigma_\mathrm{exact} / \sigma_\mathrm{WW}$")
+    handles = [
+        *_model_handles(models),
+        Line2D([], [], color="k", marker="o", ms=4, label="exact tree level (MC error)"),
+        Line2D([], [], color="k", ls=":", label="WW (section 4.1)"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4)
+    _tag(fig, label)
     return fig

@@ -76,6 +76,7 @@ def _attach() -> None:
     ):
         main.add_command(command)
     main.add_command(__import__(f"{__name__}.library", fromlist=["x"]).library_cmd)  # library
+    main.add_command(__import__(f"{__name__}.reproduce", fromlist=["x"]).reproduce_cmd)  # reproduce
 
 
 _attach()
