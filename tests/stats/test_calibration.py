@@ -28,9 +28,9 @@ def shipped() -> dict[str, ShapeGrid]:
 
 
 def test_mc_counts_of_the_shipped_templates(shipped: dict[str, ShapeGrid]) -> None:
-    """The shipped templates hold 1e5 unweighted events per mass."""
+    """The shipped templates hold 1e6 unweighted events per mass."""
     for g in shipped.values():
-        np.testing.assert_allclose(template_mc_counts(g), 1e5, rtol=1e-6)
+        np.testing.assert_allclose(template_mc_counts(g), 1e6, rtol=1e-6)
 
 
 @pytest.mark.slow

@@ -595,7 +595,8 @@ def _yield_from_template(tpl: Template, m: float, g: float, exp: Experiment) -> 
     eps = float(tpl.metadata["selection_efficiency"])
     eps_err = float(tpl.metadata.get("selection_efficiency_err", 0.0))
     interp_err = float(tpl.metadata.get("sigma_interp_err_pb", 0.0))
-    n = float(exp.expected_events(tpl.sigma_pb, g, eps))
+    # thick targets (M3): the depth factor f = <sigma> / sigma(E0) of the model at this mass
+    n = float(exp.expected_events(tpl.sigma_pb, g, eps, model=tpl.model, mass=m))
     rel2 = 0.0
     if tpl.sigma_pb > 0:
         rel2 += (tpl.sigma_err_pb / tpl.sigma_pb) ** 2 + (interp_err / tpl.sigma_pb) ** 2
