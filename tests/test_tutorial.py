@@ -5,13 +5,20 @@ saves land there), with warnings as errors.  A cell followed by a ```text block 
 that text: the words exactly (whitespace normalised), every number within 1 % plus one unit
 of its last printed digit (the printed precision; the tutorial's results are seeded, so the
 1 % only absorbs floating-point differences between machines and library versions).
+
+When a change of the library changes what the tutorial prints, regenerate the shown output
+(and the figures in docs/) and review the diff: ``python tests/test_tutorial.py --update``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -72,3 +79,37 @@ def test_tutorial_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for figure in re.findall(r"!\[[^]]*\]\(([^)]+\.png)\)", TUTORIAL.read_text("utf-8")):
         assert (tmp_path / figure).stat().st_size > 1000, f"{figure} not written"
         assert (TUTORIAL.parent / figure).exists(), f"docs/{figure} not committed"
+
+
+def update() -> None:
+    """Rerun the cells and rewrite every ```text block (and the figures) of the tutorial."""
+    text = TUTORIAL.read_text("utf-8")
+    text = re.sub(r"(^```python\n.*?^```\n)\n```text\n.*?^```\n", r"\1", text, flags=re.M | re.S)
+    namespace: dict[str, object] = {"__name__": "__tutorial__"}
+    out, pos = [], 0
+    here = os.getcwd()
+    work = tempfile.mkdtemp()
+    os.chdir(work)
+    try:
+        for m in re.finditer(r"^```python\n(.*?)^```\n", text, re.M | re.S):
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                exec(compile(m.group(1), f"{TUTORIAL.name}:cell", "exec"), namespace)
+            out.append(text[pos : m.end()])
+            if buf.getvalue():
+                out.append("\n```text\n" + buf.getvalue() + "```\n")
+            pos = m.end()
+    finally:
+        os.chdir(here)
+    out.append(text[pos:])
+    TUTORIAL.write_text("".join(out), encoding="utf-8")
+    for figure in Path(work).glob("*.png"):
+        shutil.copy(figure, TUTORIAL.parent / figure.name)
+    print(f"updated {TUTORIAL} and its figures; review with git diff")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--update"]:
+        sys.exit("usage: python tests/test_tutorial.py --update")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    update()
