@@ -17,6 +17,7 @@ import importlib
 import importlib.util
 import inspect
 import pkgutil
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -99,6 +100,7 @@ def test_docstring_examples(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the examples' mkdtemp() here
     (test,) = [t for t in _doctests(module_name) if t.name == test_name]
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     out: list[str] = []
