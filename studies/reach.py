@@ -5,9 +5,11 @@ the 90% CL event limit (exactly -ln 0.1 = 2.303 events without background, docs/
 section 3), the coupling limit g = sqrt(2.303 / N_sig(1)) and y (eq. 3.3).
 
 Outputs in ``--out``: ``reach.csv`` (model, mass [GeV], coupling, y), ``reach.png`` (the
-reach dashed with the relic targets of :func:`darkmoments.relic.scan` solid, the paper's
-figure 1; ``--no-relic`` to leave them out) and ``summary.json`` (the best y reach per model
-and where it is reached).
+reach dashed with the relic targets of :func:`darkmoments.relic.scan` solid and their
+hadronic proxy band, the paper's figure 1, drawn by
+:func:`darkmoments.plotting.plot_reach_relic` as in ``darkmoments reproduce``; ``--no-relic``
+to leave them out) and ``summary.json`` (the best y reach per model and where it is
+reached).
 
 Usage::
 
@@ -21,10 +23,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from darkmoments import MODEL_IDS
+from darkmoments.figures.common import experiment_label
 from darkmoments.io.atomic import write_csv_atomic, write_text_atomic
 from darkmoments.io.jsonio import dumps
-from darkmoments.plotting import plot_reach, save_figure
+from darkmoments.plotting import plot_reach_relic, save_figure
 from darkmoments.stats import reach_by_model, reach_table
 
 __all__ = ["main", "run"]
@@ -48,15 +53,22 @@ def run(
     table = reach_table(models, experiment, cl=cl, directory=templates, progress=True)
     write_csv_atomic(table, out / "reach.csv")
     rows = reach_by_model(table)
-    relic_curves = None
+    curves = [table.assign(curve="reach")[["model", "curve", "mass", "y"]]]
     if relic_overlay:
         from darkmoments import relic
 
-        targets = relic.scan(list(models), n_masses=12 if fast else 40, proxy_band=False)
+        targets = relic.scan(list(models), n_masses=12 if fast else 40, proxy_band=True)
         write_csv_atomic(targets, out / "relic_targets.csv")
-        relic_curves = {m: (g.mass.to_numpy(), g.y.to_numpy()) for m, g in targets.groupby("model")}
-    fig = plot_reach(rows, relic=relic_curves, title=f"{experiment}, {cl:.0%} CL, zero background")
-    save_figure(fig, out / "reach.png")
+        band = targets.dropna(subset=["y_hadron_proxy"])
+        curves += [
+            targets.assign(curve="relic")[["model", "curve", "mass", "y"]],
+            band.assign(curve="relic_hadron_proxy", y=band.y_hadron_proxy)[
+                ["model", "curve", "mass", "y"]
+            ],
+        ]
+    label = experiment_label(experiment, f"{cl:.0%} CL, zero background")
+    fig = plot_reach_relic(pd.concat(curves, ignore_index=True), label=label)
+    save_figure(fig, out / "reach.png", dpi=100)
     summary = {
         "experiment": experiment,
         "cl": cl,

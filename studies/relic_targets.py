@@ -3,8 +3,9 @@
 For each model the coupling g_f(m_A') giving Omega h^2 = 0.120 is found with
 :func:`darkmoments.relic.scan` (Boltzmann equation 3.2, benchmark m_A'/m_chi = 3, alpha_D = 0.5,
 Lambda_f = 1 TeV) and reported as y (eq. 3.3).  For md, ed, cr, am the hadronic proxy of the
-paper's footnote 4 gives the other edge of a shaded band.  The reach overlay of figure 1 will be
-added when the statistics layer provides the reach curves.
+paper's footnote 4 gives the other edge of a shaded band.  The figure is drawn by
+:func:`darkmoments.plotting.plot_reach_relic` (the style of every darkmoments figure); the
+reach overlay of figure 1 is ``studies/reach.py`` and ``darkmoments reproduce``.
 
 Outputs in ``--out``: ``relic_targets.csv`` (model, mass, m_chi, coupling,
 coupling_unit, y, omega_h2, y_hadron_proxy) and ``relic_targets.png`` (log-log y vs m_A', solid
@@ -23,8 +24,16 @@ import argparse
 import time
 from pathlib import Path
 
+import matplotlib
+
 from darkmoments.relic import scan
-from darkmoments.relic.output import plot_targets, write_csv_atomic
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from darkmoments.plotting import plot_reach_relic, save_figure
+from darkmoments.relic.output import write_csv_atomic
 
 __all__ = ["main", "run"]
 
@@ -56,7 +65,21 @@ def run(out: Path, fast: bool = False, paper_normalisation: bool = False) -> dic
         progress=True,
     )
     csv = write_csv_atomic(table, out / "relic_targets.csv")
-    png = plot_targets(table, out / "relic_targets.png")
+    band = table.dropna(subset=["y_hadron_proxy"])
+    curves = pd.concat(
+        [
+            table.assign(curve="relic")[["model", "curve", "mass", "y"]],
+            band.assign(curve="relic_hadron_proxy", y=band.y_hadron_proxy)[
+                ["model", "curve", "mass", "y"]
+            ],
+        ],
+        ignore_index=True,
+    )
+    norm = "printed eqs. A.4-A.7, A.11" if paper_normalisation else "traced amplitudes"
+    label = rf"relic targets, $m_{{A'}}/m_\chi$ = 3, $\alpha_D$ = 0.5 ({norm})"
+    fig = plot_reach_relic(curves, label=label)
+    png = save_figure(fig, out / "relic_targets.png", dpi=100)
+    plt.close(fig)
     return {"csv": csv, "plot": png, "rows": len(table), "seconds": time.perf_counter() - t0}
 
 
