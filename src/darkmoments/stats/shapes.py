@@ -326,15 +326,19 @@ class ShapeGrid:
         -------
         ndarray, shape (n_m,)
         """
-        m = self.check_mass(mass)
+        return self._weights_at(np.array([self.check_mass(mass)]))[0]
+
+    def _weights_at(self, masses: FloatArray) -> FloatArray:
+        """:meth:`weights` at several (checked) masses, shape (n, n_m)."""
         if self.masses.size == 1:
-            return np.ones(1)
-        k = np.flatnonzero(np.abs(self.masses - m) <= 1e-12 * m)
-        if k.size:  # exactly a node (no rounding from the spline)
-            out = np.zeros(self.masses.size)
-            out[k[0]] = 1.0
-            return out
-        return np.asarray(self._cardinal(np.log(m)), dtype=float)
+            return np.ones((masses.size, 1))
+        out = np.asarray(self._cardinal(np.log(masses)), dtype=float).reshape(masses.size, -1)
+        for r, m in enumerate(masses):
+            k = np.flatnonzero(np.abs(self.masses - m) <= 1e-12 * m)
+            if k.size:  # exactly a node (no rounding from the spline)
+                out[r] = 0.0
+                out[r, k[0]] = 1.0
+        return out
 
     def _interpolated(self, mass: float) -> tuple[FloatArray, FloatArray]:
         """(shape, variance) at ``mass`` by :func:`~darkmoments.templates.core.interpolate_bins`."""
@@ -385,13 +389,16 @@ class ShapeGrid:
         nodes and pull fitted masses to the segment middles, and the interpolation error
         (docs/templates.md) is of the same size as the variance it would remove.
         """
+        return float(self._n_eff_from(self.weights(mass)[None, :])[0])
+
+    def _n_eff_from(self, w: FloatArray) -> FloatArray:
+        """:meth:`n_eff` from weight rows ``w`` (n, n_m)."""
         ne = self.node_n_eff
         if not np.all(np.isfinite(ne)):
-            return float("inf")
+            return np.full(w.shape[0], np.inf)
         if np.ptp(ne) == 0:
-            return float(ne[0])
-        val = float(self.weights(mass) @ ne)
-        return float(min(max(val, float(ne.min())), float(ne.max())))
+            return np.full(w.shape[0], float(ne[0]))
+        return np.clip(w @ ne, float(ne.min()), float(ne.max()))
 
     def rate(self, mass: float) -> float:
         """Expected events at unit coupling at ``mass``: ln N_1 by the same spline in ln m."""
@@ -438,8 +445,9 @@ class ShapeGrid:
         Returns
         -------
         ShapeGrid
-            Shapes, variances and rates evaluated by :meth:`shape`, :meth:`variance`,
-            :meth:`rate` at the new masses (the original masses are kept exactly).  Note that
+            Shapes, variances and rates evaluated as by :meth:`shape`, :meth:`variance`,
+            :meth:`rate` at the new masses (the original masses are kept exactly); computed
+            once per ``n_per_segment`` and cached (the grid is immutable).  Note that
             the finer grid's own interpolation is a new spline through these samples: use it
             as a sampling of this grid, not as a replacement (:meth:`n_eff` of the samples is
             kept through their variances' total only approximately).
@@ -447,12 +455,23 @@ class ShapeGrid:
         k = check_int("n_per_segment", n_per_segment, lo=1)
         if self.masses.size == 1 or k == 1:
             return self
-        masses = self.sample_masses(k)
-        probs = np.array([self.shape(m) for m in masses])
-        variances = np.array([self.variance(m) for m in masses])
-        n1 = None if self.n1 is None else np.array([self.rate(m) for m in masses])
-        n_mc = np.array([self.n_eff(m) for m in masses])
-        return ShapeGrid(self.model, masses, probs, variances, n1, self.observables, n_mc)
+        if k not in self._refined_cache:
+            masses = self.sample_masses(k)
+            w = self._weights_at(masses)
+            probs, variances = interpolate_bins(
+                self.probs, self.variances, self._u, np.log(masses), w
+            )
+            n1 = None if self.n1 is None else np.exp(w @ np.log(self.n1))
+            n_mc = self._n_eff_from(w)
+            self._refined_cache[k] = ShapeGrid(
+                self.model, masses, probs, variances, n1, self.observables, n_mc
+            )
+        return self._refined_cache[k]
+
+    @cached_property
+    def _refined_cache(self) -> dict[int, ShapeGrid]:
+        """:meth:`refined` grids by ``n_per_segment`` (a grid is immutable)."""
+        return {}
 
     @cached_property
     def spline(self) -> SplineTables:

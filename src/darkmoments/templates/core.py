@@ -423,7 +423,7 @@ def interpolate_bins(
     values: ArrayLike,
     variances: ArrayLike,
     nodes: Sequence[float] | NDArray[np.float64],
-    x0: float,
+    x0: float | ArrayLike,
     weights: ArrayLike,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """The package's shape interpolation from node weights (templates and statistics).
@@ -443,36 +443,40 @@ def interpolate_bins(
         Bin contents and their MC variances at each node.
     nodes : sequence of float
         Increasing node coordinates (ln m).
-    x0 : float
-        Where to interpolate (same coordinate).
-    weights : array_like, shape (n_nodes,)
+    x0 : float or array_like, shape (n_x,)
+        Where to interpolate (same coordinate); an array evaluates several points at once.
+    weights : array_like, shape (n_nodes,) or (n_x, n_nodes)
         c_i(x0) (a unit vector at a node reproduces it exactly).
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        Interpolated contents and variances, shape ``values.shape[1:]``.
+        Interpolated contents and variances, shape ``values.shape[1:]`` (scalar ``x0``) or
+        ``(n_x, *values.shape[1:])``.
     """
     p = np.asarray(values, dtype=float)
     v = np.asarray(variances, dtype=float)
-    c = np.asarray(weights, dtype=float)
-    if p.shape != v.shape or c.shape != p.shape[:1]:
+    xs = np.atleast_1d(np.asarray(x0, dtype=float))
+    c = np.atleast_2d(np.asarray(weights, dtype=float))
+    if p.shape != v.shape or p.ndim < 1 or c.shape != (xs.size, p.shape[0]):
         raise InputError(
             f"interpolate_bins needs values {p.shape} and variances {v.shape} of one shape "
-            f"and one weight per node ({c.shape})"
+            f"and one weight per node and point ({c.shape} for {xs.size} points)"
         )
-    raw = np.tensordot(c, p, axes=1)
-    var = np.tensordot(c**2, v, axes=1)
+    flat_p = p.reshape(p.shape[0], -1)
+    raw = c @ flat_p
+    var = (c**2) @ v.reshape(p.shape[0], -1)
     if p.shape[0] >= 2:
-        j = segment_of(nodes, x0)
-        empty = (p[j] == 0) & (p[j + 1] == 0)
+        j = np.array([segment_of(nodes, float(x)) for x in xs])
+        empty = (flat_p[j] == 0) & (flat_p[j + 1] == 0)
         raw[empty] = 0.0
         var[empty] = 0.0
     q = np.clip(raw, 0.0, None)
-    total = float(c @ p.reshape(p.shape[0], -1).sum(axis=1))
-    qs = float(q.sum())
-    scale = total / qs if qs > 0 else 1.0
-    return q * scale, var * scale**2
+    total = c @ flat_p.sum(axis=1)
+    qs = q.sum(axis=1)
+    scale = np.where(qs > 0, total / np.where(qs > 0, qs, 1.0), 1.0)[:, None]
+    shape = p.shape[1:] if np.ndim(x0) == 0 else (xs.size, *p.shape[1:])
+    return (q * scale).reshape(shape), (var * scale**2).reshape(shape)
 
 
 @dataclass(frozen=True)
