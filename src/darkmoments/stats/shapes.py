@@ -601,8 +601,12 @@ def _cubic(c: FloatArray, t: FloatArray) -> FloatArray:
     return ((c[0] * t + c[1]) * t + c[2]) * t + c[3]
 
 
-def _monotone_points(c: FloatArray, h: float) -> FloatArray:
-    """Per bin: 0, the extrema of its cubic inside (0, h) (else repeated ends), h -> (4, n)."""
+def _monotone_points(c: FloatArray, h: FloatArray | float) -> FloatArray:
+    """Per bin: 0, the extrema of its cubic inside (0, h) (else repeated ends), h.
+
+    ``c`` has shape (4, ...) (cubic coefficients), ``h`` broadcasts against ``c[0]``;
+    returns shape (4, ...), sorted along the first axis.
+    """
     a3, b2, c1 = 3.0 * c[0], 2.0 * c[1], c[2]
     disc = np.maximum(b2 * b2 - 4.0 * a3 * c1, 0.0)
     sq = np.sqrt(disc)
@@ -613,7 +617,8 @@ def _monotone_points(c: FloatArray, h: float) -> FloatArray:
         r2 = np.where(qq != 0, c1 / qq, 0.0)
     r = np.nan_to_num(np.stack([r1, r2]), nan=0.0, posinf=0.0, neginf=0.0)
     r = np.clip(r, 0.0, h)
-    pts = np.concatenate([np.zeros((1, c.shape[1])), r, np.full((1, c.shape[1]), h)])
+    ends = np.broadcast_to(h, c.shape[1:])
+    pts = np.concatenate([np.zeros((1, *c.shape[1:])), r, ends[None]])
     return np.sort(pts, axis=0)
 
 
@@ -624,39 +629,37 @@ def _clipped_total_pieces(
 
     On each segment every bin's cubic is monotone between the segment ends and its extrema
     (closed form), so each of those (at most 3) pieces holds at most one zero crossing, found
-    by bisection; between consecutive crossings of all bins the set of negative bins is fixed
-    and the clipped total is one cubic (the sum of all bins' cubics, those zeroed on an empty
-    segment included as 0, minus the negative ones).
+    by bisection (all segments and bins at once); between consecutive crossings of all bins
+    the set of negative bins is fixed and the clipped total is one cubic (the sum of all
+    bins' cubics, those zeroed on an empty segment included as 0, minus the negative ones).
     """
     total_c = coef.sum(axis=2)  # (4, n_m - 1)
+    h = np.diff(u)  # (n_seg,)
+    pts = _monotone_points(coef, h[:, None])  # (4, n_seg, n_bins)
+    neg = _cubic(coef, pts) < 0
+    k_idx, s_idx, b_idx = np.nonzero(neg[1:] != neg[:-1])
+    lo = pts[k_idx, s_idx, b_idx]
+    hi = pts[k_idx + 1, s_idx, b_idx]
+    cc = coef[:, s_idx, b_idx]
+    s_lo = neg[k_idx, s_idx, b_idx]
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        same = (_cubic(cc, mid) < 0) == s_lo
+        lo = np.where(same, mid, lo)
+        hi = np.where(same, hi, mid)
+    crossings = 0.5 * (lo + hi)
+    has_neg = neg.any(axis=0)  # (n_seg, n_bins)
     breaks: list[float] = []
     origin: list[float] = []
     pieces: list[FloatArray] = []
     for j in range(u.size - 1):
-        h = float(u[j + 1] - u[j])
-        c = coef[:, j, :]  # (4, n_bins)
-        pts = _monotone_points(c, h)
-        vals = _cubic(c[:, None, :], pts)  # (4, n_bins)
-        cand = np.flatnonzero(vals.min(axis=0) < 0)
-        roots = [0.0, h]
-        if cand.size:
-            neg = vals[:, cand] < 0
-            k_idx, b_idx = np.nonzero(neg[1:] != neg[:-1])
-            lo = pts[k_idx, cand[b_idx]]
-            hi = pts[k_idx + 1, cand[b_idx]]
-            cc = c[:, cand[b_idx]]
-            s_lo = neg[k_idx, b_idx]
-            for _ in range(64):
-                mid = 0.5 * (lo + hi)
-                same = (_cubic(cc, mid) < 0) == s_lo
-                lo = np.where(same, mid, lo)
-                hi = np.where(same, hi, mid)
-            roots.extend((0.5 * (lo + hi)).tolist())
-        r = np.unique(np.clip(np.array(roots), 0.0, h))
+        hj = float(h[j])
+        r = np.unique(np.clip(np.concatenate([[0.0, hj], crossings[s_idx == j]]), 0.0, hj))
         mids = 0.5 * (r[:-1] + r[1:])
         base = total_c[:, j]
+        cand = np.flatnonzero(has_neg[j])
         if cand.size:
-            cn = c[:, cand]
+            cn = coef[:, j, cand]
             negm = (_cubic(cn[:, None, :], mids[:, None]) < 0).astype(float)  # (n_pieces, n_cand)
             qc = base[None, :] - negm @ cn.T
         else:
