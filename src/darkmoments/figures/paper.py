@@ -54,8 +54,9 @@ def group_spread(reach: pd.DataFrame) -> dict[str, float]:
 
 def job_fig1(s: Settings) -> JobResult:
     """Figure 1: the LDMX Phase II reach and the relic targets (with the hadronic band)."""
+    from ..experiments import get_experiment
     from ..relic import scan
-    from ..stats import reach_table
+    from ..stats import poisson_upper_limit, reach_table
 
     reach = reach_table("all", PHASE2)
     relic = scan("all", n_masses=s.pick(8, 40), m_min=0.002, m_max=3.0, proxy_band=True)
@@ -85,6 +86,9 @@ def job_fig1(s: Settings) -> JobResult:
         "group_spread_dex": spread,
         "max_within_group_dex": max(within),
         "min_between_group_dex": min(between),
+        "events_90cl": poisson_upper_limit(0.0, 0.0, 0.9),
+        "beam_energy": get_experiment(PHASE2).beam_energy,
+        "eot": get_experiment(PHASE2).eot,
     }
     label = experiment_label(PHASE2, "90% CL, zero background")
     fig = FigureRecord(
@@ -106,8 +110,9 @@ def _fig1_text(n: dict[str, Any]) -> str:
     km = n["at_0.1GeV"]["km"]
     below = [m for m, v in n["at_0.1GeV"].items() if v["reach_y"] < v["relic_y"]]
     return (
-        "The 90% CL zero-background reach of LDMX Phase II (8 GeV, 1e16 EOT; 2.303 signal "
-        "events, dashed) in y = g_f^2 alpha_D (m_chi/m_A')^4 Lambda_f^2n against the relic "
+        f"The 90% CL zero-background reach of LDMX Phase II ({n['beam_energy']:g} GeV, "
+        f"{n['eot']:.0e} EOT; {n['events_90cl']:.3f} signal events, dashed) in "
+        "y = g_f^2 alpha_D (m_chi/m_A')^4 Lambda_f^2n against the relic "
         "targets (solid; m_A'/m_chi = 3, alpha_D = 0.5, Lambda_f = 1 TeV) with the hadronic "
         "proxy band of the paper's footnote 4 for M, E, C and A. As in the paper the reach "
         "falls into three groups, KM | M, E | C, A: within a group the reach curves differ by "
