@@ -1006,6 +1006,7 @@ def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | N
 )
 @_experiment_option
 @level_option
+@_background_options
 @click.option(
     "--workers",
     type=int,
@@ -1070,6 +1071,9 @@ def discriminate_cmd(
     observables: str,
     experiment: str,
     level: str,
+    background_file: str | None,
+    flat_background: float | None,
+    background_uncertainty: float | None,
     workers: int | None,
     scheduler: str | None,
     chunk_size: int,
@@ -1086,7 +1090,10 @@ def discriminate_cmd(
     With --signal-events the normalisation is free (shape only).  With --relic or --coupling
     each model predicts its rate: both shape only and shape + rate (rates tied, log-normal
     normalisation systematics --syst) are reported, one JSON record each (``statistic``).
-    --level detector uses the detector-level templates (shapes and rates).
+    --level detector uses the detector-level templates (shapes and rates).  A background
+    (--background FILE, --flat-background N or the experiment's [background] table) is
+    expected under both hypotheses, its normalisation (--background-uncertainty) a
+    constrained nuisance of every fit.
     """
     true_model, true_mass = parse_model_mass(true_spec)
     events = _merge_signal_events(signal_events, events_deprecated, required=False)
@@ -1102,10 +1109,12 @@ def discriminate_cmd(
     _check_checkpoint_dir(out_dir)
     exp = _experiment(experiment)
     lvl = _level(exp, level, templates_dir)
+    bkg = _cli_background(exp, lvl, background_file, flat_background, background_uncertainty)
     opts: dict[str, Any] = {
         "observables": observables,
         "level": lvl,
         "directory": _dir(templates_dir),
+        "background": 0.0 if bkg is None else bkg,
     }
     signal: dict[str, Any] = {"events": events, "coupling_factor": coupling_factor, "tie": tie}
     jobs = [

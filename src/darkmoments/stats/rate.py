@@ -49,6 +49,7 @@ __all__ = [
     "discrimination_setup",
     "events_for_significance",
     "shape_only",
+    "with_background",
 ]
 
 #: Statistic names of the two reports (``statistic`` key of the JSON records).
@@ -120,6 +121,8 @@ def discrimination_setup(
     coupling_factor: float = 1.0,
     systematics: NormalisationSystematics | None = None,
     p_floor: float = P_FLOOR,
+    background: Any = None,
+    background_uncertainty: float | None = None,
 ) -> DiscriminationSetup:
     """The discrimination problem of a true (model, mass) against an alternative model.
 
@@ -156,13 +159,19 @@ def discrimination_setup(
         Normalisation systematics of tied rates (None: exactly tied).
     p_floor : float
         Floor of the plain deviance (:class:`~darkmoments.stats.toys.DiscriminationSetup`).
+    background : Background, path, array or number, optional
+        The background of both hypotheses (:func:`darkmoments.stats.inputs.
+        resolve_background`; None: the experiment's ``[background]`` at ``level``, none for
+        the shipped setups), projected on the observables; its normalisation uncertainty a
+        log-normal nuisance of each fit (:func:`with_background`).
+    background_uncertainty : float, optional
+        Relative background normalisation uncertainty (overrides the background's own).
 
     Returns
     -------
     DiscriminationSetup
     """
-    from .inputs import load_grid_at
-    from .toys import relic_setup
+    from .inputs import background_sigma, load_grid_at, project_background, resolve_background
 
     given = [n_events is not None, couplings is not None, bool(relic)]
     if sum(given) != 1:
@@ -170,6 +179,31 @@ def discrimination_setup(
     opts: dict[str, Any] = {"level": level, "directory": directory}
     gt = load_grid_at(true_model, experiment, observables, **opts)
     ga = load_grid_at(alt_model, experiment, observables, **opts)
+    bkg = resolve_background(
+        experiment, level, background=background, uncertainty=background_uncertainty
+    )
+    setup = _signal_setup(
+        gt, ga, true_mass, n_events, couplings, coupling_factor, systematics, p_floor
+    )
+    b = project_background(bkg, observables)
+    if bkg is None or b is None or float(b.sum()) <= 0:
+        return setup
+    return with_background(setup, b, background_sigma(bkg.normalisation_uncertainty))
+
+
+def _signal_setup(
+    gt: ShapeGrid,
+    ga: ShapeGrid,
+    true_mass: float,
+    n_events: float | None,
+    couplings: dict[str, float] | None,
+    coupling_factor: float,
+    systematics: NormalisationSystematics | None,
+    p_floor: float,
+) -> DiscriminationSetup:
+    """The setup of :func:`discrimination_setup` before any background."""
+    from .toys import relic_setup
+
     if n_events is not None:
         return DiscriminationSetup(gt, ga, true_mass, n_events, p_floor=p_floor)
     if couplings is None:
@@ -192,21 +226,60 @@ def discrimination_setup(
     )
 
 
+def with_background(
+    setup: DiscriminationSetup, background: Any, background_sigma: float | None = None
+) -> DiscriminationSetup:
+    """``setup`` with a background under both hypotheses.
+
+    Each hypothesis then expects signal + theta_b x background per bin, theta_b a log-normal
+    nuisance of width ``background_sigma`` (s_b = ln(1 + sigma_b),
+    :func:`darkmoments.stats.inputs.background_sigma`; None: theta_b = 1) profiled per toy
+    and hypothesis; the fits are :func:`~darkmoments.stats.fast.profile_mass` with
+    ``background`` (Barlow-Beeston for the template with a known background per bin: the
+    closed-form quadratic for each bin's nuisance).
+
+    Parameters
+    ----------
+    setup : DiscriminationSetup
+        Any setup (free or tied rates).
+    background : ndarray, shape (n_bins,)
+        Expected background events per bin of the setup's observables.
+    background_sigma : float, optional
+        Width of the log-normal normalisation nuisance.
+
+    Returns
+    -------
+    DiscriminationSetup
+
+    Raises
+    ------
+    InputError
+        The toys of this version cannot carry a background (``DiscriminationSetup`` has no
+        ``background`` field, :mod:`darkmoments.stats.toys`).
+    """
+    import dataclasses
+
+    if "background" not in {f.name for f in dataclasses.fields(DiscriminationSetup)}:
+        raise InputError(
+            "discrimination with a background needs background support in the toys "
+            "(DiscriminationSetup.background, darkmoments.stats.toys), which this version "
+            "does not have yet; the likelihood (stats.fast.profile_mass(background=...)) has "
+            "it; without a background use --flat-background 0"
+        )
+    changes: dict[str, Any] = {"background": background, "background_sigma": background_sigma}
+    return dataclasses.replace(setup, **changes)
+
+
 def _tied_rate(grid: ShapeGrid, rates: Any, mass: float) -> float:
     """The tied rate at ``mass`` (GeV): :meth:`ShapeGrid.rate_of` (the fits' spline in ln m)."""
     return grid.rate_of(rates, mass)
 
 
 def shape_only(setup: DiscriminationSetup) -> DiscriminationSetup:
-    """The same problem (grids, true mass, true events) with the normalisation free."""
-    return DiscriminationSetup(
-        setup.true_grid,
-        setup.alt_grid,
-        setup.true_mass,
-        setup.n_events,
-        refine=setup.refine,
-        p_floor=setup.p_floor,
-    )
+    """The same problem (grids, true mass, true events, background), normalisation free."""
+    import dataclasses
+
+    return dataclasses.replace(setup, rates_true=None, rates_alt=None, systematics=None)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,21 @@ another way, so that tests (tests/stats/test_likelihood.py) and the benchmark
   (:func:`darkmoments.stats.fits.deviance`, A_b profiled in closed form), started from a
   scan of 8 points per grid segment; ``refine=False`` minimises over mu at each grid node.
 
+With a background (``background``: expected events per bin, ``background_sigma``: the
+log-normal width s_b of its normalisation theta_b): pyhf gets a second sample
+``background`` with, for s_b, the normsys ``bkg_norm`` with hi = e^s_b, lo = e^-s_b and
+interpolation code 1 (theta_b = e^(s_b alpha), alpha ~ N(0, 1): exactly the constraint
+(ln theta_b)^2 / s_b^2 of the fast path); the Gaussian auxiliary datum 0 contributes
+ln(2 pi) to the saturated twice_nll.  The gammas of ``shapesys`` stay numerical, so pyhf
+checks the fast path's closed-form quadratic for A_b; iminuit fits ln theta_b as one more
+parameter of the every-bin deviance.
+
 Both are orders of magnitude slower than the fast path and meant for small problems.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -52,6 +62,8 @@ def reference_statistic_pyhf(
     tolerance: float = 1e-8,
     refine: bool = False,
     mc_stat: bool = True,
+    background: FloatArray | None = None,
+    background_sigma: float | None = None,
 ) -> FloatArray:
     """The discrimination statistic t = min D(alt) - min D(true) from pyhf fits, toy by toy.
 
@@ -71,6 +83,9 @@ def reference_statistic_pyhf(
         profiled continuously (the fast path's default).
     mc_stat : bool
         Barlow-Beeston via ``shapesys`` (True) or the plain Poisson likelihood (False).
+    background, background_sigma
+        Expected background events per bin and the log-normal width of its normalisation
+        (module docstring); None: no background.
 
     Returns
     -------
@@ -80,10 +95,11 @@ def reference_statistic_pyhf(
 
     c = np.atleast_2d(np.asarray(counts, dtype=float))
     floor = P_FLOOR if p_floor is None else float(p_floor)
+    bkg = (background, background_sigma)
     res = np.empty(c.shape[0])
     with pyhf_backend("minuit", tolerance=tolerance):
         for i, row in enumerate(c):
-            d = [_profile_pyhf(row, g, refine, mc_stat, floor) for g in (alt_grid, true_grid)]
+            d = [_profile_pyhf(row, g, refine, mc_stat, floor, bkg) for g in (alt_grid, true_grid)]
             res[i] = d[0] - d[1]
     return res
 
@@ -95,11 +111,13 @@ def pyhf_deviance(
     *,
     mc_stat: bool = True,
     p_floor: float = P_FLOOR,
+    background: FloatArray | None = None,
+    background_sigma: float | None = None,
 ) -> float:
     """Deviance of one data row for one shape, normalisation free, fitted by pyhf.
 
     Must run inside :func:`~darkmoments.stats.limits.pyhf_backend` (or with any pyhf
-    backend set).  See the module docstring for the model.
+    backend set).  See the module docstring for the model (and the background sample).
     """
     import pyhf
 
@@ -118,15 +136,12 @@ def pyhf_deviance(
             {"name": "mu", "type": "normfactor", "data": None},
             {"name": "mcstat", "type": "shapesys", "data": sigma.tolist()},
         ]
-    spec = {
-        "channels": [
-            {
-                "name": "ch",
-                "samples": [{"name": "signal", "data": nominal.tolist(), "modifiers": mods}],
-            }
-        ]
-    }
-    model = pyhf.Model(spec, poi_name="mu", validate=False)
+    samples = [{"name": "signal", "data": nominal.tolist(), "modifiers": mods}]
+    if background is not None:
+        samples.append(_pyhf_background(background, background_sigma))
+    spec = {"channels": [{"name": "ch", "samples": samples}]}
+    settings = {"normsys": {"interpcode": "code1"}, "histosys": {"interpcode": "code0"}}
+    model = pyhf.Model(spec, poi_name="mu", validate=False, modifier_settings=settings)
     n = float(row.sum())
     top = max(10.0, 10.0 * n / float(nominal.sum()))
     bounds = [list(b) for b in model.config.suggested_bounds()]
@@ -144,7 +159,7 @@ def pyhf_deviance(
             gam0 = (row[k] + a_b) / (1.0 + mu0 / n_eff) / tau[k]  # closed form at mu0
             bounds[b] = [1e-12, max(10.0, 100.0 * (row[k] + a_b + 1.0) / tau[k])]
             init[b] = float(min(max(gam0, 1e-6), bounds[b][1]))
-    data = list(map(float, row)) + list(aux_obs)
+    data, n_gauss = _pyhf_data(model, row, aux_obs)
     try:
         _, twice_nll = pyhf.infer.mle.fit(
             data, model, init_pars=init, par_bounds=bounds, return_fitted_val=True
@@ -153,7 +168,34 @@ def pyhf_deviance(
         # Minuit's validity flag fails when a gamma of a (nearly) empty template bin is
         # unconstrained to far above 1 (huge error, no effect on the minimum): use its value
         twice_nll = float(err.result.fun)
-    return float(twice_nll) - _saturated_twice_nll(row, np.asarray(aux_obs, dtype=float))
+    sat = _saturated_twice_nll(row, np.asarray(aux_obs, dtype=float))
+    return float(twice_nll) - sat - n_gauss * math.log(2.0 * math.pi)
+
+
+def _pyhf_background(background: FloatArray, sigma: float | None) -> dict[str, Any]:
+    """The ``background`` sample, with the log-normal normsys ``bkg_norm`` if ``sigma``."""
+    mods: list[dict[str, Any]] = []
+    if sigma is not None:
+        hi = math.exp(float(sigma))
+        mods.append({"name": "bkg_norm", "type": "normsys", "data": {"hi": hi, "lo": 1.0 / hi}})
+    return {"name": "background", "data": np.asarray(background, float).tolist(), "modifiers": mods}
+
+
+def _pyhf_data(model: Any, row: FloatArray, aux_obs: list[float]) -> tuple[list[float], int]:
+    """Observations + auxiliary data in pyhf's order (``mcstat`` = ``aux_obs``), Gaussians."""
+    aux: list[float] = []
+    n_gauss = 0
+    full = list(model.config.auxdata)
+    pos = 0
+    for name in model.config.auxdata_order:
+        k = model.config.param_set(name).n_parameters
+        if name == "mcstat":
+            aux += list(aux_obs)
+        else:
+            aux += full[pos : pos + k]
+            n_gauss += k
+        pos += k
+    return list(map(float, row)) + aux, n_gauss
 
 
 def _saturated_twice_nll(row: FloatArray, aux: FloatArray) -> float:
@@ -167,13 +209,21 @@ def _saturated_twice_nll(row: FloatArray, aux: FloatArray) -> float:
 
 
 def _profile_pyhf(
-    row: FloatArray, grid: ShapeGrid, refine: bool, mc_stat: bool, floor: float
+    row: FloatArray,
+    grid: ShapeGrid,
+    refine: bool,
+    mc_stat: bool,
+    floor: float,
+    background: tuple[FloatArray | None, float | None] = (None, None),
 ) -> float:
     """min over the mass of :func:`pyhf_deviance` (grid nodes; continuous if ``refine``)."""
+    bkg: dict[str, Any] = {"background": background[0], "background_sigma": background[1]}
 
     def dev(u: float) -> float:
         m = float(np.exp(u))
-        return pyhf_deviance(row, grid.shape(m), grid.n_eff(m), mc_stat=mc_stat, p_floor=floor)
+        return pyhf_deviance(
+            row, grid.shape(m), grid.n_eff(m), mc_stat=mc_stat, p_floor=floor, **bkg
+        )
 
     u = np.log(grid.masses)
     vals = np.array([dev(x) for x in u])
@@ -209,6 +259,8 @@ def reference_statistic_iminuit(
     rate_sigma: float | None = None,
     refine: bool = True,
     mc_stat: bool = True,
+    background: FloatArray | None = None,
+    background_sigma: float | None = None,
 ) -> FloatArray:
     """The discrimination statistic from iminuit fits of the every-bin deviance, toy by toy.
 
@@ -228,18 +280,24 @@ def reference_statistic_iminuit(
         Continuous mass (True) or grid nodes only.
     mc_stat : bool
         Barlow-Beeston (True) or plain Poisson.
+    background, background_sigma
+        Expected background events per bin and the log-normal width of its normalisation
+        (ln theta_b a Minuit parameter; module docstring); None: no background.
 
     Returns
     -------
     ndarray, shape (n_toys,)
     """
     rate_sigma = check_rate_sigma(rate_sigma)
+    bkg: dict[str, Any] = {"background": background, "background_sigma": background_sigma}
     c = np.atleast_2d(np.asarray(counts, dtype=float))
     fits = []
     for grid, rates in ((alt_grid, rates_alt), (true_grid, rates_true)):
         if rate_sigma is not None and rates is None:
             raise InputError("rate_sigma needs tied rates")
-        fits.append([minuit_profile(row, grid, rates, rate_sigma, refine, mc_stat) for row in c])
+        fits.append(
+            [minuit_profile(row, grid, rates, rate_sigma, refine, mc_stat, **bkg) for row in c]
+        )
     return np.asarray(fits[0]) - np.asarray(fits[1])
 
 
@@ -250,8 +308,15 @@ def minuit_profile(
     rate_sigma: float | None = None,
     refine: bool = True,
     mc_stat: bool = True,
+    background: FloatArray | None = None,
+    background_sigma: float | None = None,
 ) -> float:
-    """min over (m, mu[, theta]) of the every-bin deviance of one row, with iminuit."""
+    """min over (m, mu[, theta][, theta_b]) of the every-bin deviance of one row, with iminuit.
+
+    ``background`` (events per bin) enters as mu w A_b + theta_b b_b; ``background_sigma``
+    makes psi = ln theta_b a parameter with the constraint psi^2 / background_sigma^2
+    (theta_b = 1 without).
+    """
     from iminuit import Minuit
     from scipy.interpolate import CubicSpline
 
@@ -262,16 +327,21 @@ def minuit_profile(
         lnr = (lambda _x: lr[0]) if lr.size == 1 else CubicSpline(u_nodes, lr, bc_type="not-a-knot")
     n = float(row.sum())
 
-    def full(u: float, lmu: float, phi: float) -> float:
+    b = None if background is None else np.asarray(background, dtype=float)
+    lmu0 = np.log(max(n, 1e-3)) if b is None else np.log(max(n - float(b.sum()), 0.5))
+
+    def full(u: float, lmu: float, phi: float, psi: float) -> float:
         m = float(np.exp(min(max(u, u_nodes[0]), u_nodes[-1])))
         mu = float(np.exp(lmu)) if lnr is None else float(np.exp(lnr(u) + phi))
-        d = deviance(row, grid.shape(m), mu, n_eff=grid.n_eff(m), mc_stat=mc_stat)
+        bk = None if b is None else b * float(np.exp(psi))
+        d = deviance(row, grid.shape(m), mu, n_eff=grid.n_eff(m), mc_stat=mc_stat, background=bk)
+        d += psi**2 / background_sigma**2 if background_sigma is not None else 0.0
         return d + (phi**2 / rate_sigma**2 if rate_sigma is not None else 0.0)
 
     def fit(u0: float, fix_u: bool, bounds: tuple[float, float]) -> float:
-        if fix_u and lnr is not None and rate_sigma is None:  # nothing free (Minuit needs 1)
-            return full(u0, 0.0, 0.0)
-        mi = Minuit(full, u=u0, lmu=np.log(max(n, 1e-3)), phi=0.0)
+        if fix_u and lnr is not None and rate_sigma is None and background_sigma is None:
+            return full(u0, 0.0, 0.0, 0.0)  # nothing free (Minuit needs 1)
+        mi = Minuit(full, u=u0, lmu=lmu0, phi=0.0, psi=0.0)
         mi.errordef = Minuit.LEAST_SQUARES
         mi.strategy = 2
         mi.tol = 1e-7
@@ -279,6 +349,7 @@ def minuit_profile(
         mi.limits["u"] = bounds
         mi.fixed["lmu"] = lnr is not None
         mi.fixed["phi"] = rate_sigma is None
+        mi.fixed["psi"] = b is None or background_sigma is None
         mi.migrad()
         return float(mi.fval)
 
