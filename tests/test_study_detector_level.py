@@ -53,7 +53,7 @@ def test_outputs_exist(out: Path) -> None:
         for suffix in ("png", "pdf"):
             assert (out / f"{name}.{suffix}").stat().st_size > 1000, (name, suffix)
     text = (out / "summary.md").read_text()
-    assert text.startswith("# Detector-level LDMX Phase II")
+    assert text.startswith("# Truth vs detector level: ldmx-phase2")
     assert "FAST smoke run" in text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fast"] is True
