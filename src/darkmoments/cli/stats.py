@@ -115,6 +115,16 @@ def _level(exp: Any, level: str, templates_dir: Path | None) -> str:
     return check_level_file(exp, level.lower(), _dir(templates_dir))
 
 
+def _background_record(bkg: Any) -> dict[str, Any]:
+    """``background`` and ``background_uncertainty`` keys, only with a background (> 0)."""
+    from ..stats.inputs import background_total
+
+    b = background_total(bkg)
+    if b <= 0:
+        return {}
+    return {"background": b, "background_uncertainty": bkg.normalisation_uncertainty or None}
+
+
 def _level_record(level: str) -> dict[str, str]:
     """The ``level`` key of a JSON output: present only at detector level (as ``yield``)."""
     return {"level": level} if level == "detector" else {}
@@ -1139,7 +1149,8 @@ def discriminate_cmd(
     )
     context = {"experiment": exp.name, "observables": observables, "seed": int(seed)}
     if as_json:
-        echo_json([{**rec, **context, **_level_record(lvl)} for rec in records])
+        extra = {**_level_record(lvl), **_background_record(bkg)}
+        echo_json([{**rec, **context, **extra} for rec in records])
         return
     for rec in records:
         _echo_discrimination(rec, tied=tie is not None)

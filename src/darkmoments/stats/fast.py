@@ -1040,23 +1040,37 @@ def _bkg_profile(
         return v + 0.5 * inv_r * (yv - y_ref[sel]) ** 2 + 0.5 * inv_b * pv**2, d
 
     everyone = np.arange(n)
-    value = objective(y, psi, everyone, False)[0]
     ok = np.ones(n, dtype=bool)
     if not (free_y or free_p):
-        return value, y, psi, ok
+        return objective(y, psi, everyone, False)[0], y, psi, ok
+    value, d = objective(y, psi, everyone, True)
     act = everyone
     for _ in range(_BKG_NEWTON_ITERS):
-        _, d = objective(y[act], psi[act], act, True)
         dy, dp, dec = _bkg_newton_step(
             d, y[act] - y_ref[act], psi[act], inv_r, inv_b, free_y, free_p
         )
         dy = np.maximum(dy, y_min[act] - y[act])  # mu >= _BKG_MU_MIN
         small = dec < _BKG_DECREMENT_TOL * np.maximum(1.0, np.abs(value[act]))
-        done = (np.maximum(np.abs(dy), np.abs(dp)) < _BKG_STEP_TOL) | small
-        moved = _bkg_line_search(objective, y, psi, value, act[~done], dy[~done], dp[~done])
-        act = act[~done][moved]
+        go = ~((np.maximum(np.abs(dy), np.abs(dp)) < _BKG_STEP_TOL) | small)
+        act, dy, dp = act[go], dy[go], dp[go]
         if act.size == 0:
             break
+        # the full Newton step, value and derivatives at once (accepted almost always)
+        vt, dt = objective(y[act] + dy, psi[act] + dp, act, True)
+        better = vt < value[act]
+        acc = act[better]
+        y[acc], psi[acc], value[acc] = y[acc] + dy[better], psi[acc] + dp[better], vt[better]
+        d_new = tuple(x[better] for x in dt)
+        rest = ~better  # backtracking (from half the step) for the others
+        moved = _bkg_line_search(
+            objective, y, psi, value, act[rest], 0.5 * dy[rest], 0.5 * dp[rest]
+        )
+        back = act[rest][moved]
+        act, d = acc, d_new
+        if back.size:  # derivatives where the step was shortened
+            d_back = objective(y[back], psi[back], back, True)[1]
+            act = np.concatenate([acc, back])
+            d = tuple(np.concatenate([x, xb]) for x, xb in zip(d_new, d_back, strict=True))
     ok[act] = False
     return value, y, psi, ok
 
@@ -1137,7 +1151,7 @@ def _bkg_line_search(
     return moved
 
 
-def _bkg_start(n: FloatArray, s: float, b_tot: float) -> FloatArray:
+def _bkg_start(n: FloatArray, s: FloatArray | float, b_tot: float) -> FloatArray:
     """Starting signal events of a free fit with background: the excess, at least 0.5 / S."""
     return np.maximum(n - b_tot, 0.5) / s
 
@@ -1153,21 +1167,30 @@ def _grid_eval_background(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(D, mu, theta_b) of every toy at every mass with a background (floored shapes ``pf``).
 
-    The masses are visited in order, each fit started from the previous mass's (mu,
-    theta_b).
+    The (toy, mass) pairs are fitted in batches of about :data:`_BLOCK` bin entries: all
+    masses at once for few toys (one Asimov data set), mass by mass for many, each mass then
+    started from the previous one's fit.
     """
     n_toys, n_m = prep.n.size, pf.shape[0]
     d, mu, th = (np.empty((n_toys, n_m)) for _ in range(3))
     bl, b_tot = bkg[prep.order], float(bkg.sum())
     s = pf.sum(axis=1)
-    start = _BkgStart(_bkg_start(prep.n, float(s[0]), b_tot), np.zeros(n_toys), np.zeros(n_toys))
-    for j in range(n_m):
-        rows = _BkgRows(
-            prep.cnt, pf[j][prep.order], np.full(n_toys, s[j]), np.full(n_toys, ne[j]), bl, b_tot
-        )
-        rate = None if r is None else np.full(n_toys, r[j])
-        value, mu[:, j], th[:, j] = start.fit(rows, rate, rate_sigma, bkg_sigma)
-        d[:, j] = 2.0 * value
+    per = max(1, _BLOCK // max(n_toys * prep.cnt.shape[1], 1))  # masses per batch
+    start = _BkgStart(np.empty(0), np.empty(0), np.empty(0))
+    for j0 in range(0, n_m, per):
+        js = np.arange(j0, min(j0 + per, n_m))
+        jj = np.repeat(js, n_toys)  # mass of each row (mass major)
+        tt = np.tile(np.arange(n_toys), js.size)  # toy of each row
+        if start.mu.size != jj.size:  # a new batch size: the generic start
+            zero = np.zeros(jj.size)
+            start = _BkgStart(_bkg_start(prep.n[tt], s[jj], b_tot), zero, zero.copy())
+        x = pf[jj[:, None], prep.order[tt]]
+        rows = _BkgRows(prep.cnt[tt], x, s[jj], ne[jj], bl[tt], b_tot)
+        rate = None if r is None else r[jj]
+        value, m_fit, t_fit = start.fit(rows, rate, rate_sigma, bkg_sigma)
+        shape = (js.size, n_toys)
+        d[:, js], mu[:, js] = 2.0 * value.reshape(shape).T, m_fit.reshape(shape).T
+        th[:, js] = t_fit.reshape(shape).T
     return np.maximum(d, 0.0), mu, th
 
 
