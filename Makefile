@@ -83,8 +83,15 @@ format: $(STAMP)
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/run.py
 
+# Every shipped template file, as shipped (resumable: finished templates are skipped):
+# LDMX truth level with 1e6 events (the default), LDMX detector level and M3 with 2e5.
 templates: $(STAMP)
-	$(VENV)/bin/darkmoments templates build --out templates
+	$(VENV)/bin/darkmoments templates build --experiment ldmx-phase1 --experiment ldmx-phase2 \
+	  --out templates
+	$(VENV)/bin/darkmoments templates build --experiment ldmx-phase1 --experiment ldmx-phase2 \
+	  --level detector --events 200000 --out templates
+	$(VENV)/bin/darkmoments templates build --experiment m3-phase1 --experiment m3-phase2 \
+	  --events 200000 --out templates
 
 # Full studies (minutes each); outputs in studies/results/<name>/.  FAST=1 for smoke runs.
 studies: $(STAMP)
