@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 from darkmoments.stats import ShapeGrid, degeneracy_surface, load_grid
-from darkmoments.stats.calibration import _window, resample_grid
+from darkmoments.stats.calibration import resample_grid, window_nodes
 from darkmoments.stats.shapes import leave_one_out
 from darkmoments.templates.build import build_template
 
@@ -74,7 +74,7 @@ def test_interpolated_degeneracy_agrees_with_generated_templates(generated, obs:
     gk, gm = load_grid("km", EXP, obs), load_grid("md", EXP, obs)
     # interpolated, with its MC uncertainty
     q_int = _q(gk, gm, ALT_MASSES)
-    nk, nm = _window(gk, (TRUE_MASS,)), _window(gm, ALT_MASSES)  # the nodes used
+    nk, nm = window_nodes(gk, (TRUE_MASS,)), window_nodes(gm, ALT_MASSES)
     c_int, sd_int = _bootstrap(
         q_int, lambda: _q(resample_grid(gk, rng, nk), resample_grid(gm, rng, nm), ALT_MASSES)
     )

@@ -15,6 +15,11 @@ interpolation in ln m); with free normalisation q is proportional to N up to the
 :func:`compare_fits` answers the same question at one true mass with the continuous iminuit
 fits of :func:`~darkmoments.stats.fits.fit_mass` (both models fitted to the true Asimov data,
 with the interval of the alternative's mass): the numbers of ``darkmoments degeneracy``.
+
+:func:`degeneracy_noise` accounts for the templates' MC noise in the best-fit q: both grids
+are redrawn from themselves (ordinary bootstrap of the MC samples), the best q recomputed,
+and the basic bootstrap gives the noise bias (template noise raises q), the bias-corrected q
+and its 16-84 % band.
 """
 
 from __future__ import annotations
@@ -31,7 +36,14 @@ from .fast import deviance_grid, profile_mass
 from .fits import MassFit, asimov, fit_mass
 from .shapes import ShapeGrid
 
-__all__ = ["DegeneracySurface", "FitComparison", "compare_fits", "degeneracy_surface"]
+__all__ = [
+    "DegeneracyNoise",
+    "DegeneracySurface",
+    "FitComparison",
+    "compare_fits",
+    "degeneracy_noise",
+    "degeneracy_surface",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -241,4 +253,141 @@ def compare_fits(
         n_events=float(n_events),
         alt=fit_mass(data, alt_grid, strict=False),
         true=fit_mass(data, true_grid, strict=False),
+    )
+
+
+@dataclass(frozen=True)
+class DegeneracyNoise:
+    """Template MC noise of the best-fit degeneracy q (:func:`degeneracy_noise`).
+
+    Attributes
+    ----------
+    true_masses : ndarray, shape (n_true,)
+        True A' masses in GeV.
+    best_alt_q : ndarray, shape (n_true,)
+        q at the alternative's best-fit mass with the shipped templates.
+    bias : ndarray, shape (n_true,)
+        mean(q*) - q: how much template noise raises q (the noise floor of q).
+    corrected : ndarray, shape (n_true,)
+        2 q - mean(q*): the bias-corrected q (basic bootstrap).
+    band_lo, band_hi : ndarray, shape (n_true,)
+        2 q - q84(q*), 2 q - q16(q*): its 16-84 % template-statistics band.
+    n_resamples : int
+        B.
+    q_boot : ndarray, shape (B, n_true)
+        The resampled q*.
+    """
+
+    true_masses: FloatArray
+    best_alt_q: FloatArray
+    bias: FloatArray
+    corrected: FloatArray
+    band_lo: FloatArray
+    band_hi: FloatArray
+    n_resamples: int
+    q_boot: FloatArray
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able rows (true mass in GeV, q, bias, corrected q and its band)."""
+        return {
+            "n_resamples": self.n_resamples,
+            "rows": [
+                {
+                    "true_mass": float(m),
+                    "q": float(q),
+                    "bias": float(b),
+                    "q_corrected": float(c),
+                    "band": [float(lo), float(hi)],
+                }
+                for m, q, b, c, lo, hi in zip(
+                    self.true_masses,
+                    self.best_alt_q,
+                    self.bias,
+                    self.corrected,
+                    self.band_lo,
+                    self.band_hi,
+                    strict=True,
+                )
+            ],
+        }
+
+
+def _best_q(
+    true_grid: ShapeGrid, alt_grid: ShapeGrid, n_events: float, tm: FloatArray, mc_stat: bool
+) -> FloatArray:
+    """min over the alternative's mass of q at each true mass (Asimov of ``true_grid``)."""
+    data = np.array([n_events * true_grid.shape(m) / true_grid.shape(m).sum() for m in tm])
+    d_true = profile_mass(data, true_grid, mc_stat=mc_stat).deviance
+    return np.asarray(profile_mass(data, alt_grid, mc_stat=mc_stat).deviance - d_true)
+
+
+def degeneracy_noise(
+    true_grid: ShapeGrid,
+    alt_grid: ShapeGrid,
+    n_events: float,
+    *,
+    true_masses: FloatArray,
+    n_resamples: int = 20,
+    seed: int = 0,
+    mc_stat: bool = True,
+) -> DegeneracyNoise:
+    """The best-fit degeneracy q with its template-noise bias and band.
+
+    Every node of both grids is redrawn from its own shape with its MC statistics
+    (:func:`~darkmoments.stats.calibration.resample_grid`), the Asimov data of the redrawn
+    true grid fitted by the redrawn alternative (mass profiled) and the true model, and the
+    basic bootstrap applied to q* (:class:`DegeneracyNoise`).
+
+    Parameters
+    ----------
+    true_grid, alt_grid : ShapeGrid
+        Shapes with MC variances (same observables and binning).
+    n_events : float
+        Expected signal events (> 0).
+    true_masses : array
+        True masses in GeV (inside the true grid).
+    n_resamples : int
+        B >= 2.
+    seed : int
+        Seed (>= 0).
+    mc_stat : bool
+        Barlow-Beeston likelihood (default) or the plain Poisson deviance.
+
+    Returns
+    -------
+    DegeneracyNoise
+    """
+    from .calibration import resample_grid
+
+    n_events = check_real("number of events", n_events, lo=0.0, lo_open=True, unit="events")
+    b = check_int("n_resamples", n_resamples, lo=2)
+    rng = np.random.default_rng(check_int("seed", seed, lo=0))
+    if true_grid.n_bins != alt_grid.n_bins:
+        raise InputError("true and alternative shapes must share observables and binning")
+    tm = np.array([true_grid.check_mass(m) for m in np.atleast_1d(true_masses)])
+    q0 = _best_q(true_grid, alt_grid, n_events, tm, mc_stat)
+    it, ia = np.arange(true_grid.masses.size), np.arange(alt_grid.masses.size)
+    boot = np.array(
+        [
+            _best_q(
+                resample_grid(true_grid, rng, it),
+                resample_grid(alt_grid, rng, ia),
+                n_events,
+                tm,
+                mc_stat,
+            )
+            for _ in range(b)
+        ]
+    )
+    q16, q84 = np.quantile(boot, [0.16, 0.84], axis=0)
+    mean = boot.mean(axis=0)
+    return DegeneracyNoise(
+        true_masses=tm,
+        best_alt_q=q0,
+        bias=mean - q0,
+        corrected=2.0 * q0 - mean,
+        band_lo=2.0 * q0 - q84,
+        band_hi=2.0 * q0 - q16,
+        n_resamples=b,
+        q_boot=boot,
     )

@@ -636,7 +636,7 @@ def _clipped_total_pieces(
     total_c = coef.sum(axis=2)  # (4, n_m - 1)
     h = np.diff(u)  # (n_seg,)
     pts = _monotone_points(coef, h[:, None])  # (4, n_seg, n_bins)
-    neg = _cubic(coef, pts) < 0
+    neg: NDArray[np.bool_] = np.asarray(_cubic(coef, pts) < 0)
     k_idx, s_idx, b_idx = np.nonzero(neg[1:] != neg[:-1])
     lo = pts[k_idx, s_idx, b_idx]
     hi = pts[k_idx + 1, s_idx, b_idx]
@@ -648,7 +648,7 @@ def _clipped_total_pieces(
         lo = np.where(same, mid, lo)
         hi = np.where(same, hi, mid)
     crossings = 0.5 * (lo + hi)
-    has_neg = neg.any(axis=0)  # (n_seg, n_bins)
+    has_neg: NDArray[np.bool_] = np.asarray(neg.any(axis=0))  # (n_seg, n_bins)
     breaks: list[float] = []
     origin: list[float] = []
     pieces: list[FloatArray] = []

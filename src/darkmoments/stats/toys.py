@@ -78,14 +78,18 @@ from .shapes import ShapeGrid
 from .systematics import NormalisationSystematics
 
 __all__ = [
+    "BAND_RESAMPLES",
     "MIN_TOYS",
     "DiscriminationResult",
     "DiscriminationSetup",
+    "EventsForSignificance",
     "alternative_p_values",
     "alternative_point",
     "discrimination_statistic",
     "empirical_p_values",
     "events_for_significance",
+    "events_with_bands",
+    "identity_p_value",
     "reference_statistic_pyhf",
     "relic_domain",
     "relic_setup",
@@ -604,6 +608,42 @@ def shape_identity(
     )
 
 
+def identity_p_value(
+    setup: DiscriminationSetup,
+    alt_mass: float | None = None,
+    *,
+    n_resamples: int = 100,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """p-value of "the shapes are identical" alone: :func:`shape_identity` without the band.
+
+    The same test at half the cost (:func:`~darkmoments.stats.calibration.identity_p_value`).
+
+    Returns
+    -------
+    (float, float)
+        The p-value (k + 1) / (B + 1) and the mean noise-only t.
+    """
+    from .calibration import identity_p_value as _identity_p
+
+    if alt_mass is None:
+        alt_mass = alternative_point(setup)[0]
+
+    def asimov_t(g_true: ShapeGrid, g_alt: ShapeGrid) -> float:
+        return alternative_point(replace(setup, true_grid=g_true, alt_grid=g_alt))[2]
+
+    _, p, noise = _identity_p(
+        setup.true_grid,
+        setup.alt_grid,
+        true_mass=float(setup.true_mass),
+        alt_mass=float(alt_mass),
+        asimov_t=asimov_t,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    return p, float(noise.mean())
+
+
 @dataclass(frozen=True)
 class DiscriminationResult:
     """Outcome of the discrimination toys (statistic t = D_alt - D_true; see module doc).
@@ -626,8 +666,9 @@ class DiscriminationResult:
         Events for Z_A = 3, 5 (free normalisation only; meaningless when
         ``template_limited``, which the CLI and the studies report).
     n_3sigma_band, n_5sigma_band : tuple of (float or None) or None
-        Template-statistics band (16-84 %, basic bootstrap of the templates) of N(3, 5 sigma);
-        an upper end None: not reached at the low edge of the t_A band.  None with tied rates.
+        Template-statistics band (16-84 %, basic bootstrap of the templates evaluated at
+        N(3, 5 sigma) itself, :func:`events_with_bands`) of N(3, 5 sigma); an upper end None:
+        not reached at the low edge of the t_A band.  None with tied rates.
     t_asimov_band : tuple of float
         (low, central, high) template-statistics band of t_A (noise bias removed).
     p_value : float
@@ -716,6 +757,13 @@ class DiscriminationResult:
         return {renamed.get(k, k): v for k, v in d.items()}
 
 
+#: Template resamples of the N(Z sigma) bands (:func:`events_with_bands`) by default.
+BAND_RESAMPLES: int = 50
+
+#: Relative step of the local slope d ln t_A / d ln N (:func:`events_with_bands`).
+_SLOPE_STEP: float = 1.05
+
+
 #: Fewest toys per hypothesis :func:`run_discrimination` accepts: the direct p-value
 #: resolution is 1 / (n_toys + 1), so 10 toys can at least bound Z >= 1.34.
 MIN_TOYS: int = 10
@@ -783,6 +831,7 @@ def run_discrimination(
     resume: bool = False,
     progress: bool = False,
     identity_resamples: int = 200,
+    band_resamples: int = BAND_RESAMPLES,
 ) -> DiscriminationResult:
     """Run discrimination toys (see module docstring).
 
@@ -813,9 +862,12 @@ def run_discrimination(
     progress : bool
         Show a tqdm progress bar.
     identity_resamples : int
-        Template resamples B (>= 20) of the shape-identity test and the template-statistics
-        bands (:func:`shape_identity`, seeded by ``seed``; about 15 ms each on the shipped
+        Template resamples B (>= 20) of the shape-identity test and the t_A band
+        (:func:`shape_identity`, seeded by ``seed``; about 15 ms each on the shipped
         (E, p_T) grids); not part of the checkpoint identity (no toy depends on it).
+    band_resamples : int
+        Template resamples (>= 10) of the N(3, 5 sigma) bands (:func:`events_with_bands`,
+        free normalisation only; seeded by ``seed``).
 
     Returns
     -------
@@ -836,6 +888,7 @@ def run_discrimination(
     """
     n_toys, chunk_size, seed = _check_run_args(n_toys, chunk_size, workers, seed)
     identity_resamples = check_int("identity_resamples", identity_resamples, lo=20)
+    band_resamples = check_int("band_resamples", band_resamples, lo=10)
     m_alt, n_alt, t_a = _checked_alternative_point(setup)
     toys = _run_toys(
         setup,
@@ -850,7 +903,10 @@ def run_discrimination(
         progress=progress,
     )
     identity = shape_identity(setup, m_alt, n_resamples=identity_resamples, seed=seed)
-    return _result(setup, toys, (m_alt, n_alt, t_a), identity)
+    events: tuple[EventsForSignificance, ...] = ()
+    if setup.rates_alt is None and t_a > 0:
+        events = events_with_bands(setup, alt_mass=m_alt, n_resamples=band_resamples, seed=seed)
+    return _result(setup, toys, (m_alt, n_alt, t_a), identity, events)
 
 
 def _check_run_args(n_toys: Any, chunk_size: Any, workers: Any, seed: Any) -> tuple[int, int, int]:
@@ -1006,11 +1062,129 @@ def events_for_significance(setup: DiscriminationSetup, z: float) -> float | Non
     return setup.n_events * math.exp(lnk)
 
 
+@dataclass(frozen=True)
+class EventsForSignificance:
+    """Expected true events for an Asimov significance Z, with its template-statistics band.
+
+    Attributes
+    ----------
+    z : float
+        Significance in sigma.
+    n : float or None
+        Events (:func:`events_for_significance`; None: not reached).
+    band : tuple of (float or None) or None
+        (low, high) 16-84 % band of ``n`` from the templates' MC statistics (see
+        :func:`events_with_bands`); high None: the low end of the t band is <= 0 (Z not
+        reached there); None when ``n`` is None.
+    t_band : tuple of float or None
+        (low, high) basic-bootstrap band of t_A at ``n`` events (t_A = z^2 there).
+    slope : float or None
+        gamma = d ln t_A / d ln N at ``n`` (1 for the plain Poisson deviance with a free
+        normalisation, below 1 with Barlow-Beeston or tied rates).
+    """
+
+    z: float
+    n: float | None
+    band: tuple[float | None, float | None] | None
+    t_band: tuple[float, float] | None
+    slope: float | None
+
+
+def events_with_bands(
+    setup: DiscriminationSetup,
+    zs: tuple[float, ...] = (3.0, 5.0),
+    *,
+    alt_mass: float | None = None,
+    n_resamples: int = BAND_RESAMPLES,
+    seed: int = 0,
+) -> tuple[EventsForSignificance, ...]:
+    """N(Z sigma) for each Z with a template-statistics band evaluated at N(Z sigma) itself.
+
+    For each Z: N_Z from :func:`events_for_significance` (both hypotheses' rates scaled by
+    one factor, so free and tied normalisations alike).  The templates near the true mass
+    and the alternative's best fit are redrawn from themselves ``n_resamples`` times
+    (:func:`~darkmoments.stats.calibration.bootstrap_statistics`, one set of resampled pairs
+    for every Z) and t_A* recomputed at N_Z; the basic-bootstrap band of t_A there is
+    [2 Z^2 - q84(t*), 2 Z^2 - q16(t*)] (template noise biases t_A upwards; the basic interval
+    removes that to first order).  With the local slope gamma = d ln t_A / d ln N at N_Z
+    (central templates, N_Z x 1.05^{+-1}) the band of N is N_Z (Z^2 / t_hi)^{1/gamma} to
+    N_Z (Z^2 / t_lo)^{1/gamma}.  Because of the bias correction the band can lie above N_Z
+    itself (then the shipped templates' noise makes N_Z optimistic).
+
+    Parameters
+    ----------
+    setup : DiscriminationSetup
+        Free or tied normalisation.
+    zs : tuple of float
+        Significances (> 0).
+    alt_mass : float, optional
+        The alternative's Asimov best fit in GeV (default :func:`alternative_point`).
+    n_resamples : int
+        B >= 10 template resamples.
+    seed : int
+        Seed of the resampling (>= 0).
+
+    Returns
+    -------
+    tuple of EventsForSignificance
+        One per Z, in the order of ``zs``.
+    """
+    from .calibration import bootstrap_statistics
+
+    b = check_int("n_resamples", n_resamples, lo=10)
+    zs = tuple(check_real("z", z, lo=0.0, lo_open=True) for z in zs)
+    if alt_mass is None:
+        alt_mass = alternative_point(setup)[0]
+    ns = [events_for_significance(setup, z) for z in zs]
+    out: dict[int, EventsForSignificance] = {
+        k: EventsForSignificance(z, None, None, None, None)
+        for k, (z, n) in enumerate(zip(zs, ns, strict=True))
+        if n is None
+    }
+    live = [(k, n, _scaled(setup, n / setup.n_events)) for k, n in enumerate(ns) if n is not None]
+    if live:
+
+        def t_at(g_t: ShapeGrid, g_a: ShapeGrid) -> FloatArray:
+            return np.array(
+                [
+                    alternative_point(replace(sc, true_grid=g_t, alt_grid=g_a))[2]
+                    for _, _, sc in live
+                ]
+            )
+
+        masses = (float(setup.true_mass), float(alt_mass))
+        boot = bootstrap_statistics(
+            setup.true_grid, setup.alt_grid, masses, t_at, n_resamples=b, seed=seed
+        )
+        for col, (k, n, _) in enumerate(live):
+            out[k] = _events_band(setup, zs[k], n, boot[:, col])
+    return tuple(out[k] for k in range(len(zs)))
+
+
+def _events_band(
+    setup: DiscriminationSetup, z: float, n: float, t_boot: FloatArray
+) -> EventsForSignificance:
+    """The band of N_Z = ``n`` from bootstrap t* at N_Z (:func:`events_with_bands`)."""
+    z2 = z * z
+    q16, q84 = np.quantile(t_boot, [0.16, 0.84])
+    t_lo, t_hi = 2.0 * z2 - float(q84), 2.0 * z2 - float(q16)
+    up = alternative_point(_scaled(setup, n * _SLOPE_STEP / setup.n_events))[2]
+    dn = alternative_point(_scaled(setup, n / _SLOPE_STEP / setup.n_events))[2]
+    gamma = math.log(up / dn) / (2.0 * math.log(_SLOPE_STEP)) if up > 0 and dn > 0 else 1.0
+    gamma = max(gamma, 1e-3)
+    band = (
+        n * (z2 / t_hi) ** (1.0 / gamma) if t_hi > 0 else None,
+        n * (z2 / t_lo) ** (1.0 / gamma) if t_lo > 0 else None,
+    )
+    return EventsForSignificance(z, n, band, (t_lo, t_hi), gamma)
+
+
 def _result(
     setup: DiscriminationSetup,
     toys: dict[str, FloatArray],
     asimov_point: tuple[float, float, float],
     identity: ShapeIdentity,
+    events: tuple[EventsForSignificance, ...] = (),
 ) -> DiscriminationResult:
     """p-values, significances and event estimates of finished toys (see the module doc).
 
@@ -1031,7 +1205,9 @@ def _result(
     p = empirical_p_value(k, t_alt.size)
     z = float(p_to_z(p))
     imp = mixture_tail_probability(t_alt, toys["llr_alt"], toys["t_prop"], toys["llr_prop"], med)
-    usable = setup.rates_alt is None and t_a > 0
+    n3, n5 = (
+        events if events else (EventsForSignificance(z, None, None, None, None) for z in (3, 5))
+    )
     for name, v in (
         ("toy significance Z", z),
         ("median true-toy statistic", med),
@@ -1050,10 +1226,10 @@ def _result(
         alt_norm=n_alt,
         t_asimov=t_a,
         z_asimov=math.sqrt(max(t_a, 0.0)),
-        n_3sigma=events_for_significance(setup, 3.0) if usable else None,
-        n_5sigma=events_for_significance(setup, 5.0) if usable else None,
-        n_3sigma_band=identity.n_3sigma_band,
-        n_5sigma_band=identity.n_5sigma_band,
+        n_3sigma=n3.n,
+        n_5sigma=n5.n,
+        n_3sigma_band=n3.band,
+        n_5sigma_band=n5.band,
         t_asimov_band=identity.t_band,
         p_value=p,
         z=z,
