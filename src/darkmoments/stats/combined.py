@@ -96,6 +96,7 @@ from .sampling import (
 )
 from .shapes import ShapeGrid
 from .systematics import NormalisationSystematics
+from .toys import _CHUNK_KEYS, _load_chunk, _save_chunk
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments import Experiment
@@ -1104,8 +1105,7 @@ def combined_events_for_significance(
 
 # ----------------------------------------------------------------------------- toys
 
-#: Arrays of one chunk of toys (one value per toy).
-_CHUNK_KEYS: tuple[str, ...] = ("t_true", "t_alt", "t_prop", "llr_alt", "llr_prop")
+# Toy chunks: the arrays and files of stats.toys (_CHUNK_KEYS, _save_chunk, _load_chunk).
 
 
 def _per_experiment(setup: CombinedSetup, lam: FloatArray) -> list[FloatArray]:
@@ -1240,22 +1240,6 @@ class CombinedDiscrimination:
         out = {k: v for k, v in self.__dict__.items() if k not in _CHUNK_KEYS}
         out["n_signal"] = float(sum(self.n_true))
         return out
-
-
-def _save_chunk(res: dict[str, FloatArray], path: Any) -> None:
-    with open(path, "wb") as fh:
-        arrays: dict[str, Any] = {k: res[k] for k in _CHUNK_KEYS}
-        np.savez(fh, **arrays)
-
-
-def _load_chunk(path: Any) -> dict[str, FloatArray]:
-    from ..errors import StaleCheckpointError
-
-    with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in _CHUNK_KEYS if k not in z.files]
-        if missing:
-            raise StaleCheckpointError(f"chunk {path} lacks {missing} (another toy format)")
-        return {k: np.asarray(z[k], dtype=float) for k in _CHUNK_KEYS}
 
 
 def run_combined_discrimination(
