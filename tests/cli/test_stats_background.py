@@ -116,6 +116,15 @@ def test_experiment_background_from_toml(run, tdir: Path, tmp_path: Path) -> Non
     d = json.loads(out)
     assert d["background"] == pytest.approx(8.0, rel=1e-12)
     assert d["background_uncertainty"] == 0.2
+    ws = tmp_path / "ws.json"
+    args = ["workspace", "--model", "km", "--mass", "0.3", "--experiment", str(toml)]
+    code, out, err = run([*args, "--templates", str(tdir), "--out", str(ws), "--json"])
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["background_events"] == pytest.approx(8.0, rel=1e-12)
+    assert info["background_uncertainty"] == 0.2
+    samples = json.loads(ws.read_text())["channels"][0]["samples"]
+    assert [s["name"] for s in samples] == ["signal", "background"]
 
 
 @pytest.mark.parametrize(
