@@ -149,8 +149,9 @@ def test_no_pile_up_of_fitted_masses_at_grid_nodes() -> None:
 def test_no_floor_decides_a_result() -> None:
     """Shipped templates, km vs cr at 61 MeV and km vs md at 1 GeV (E,pt; ~40-80 % of the
     template bins empty): the Barlow-Beeston statistic (Asimov and toys) is the same for
-    floors 1e-12 and 1e-6 (a factor 1e6) to 1e-9, while the plain Poisson deviance moves by
-    O(1) with the floor (issue 11: 1.58 vs 0.65 at 50 events)."""
+    floors 1e-12 and 1e-6 (a factor 1e6) to 1e-9, while the plain Poisson deviance moves with
+    the floor by 1e8 times that (issue 11, 1e5-event templates: 1.58 vs 0.65 at 50 events; the
+    1e6-event templates, fewer empty bins: 0.42 vs 0.21 at 100 events)."""
     from darkmoments.stats.shapes import load_grid
 
     gk = load_grid("km", "ldmx-phase2", "E,pt")
@@ -170,4 +171,4 @@ def test_no_floor_decides_a_result() -> None:
             f"{plain[0][0]:.4f} (floor 1e-12) / {plain[1][0]:.4f} (1e-6)"
         )
         if alt == "cr":
-            assert abs(plain[0][0] - plain[1][0]) > 0.5
+            assert abs(plain[0][0] - plain[1][0]) > 0.1

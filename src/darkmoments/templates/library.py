@@ -711,8 +711,9 @@ def catalogue(directory: str | os.PathLike[str] | None = None) -> list[dict[str,
     --------
     >>> from darkmoments import templates
     >>> rows = templates.catalogue()
-    >>> sorted({(r["experiment"], r["level"]) for r in rows})
-    [('ldmx-phase1', 'truth'), ('ldmx-phase2', 'truth')]
+    >>> sorted({(r["experiment"], r["level"]) for r in rows})  # doctest: +NORMALIZE_WHITESPACE
+    [('ldmx-phase1', 'detector'), ('ldmx-phase1', 'truth'), ('ldmx-phase2', 'detector'),
+     ('ldmx-phase2', 'truth'), ('m3-phase1', 'truth'), ('m3-phase2', 'truth')]
     >>> [(r["model"], r["n_masses"]) for r in rows if r["experiment"] == "ldmx-phase2"][:2]
     [('km', 40), ('md', 40)]
     """
