@@ -394,17 +394,8 @@ def test_background_files_and_totals(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- discrimination
 
+
 #: Whether this version's toys carry a background (DiscriminationSetup.background).
-BACKGROUND_TOYS = "background" in {
-    f.name
-    for f in dataclasses.fields(__import__("darkmoments.stats.toys").stats.toys.DiscriminationSetup)
-}
-needs_toys = pytest.mark.skipif(
-    not BACKGROUND_TOYS,
-    reason="darkmoments.stats.toys.DiscriminationSetup has no background field yet (issue 13)",
-)
-
-
 def test_discrimination_setup_with_zero_background_is_the_same(tdir: Path) -> None:
     from darkmoments.stats.rate import discrimination_setup
     from darkmoments.stats.toys import alternative_point
@@ -414,16 +405,6 @@ def test_discrimination_setup_with_zero_background_is_the_same(tdir: Path) -> No
     zero = discrimination_setup("km", 0.3, "md", EXP, background=0.0, **kw)
     assert zero.fingerprint() == ref.fingerprint()
     assert alternative_point(zero) == alternative_point(ref)
-
-
-@pytest.mark.skipif(BACKGROUND_TOYS, reason="the toys carry a background")
-def test_discrimination_with_background_refused_until_the_toys_carry_it(tdir: Path) -> None:
-    from darkmoments.stats.rate import discrimination_setup
-
-    with pytest.raises(ValueError, match="background support in the toys"):
-        discrimination_setup(
-            "km", 0.3, "md", EXP, n_events=40.0, directory=str(tdir), background=5.0
-        )
 
 
 def _small_setup(background: float, sigma: float | None) -> object:
@@ -439,7 +420,6 @@ def _small_setup(background: float, sigma: float | None) -> object:
     return with_background(s, np.full(30, background / 30), sigma)
 
 
-@needs_toys
 def test_discrimination_with_background_asimov_and_reference() -> None:
     from darkmoments.stats.toys import alternative_fit, alternative_point
 
@@ -454,7 +434,6 @@ def test_discrimination_with_background_asimov_and_reference() -> None:
     assert theta != 1.0
 
 
-@needs_toys
 @pytest.mark.slow
 def test_discrimination_with_background_is_calibrated() -> None:
     """Data from the fitted alternative (with its theta_b): rejection rates = alpha.

@@ -47,8 +47,8 @@ def group_spread(reach: pd.DataFrame) -> dict[str, float]:
     for i, a in enumerate(MODEL_IDS):
         for b in MODEL_IDS[i + 1 :]:
             if a in wide and b in wide:
-                r = np.abs(np.log10(wide[a] / wide[b])).dropna()
-                out[f"{a}-{b}"] = float(np.median(r))
+                r = np.abs(np.log10((wide[a] / wide[b]).to_numpy(dtype=float)))
+                out[f"{a}-{b}"] = float(np.median(r[~np.isnan(r)]))
     return out
 
 

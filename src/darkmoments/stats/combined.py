@@ -1800,13 +1800,14 @@ def load_hypothesis(
     grids, rates = [], []
     for exp in parse_experiments(experiments):
         # load_grid resolves any ExperimentLike (annotated str): pass the resolved setup
-        g = load_grid(mid, cast(Any, exp), observables, directory=directory)
+        # n1 includes the thick-target depth factor (load_grid, depth_nodes masses)
+        g = load_grid(
+            mid, cast(Any, exp), observables, directory=directory, depth_nodes=depth_nodes
+        )
         if g.n1 is None:  # pragma: no cover - load_grid always sets n1
             raise InputError(f"no rates for {mid} in {exp.name}")
-        f = np.asarray(exp.depth_factor(mid, g.masses, nodes=depth_nodes), dtype=float)
-        n1 = g.n1 * f
-        grids.append(replace(g, n1=n1))
-        rates.append(n1)
+        grids.append(g)
+        rates.append(g.n1)
     return CombinedHypothesis(mid, tuple(grids), tuple(rates))
 
 

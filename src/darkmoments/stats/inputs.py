@@ -152,21 +152,14 @@ def load_grid_at(
     -------
     ShapeGrid
     """
-    from .. import templates
     from ..experiments import get_experiment
-    from .shapes import ShapeGrid, load_grid
+    from .shapes import load_grid
 
     exp = get_experiment(experiment)
     d = None if directory is None else str(directory)
     lvl = check_level_file(exp, level, d)
-    if lvl == "truth":
-        # load_grid resolves an Experiment too (get_experiment); its annotation says str
-        return load_grid(model, exp, observables, directory=d)  # type: ignore[arg-type]
-    ms = templates.masses(model, exp, directory=d, level=lvl)
-    ts = [templates.load(model, float(m), exp, directory=d, level=lvl) for m in ms]
-    return ShapeGrid.from_templates(
-        ts, observables, events_per_pb=exp.events_per_pb * exp.efficiency
-    )
+    # load_grid resolves an Experiment too (get_experiment); its annotation says str
+    return load_grid(model, exp, observables, directory=d, level=lvl)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- background

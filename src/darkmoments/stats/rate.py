@@ -250,22 +250,9 @@ def with_background(
     Returns
     -------
     DiscriminationSetup
-
-    Raises
-    ------
-    InputError
-        The toys of this version cannot carry a background (``DiscriminationSetup`` has no
-        ``background`` field, :mod:`darkmoments.stats.toys`).
     """
     import dataclasses
 
-    if "background" not in {f.name for f in dataclasses.fields(DiscriminationSetup)}:
-        raise InputError(
-            "discrimination with a background needs background support in the toys "
-            "(DiscriminationSetup.background, darkmoments.stats.toys), which this version "
-            "does not have yet; the likelihood (stats.fast.profile_mass(background=...)) has "
-            "it; without a background use --flat-background 0"
-        )
     changes: dict[str, Any] = {"background": background, "background_sigma": background_sigma}
     return dataclasses.replace(setup, **changes)
 

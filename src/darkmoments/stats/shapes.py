@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -775,6 +775,8 @@ def load_grid(
     observables: str | Sequence[str] = "E,pt",
     *,
     directory: str | None = None,
+    level: str = "truth",
+    depth_nodes: int | None = 9,
 ) -> ShapeGrid:
     """The shipped templates of a model and experiment as a :class:`ShapeGrid`.
 
@@ -788,19 +790,30 @@ def load_grid(
         ``"E,pt"``, ``"E"`` or ``"pt"``.
     directory : str, optional
         Template directory (default: the shipped templates).
+    level : str
+        ``"truth"`` (``<experiment>.h5``) or ``"detector"`` (``<experiment>.detector.h5``).
+    depth_nodes : int or None
+        Thick targets (M3): the depth factor f = <sigma> / sigma(E0) is computed at this
+        many of the masses and interpolated (:meth:`Experiment.depth_factor`; None: at
+        every mass).  Thin targets: f = 1 exactly, nothing is computed.
 
     Returns
     -------
     ShapeGrid
         With ``n1`` = expected events at unit coupling (experiment efficiency, selection
-        efficiency and luminosity included).
+        efficiency, luminosity and the thick-target depth factor included: the yield of
+        :func:`darkmoments.templates.signal_yield` at g = 1).
     """
     from .. import templates
     from ..experiments import get_experiment
 
     exp = get_experiment(experiment)
-    ms = templates.masses(model, exp, directory=directory)
-    ts = [templates.load(model, float(m), exp, directory=directory) for m in ms]
-    return ShapeGrid.from_templates(
+    ms = templates.masses(model, exp, directory=directory, level=level)
+    ts = [templates.load(model, float(m), exp, directory=directory, level=level) for m in ms]
+    grid = ShapeGrid.from_templates(
         ts, observables, events_per_pb=exp.events_per_pb * exp.efficiency
     )
+    if not exp.thick_target or grid.n1 is None:
+        return grid
+    f = np.asarray(exp.depth_factor(grid.model, grid.masses, nodes=depth_nodes), dtype=float)
+    return replace(grid, n1=grid.n1 * f)

@@ -64,7 +64,14 @@ from ..errors import InputError, InputTypeError, NonFiniteResultError, StaleChec
 from ..validation import check_finite_result, check_int, check_real
 from .calibration import ShapeIdentity, shape_identity_test
 from .discovery import p_to_z
-from .fast import P_FLOOR, PreparedCounts, prepare_counts, profile_mass
+from .fast import (
+    P_FLOOR,
+    PreparedCounts,
+    check_background,
+    check_background_sigma,
+    prepare_counts,
+    profile_mass,
+)
 from .fits import asimov
 from .reference import reference_statistic_pyhf  # re-export (moved there)
 from .sampling import (
@@ -83,6 +90,7 @@ __all__ = [
     "DiscriminationResult",
     "DiscriminationSetup",
     "EventsForSignificance",
+    "alternative_fit",
     "alternative_p_values",
     "alternative_point",
     "discrimination_statistic",
@@ -134,6 +142,16 @@ class DiscriminationSetup:
         (ln theta)^2 / s^2, s = ``systematics.rate_sigma``, theta profiled per toy and per
         hypothesis (:mod:`darkmoments.stats.systematics`).  None (or all components zero):
         the rates are exactly tied.
+    background : ndarray, shape (n_bins,), optional
+        Expected background events per bin (the grids' observables), the same under both
+        hypotheses: each expects signal + theta_b x background, theta_b = 1 in the toys of
+        the true hypothesis and fitted in those of the alternative
+        (:func:`~darkmoments.stats.fast.profile_mass`).  None or all zeros: no background
+        (the setup is then exactly the one without).
+    background_sigma : float, optional
+        Width s_b = ln(1 + sigma_b) of the log-normal background normalisation, a nuisance
+        profiled per toy and hypothesis with the constraint (ln theta_b)^2 / s_b^2; None:
+        theta_b = 1.
     """
 
     true_grid: ShapeGrid
@@ -145,6 +163,8 @@ class DiscriminationSetup:
     refine: bool = True
     p_floor: float = P_FLOOR
     systematics: NormalisationSystematics | None = None
+    background: FloatArray | None = None
+    background_sigma: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("true_grid", "alt_grid"):
@@ -175,6 +195,10 @@ class DiscriminationSetup:
         if (self.rates_true is None) != (self.rates_alt is None):
             raise InputError("give both rates_true and rates_alt (tied rates) or neither")
         self._check_systematics()
+        bkg = check_background(self.background, self.true_grid.n_bins)
+        object.__setattr__(self, "background", bkg)
+        sigma = check_background_sigma(self.background_sigma)
+        object.__setattr__(self, "background_sigma", None if bkg is None else sigma)
         if self.rates_true is not None:
             rt = np.asarray(self.rates_true, dtype=float)
             ra = np.asarray(self.rates_alt, dtype=float)
@@ -224,7 +248,14 @@ class DiscriminationSetup:
         kw: dict[str, Any] = {"refine": self.refine, "p_floor": self.p_floor}
         if self.rate_sigma is not None:
             kw["rate_sigma"] = self.rate_sigma
+        if self.background is not None:
+            kw["background"] = self.background
+            kw["background_sigma"] = self.background_sigma
         return kw
+
+    def expected(self, grid: ShapeGrid, mass: float, n: float, theta_b: float = 1.0) -> FloatArray:
+        """Expected events per bin of a hypothesis: signal n p(mass) + theta_b x background."""
+        return asimov(grid, mass, n, background=self.background, background_scale=theta_b)
 
     def fingerprint(self) -> str:
         """SHA-256 of everything that determines the toys (for safe ``--resume``)."""
@@ -248,6 +279,9 @@ class DiscriminationSetup:
         )
         if self.rate_sigma is not None:  # (setups without systematics keep their old hash)
             h.update(repr(sorted(self.systematics.components().items())).encode())  # type: ignore[union-attr]
+        if self.background is not None:  # (setups without background keep their old hash)
+            h.update(np.ascontiguousarray(self.background).tobytes())
+            h.update(repr(self.background_sigma).encode())
         return h.hexdigest()
 
 
@@ -385,11 +419,26 @@ def alternative_point(setup: DiscriminationSetup) -> tuple[float, float, float]:
     mass, norm, t_asimov : float
         Alternative mass (GeV), its expected events and the Asimov statistic t_A.
     """
-    data = asimov(setup.true_grid, setup.true_mass, setup.n_events)[None, :]
+    mass, norm, _, t_a = alternative_fit(setup)
+    return mass, norm, t_a
+
+
+def alternative_fit(setup: DiscriminationSetup) -> tuple[float, float, float, float]:
+    """:func:`alternative_point` with the alternative's background normalisation.
+
+    Returns
+    -------
+    mass, norm, theta_b, t_asimov : float
+        As :func:`alternative_point`, and theta_b (1 without a background or without its
+        uncertainty).
+    """
+    data = setup.expected(setup.true_grid, setup.true_mass, setup.n_events)[None, :]
     kw = setup.fit_options()
     alt = profile_mass(data, setup.alt_grid, rates=setup.rates_alt, **kw)
     tru = profile_mass(data, setup.true_grid, rates=setup.rates_true, **kw)
-    return float(alt.mass[0]), float(alt.norm[0]), float(alt.deviance[0] - tru.deviance[0])
+    theta = 1.0 if alt.background_scale is None else float(alt.background_scale[0])
+    t_a = float(alt.deviance[0] - tru.deviance[0])
+    return float(alt.mass[0]), float(alt.norm[0]), theta, t_a
 
 
 def template_noise_floor(
@@ -448,6 +497,8 @@ def template_noise_floor(
             setup.n_events,
             refine=False,
             p_floor=setup.p_floor,
+            background=setup.background,
+            background_sigma=setup.background_sigma,
         )
         ts.append(alternative_point(pair)[2])
     return float(np.mean(ts))
@@ -458,9 +509,10 @@ def conditional_null(setup: DiscriminationSetup) -> bool:
 
     With the normalisation free, n is sufficient for it: multinomial toys at the observed n
     do not depend on it.  With tied rates (with or without normalisation systematics) the
-    total is information and the toys are Poisson at the fitted point.
+    total is information and the toys are Poisson at the fitted point; so with a background
+    (the total then mixes signal and background: n is not sufficient for the signal).
     """
-    return setup.rates_alt is None
+    return setup.rates_alt is None and setup.background is None
 
 
 def _asimov_total(setup: DiscriminationSetup) -> int:
@@ -481,8 +533,9 @@ def _run_chunk(
     """
     setup, n, seq, m_alt, n_alt = args
     rng = np.random.default_rng(seq)
-    lam_true = asimov(setup.true_grid, setup.true_mass, setup.n_events)
-    lam_alt = asimov(setup.alt_grid, m_alt, n_alt)
+    lam_true = setup.expected(setup.true_grid, setup.true_mass, setup.n_events)
+    theta = 1.0 if setup.background is None else alternative_fit(setup)[2]
+    lam_alt = setup.expected(setup.alt_grid, m_alt, n_alt, theta)
     c_true = rng.poisson(lam_true, size=(n, lam_true.size)).astype(float)
     cond = conditional_null(setup)
     t_true = discrimination_statistic(c_true, setup)
@@ -552,8 +605,9 @@ def alternative_p_values(
     block = max(1, 20_000 // n_toys)  # data sets per batch of toys
     for lo in range(0, t_obs.size, block):
         sl = slice(lo, min(lo + block, t_obs.size))
-        pairs = zip(fit.mass[sl], fit.norm[sl], strict=True)
-        lam = np.array([asimov(setup.alt_grid, m, max(v, 1e-300)) for m, v in pairs])
+        th = np.ones(c.n.size) if fit.background_scale is None else fit.background_scale
+        pairs = zip(fit.mass[sl], fit.norm[sl], th[sl], strict=True)
+        lam = np.array([setup.expected(setup.alt_grid, m, max(v, 1e-300), t) for m, v, t in pairs])
         total = np.rint(c.n[sl]).astype(np.int64) if cond else None
         toys = null_toys(rng, lam, n_toys, conditional=cond, n_total=total)
         t = discrimination_statistic(toys.reshape(-1, lam.shape[1]), setup)
@@ -602,7 +656,7 @@ def shape_identity(
         alt_mass=float(alt_mass),
         n_events=float(setup.n_events),
         asimov_t=asimov_t,
-        scalable=setup.rates_alt is None,
+        scalable=setup.rates_alt is None and setup.background is None,
         n_resamples=n_resamples,
         seed=seed,
     )
@@ -810,6 +864,14 @@ def run_identity(
         "n_events": float(setup.n_events),
         "tied_rates": setup.rates_true is not None,
         "rate_sigma": setup.rate_sigma,
+        **(
+            {}
+            if setup.background is None
+            else {
+                "background_events": float(setup.background.sum()),
+                "background_sigma": setup.background_sigma,
+            }
+        ),
         "refine": bool(setup.refine),
         "p_floor": float(setup.p_floor),
         "n_toys": int(n_toys),
@@ -992,13 +1054,15 @@ def _run_toys(
 
 def _scaled(setup: DiscriminationSetup, k: float) -> DiscriminationSetup:
     """``setup`` with both hypotheses' rates (and the true events) multiplied by ``k``."""
+    bkg = None if setup.background is None else setup.background * k  # the luminosity
     if setup.rates_true is None or setup.rates_alt is None:
-        return replace(setup, n_events=setup.n_events * k)
+        return replace(setup, n_events=setup.n_events * k, background=bkg)
     return replace(
         setup,
         n_events=setup.n_events * k,
         rates_true=setup.rates_true * k,
         rates_alt=setup.rates_alt * k,
+        background=bkg,
     )
 
 
