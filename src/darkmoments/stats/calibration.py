@@ -1,12 +1,15 @@
 """Is a model separation physics or template MC noise?  A calibrated shape-identity test.
 
-The shipped templates are histograms of N_MC = 1e5 unweighted events per mass, so two models
+The shipped templates are histograms of N_MC = 1e6 unweighted events per mass, so two models
 with identical normalised distributions (km and cr: sigma_cr = m^4 sigma_km point by point)
 still give an Asimov statistic t_A > 0.  :func:`shape_identity_test` measures how large t_A
 can be from template noise alone, by a parametric bootstrap of the templates:
 
 * **Null "shapes identical"**: both models' shapes are one common shape p0, estimated by
-  pooling the two templates at the same mass (weights N_MC); each node of each grid near the
+  pooling the two templates at the same mass (weights N_MC) with :data:`POOL_PRIOR`
+  pseudo-events in every bin of the local support (so that bins empty in both templates,
+  where the truth is small but not 0, are populated by the resamples as they would be by
+  new MC samples; without it the null is anti-conservative); each node of each grid near the
   masses that matter (the true mass and the alternative's best fit, +-``WINDOW`` nodes) is
   redrawn as ``Multinomial(N_MC, p0) / N_MC`` with that template's own N_MC, and the Asimov
   t (masses profiled, the statistic's own likelihood) is recomputed.  The p-value of the
@@ -38,6 +41,7 @@ from .shapes import ShapeGrid
 
 __all__ = [
     "IDENTITY_ALPHA",
+    "POOL_PRIOR",
     "WINDOW",
     "ShapeIdentity",
     "bootstrap_statistics",
@@ -55,6 +59,15 @@ IDENTITY_ALPHA: float = 0.01
 #: Grid nodes on each side of the true mass and of the alternative best fit that are
 #: resampled (the interpolation and the mass fit use no node further away in practice).
 WINDOW: int = 3
+#: Pseudo-events per bin of the local support added to the pooled MC counts of the null's
+#: common shape (a Jeffreys prior, 1/2).  Without it the null is anti-conservative with sparse
+#: templates: a bin empty in both templates gets probability 0 and is never populated by the
+#: resamples, although the truth there is small but not 0, so the noise-only t is too small.
+#: Measured (identical truth, both "models" drawn from it, B = 40): on the shipped 1e6-event
+#: (E, p_T) km grid at 0.3 GeV, 30 pairs, mean p 0.31 and 17 % with p <= 0.05 with the plain
+#: pooled shape, mean p 0.55 and 3 % with it; synthetic 24 x 20 bins at N_MC = 3000, 60
+#: pairs: 0.27 / 17 % and 0.59 / 3 % (tests/stats/test_calibration_null.py).
+POOL_PRIOR: float = 0.5
 #: Quantiles of the template-statistics band (one standard deviation for a Gaussian).
 BAND_QUANTILES: tuple[float, float] = (0.16, 0.84)
 
@@ -191,13 +204,28 @@ def window_nodes(grid: ShapeGrid, masses: tuple[float, ...]) -> NDArray[np.intp]
 def _pooled(
     own: ShapeGrid, other: ShapeGrid, nodes: NDArray[np.intp], n_own: FloatArray, n_other: float
 ) -> FloatArray:
-    """Common shape at ``own``'s ``nodes``: own and other's shape pooled with weights N_MC."""
+    """Common shape at ``own``'s ``nodes`` under the null (see :data:`POOL_PRIOR`).
+
+    The pooled MC counts of both templates (own and other's shape with weights N_MC) plus
+    :data:`POOL_PRIOR` pseudo-events in every bin of the local support (bins populated in
+    either model at the node or its neighbouring nodes), normalised.
+    """
     lo, hi = other.mass_range
+
+    def other_at(j: int) -> FloatArray:
+        q = other.shape(min(max(float(own.masses[j]), lo), hi))
+        return q / q.sum()
+
     rows = []
     for i in nodes:
-        q = other.shape(min(max(float(own.masses[i]), lo), hi))
-        p = own.probs[i]
-        rows.append((n_own[i] * p / p.sum() + n_other * q / q.sum()) / (n_own[i] + n_other))
+        p = own.probs[i] / own.probs[i].sum()
+        counts = n_own[i] * p + n_other * other_at(int(i))
+        near = range(max(int(i) - 1, 0), min(int(i) + 2, own.masses.size))
+        support = np.zeros(p.shape, dtype=bool)
+        for j in near:
+            support |= (own.probs[j] > 0) | (other_at(j) > 0)
+        x = counts + POOL_PRIOR * support
+        rows.append(x / x.sum())
     return np.array(rows)
 
 
