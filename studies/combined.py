@@ -258,11 +258,15 @@ def run(
     toys: int = 2000,
     workers: int = 1,
     templates: str | None = None,
+    masses: tuple[float, ...] = MASSES,
 ) -> dict[str, Any]:
-    """Compute the table, the summary and the figures; return the summary."""
+    """Compute the table, the summary and the figures; return the summary.
+
+    ``masses``: the true masses of the full run (GeV; the nearest grid nodes are used).
+    """
     out.mkdir(parents=True, exist_ok=True)
     if not fast:
-        return _run(out, False, factor, identity_resamples, toys, workers, templates)
+        return _run(out, False, factor, identity_resamples, toys, workers, templates, masses)
     with tempfile.TemporaryDirectory(prefix="darkmoments-combined-") as tmp:
         directory = str(_fast_templates(Path(tmp), templates))
         return _run(out, True, factor, identity_resamples, toys, workers, directory)
@@ -276,6 +280,7 @@ def _run(
     toys: int,
     workers: int,
     directory: str | None,
+    true_masses: tuple[float, ...] = MASSES,
 ) -> dict[str, Any]:
     """:func:`run` with the template directory resolved."""
     pairs = list(FAST_PAIRS) if fast else [(a, b) for a in MODEL_IDS for b in MODEL_IDS if a != b]
@@ -285,7 +290,7 @@ def _run(
     models = {m for p in pairs for m in p}
     hyps = _hypotheses(models, exps, directory, factor)
     grid = hyps[(pairs[0][0], sorted(exps)[0])].grids[0].masses
-    masses = (0.1,) if fast else _nearest_nodes(MASSES, grid)
+    masses = (0.1,) if fast else _nearest_nodes(true_masses, grid)
     tasks = _tasks(hyps, pairs, masses, sets, factor, n_identity)
     if workers > 1:
         with ProcessPoolExecutor(workers) as ex:
@@ -328,6 +333,7 @@ def _summary(df: pd.DataFrame, factor: float, check: dict[str, Any], fast: bool)
         "fast": fast,
         "coupling_factor": factor,
         "rows": len(df),
+        "true_masses": sorted(float(m) for m in df["mass"].unique()),
         "separable_rows": len(sep),
         "toy_check": check,
         "median_k5sigma": {
@@ -446,6 +452,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--toys", type=int, default=2000)
     ap.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "1")))
     ap.add_argument("--templates", default=None, help="template directory")
+    ap.add_argument(
+        "--masses",
+        default=",".join(f"{m:g}" for m in MASSES),
+        help="true masses of the full run, GeV, comma-separated (nearest grid nodes)",
+    )
     a = ap.parse_args(argv)
     s = run(
         a.out,
@@ -455,6 +466,7 @@ def main(argv: list[str] | None = None) -> None:
         toys=a.toys,
         workers=a.workers,
         templates=a.templates,
+        masses=tuple(float(m) for m in a.masses.split(",")),
     )
     c = s["toy_check"]
     print(
