@@ -74,6 +74,7 @@ from scipy.interpolate import CubicSpline
 
 from ..errors import InputError, InputTypeError, NonFiniteResultError
 from ..validation import check_finite_result, check_int, check_real
+from ._roots import luminosity_scale
 from .discovery import p_to_z
 from .fast import (
     P_FLOOR,
@@ -1047,10 +1048,6 @@ def combined_alternative_point(setup: CombinedSetup) -> tuple[float, FloatArray,
     return float(alt.mass[0]), alt.norm[:, 0].copy(), float(alt.deviance[0] - tru.deviance[0])
 
 
-#: Largest luminosity scale tried by :func:`combined_events_for_significance` (4^20).
-_MAX_DOUBLINGS: int = 20
-
-
 def combined_events_for_significance(
     setup: CombinedSetup, z: float, *, xtol: float = 1e-9
 ) -> float | None:
@@ -1070,37 +1067,12 @@ def combined_events_for_significance(
         k; None if t_A = 0 at k = 1 or no k up to 4^20 reaches ``z`` (t_A saturates: template
         statistics or systematics bound the separation).
     """
-    from scipy.optimize import brentq
-
     z = check_real("z", z, lo=0.0, lo_open=True)
-    target = z * z
-    t1 = combined_alternative_point(setup)[2]
-    if not t1 > 0:
-        return None
-
-    def excess(lnk: float) -> float:
-        return combined_alternative_point(setup.scaled(math.exp(lnk)))[2] - target
-
-    guess = math.log(target / t1)
-    lo, hi = (0.0, guess) if guess >= 0 else (guess, 0.0)
-    f_lo = t1 - target if lo == 0.0 else excess(lo)
-    f_hi = t1 - target if hi == 0.0 else excess(hi)
-    step = math.log(4.0)
-    for _ in range(_MAX_DOUBLINGS):
-        if f_lo <= 0 <= f_hi:
-            break
-        if f_hi < 0:
-            lo, f_lo = hi, f_hi
-            hi += step
-            f_hi = excess(hi)
-        else:
-            hi, f_hi = lo, f_lo
-            lo -= step
-            f_lo = excess(lo)
-    if not f_lo <= 0 <= f_hi:
-        return None
     xtol = check_real("xtol", xtol, lo=0.0, lo_open=True)
-    return math.exp(brentq(excess, lo, hi, xtol=xtol, rtol=1e-12))
+    t1 = combined_alternative_point(setup)[2]
+    return luminosity_scale(
+        lambda k: combined_alternative_point(setup.scaled(k))[2], z * z, t1, xtol=xtol
+    )
 
 
 # ----------------------------------------------------------------------------- toys

@@ -58,10 +58,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import brentq
 
 from ..errors import InputError, InputTypeError, NonFiniteResultError, StaleCheckpointError
 from ..validation import check_finite_result, check_int, check_real
+from ._roots import luminosity_scale
 from .calibration import ShapeIdentity, shape_identity_test
 from .discovery import p_to_z
 from .fast import (
@@ -1066,10 +1066,6 @@ def _scaled(setup: DiscriminationSetup, k: float) -> DiscriminationSetup:
     )
 
 
-#: Largest luminosity scale :func:`events_for_significance` tries (a factor 4^20 ~ 1e12).
-_MAX_DOUBLINGS = 20
-
-
 def events_for_significance(setup: DiscriminationSetup, z: float) -> float | None:
     """True expected events for an Asimov significance Z_A = sqrt(t_A) = ``z``.
 
@@ -1079,7 +1075,8 @@ def events_for_significance(setup: DiscriminationSetup, z: float) -> float | Non
     rates and a log-normal nuisance, t_A(k) = min [k D + (ln theta)^2 / s^2] grows less than
     linearly, and with template MC uncertainty (Barlow-Beeston) t_A saturates at large k.  So
     k is found by Brent's method in ln k (to 1e-9), after bracketing from the linear guess
-    Z^2 / t_A(1) by factors of 4.
+    Z^2 / t_A(1) by factors of 4 (the search shared with
+    :func:`~darkmoments.stats.combined.combined_events_for_significance`).
 
     Parameters
     ----------
@@ -1096,34 +1093,9 @@ def events_for_significance(setup: DiscriminationSetup, z: float) -> float | Non
         or the systematics bound the separation).
     """
     z = check_real("z", z, lo=0.0, lo_open=True)
-    target = z * z
     t1 = alternative_point(setup)[2]
-    if not t1 > 0:
-        return None
-
-    def excess(lnk: float) -> float:
-        return alternative_point(_scaled(setup, math.exp(lnk)))[2] - target
-
-    guess = math.log(target / t1)
-    lo, hi = (0.0, guess) if guess >= 0 else (guess, 0.0)
-    f_lo = t1 - target if lo == 0.0 else excess(lo)
-    f_hi = t1 - target if hi == 0.0 else excess(hi)
-    step = math.log(4.0)
-    for _ in range(_MAX_DOUBLINGS):
-        if f_lo <= 0 <= f_hi:
-            break
-        if f_hi < 0:  # still below Z at the upper end: go up
-            lo, f_lo = hi, f_hi
-            hi += step
-            f_hi = excess(hi)
-        else:  # already above Z at the lower end: go down
-            hi, f_hi = lo, f_lo
-            lo -= step
-            f_lo = excess(lo)
-    if not f_lo <= 0 <= f_hi:
-        return None
-    lnk = brentq(excess, lo, hi, xtol=1e-9, rtol=1e-12)
-    return setup.n_events * math.exp(lnk)
+    k = luminosity_scale(lambda k: alternative_point(_scaled(setup, k))[2], z * z, t1)
+    return None if k is None else setup.n_events * k
 
 
 @dataclass(frozen=True)
