@@ -40,12 +40,10 @@ SKIP_MODULES: dict[str, str] = {
 EXAMPLES_PENDING: tuple[str, ...] = (
     "darkmoments.stats",
     "darkmoments.templates.core",
-    "darkmoments.experiments",
     "darkmoments.thick_target",
     "darkmoments.plotting",
     "darkmoments.reproduce",
     "darkmoments.figures",
-    "darkmoments.events_schema",
 )
 
 #: Not part of the documented API: the CLI modules (documented by --help, tests/cli/

@@ -58,17 +58,55 @@ BYTES_PER_EVENT: int = 8 * len(EVENT_COLUMNS)
 def four_momentum(particle: str) -> slice:
     """Columns (E, px, py, pz) of ``particle`` ("lepton", "dark_photon", "nucleus") as a slice.
 
+    Parameters
+    ----------
+    particle : str
+        One of :data:`PARTICLES`.
+
+    Returns
+    -------
+    slice
+        The four columns of its four-momentum (GeV) in an event block of
+        :data:`EVENT_COLUMNS`.
+
     Raises
     ------
     KeyError
         Unknown particle name.
+
+    Examples
+    --------
+    >>> from darkmoments.events_schema import EVENT_COLUMNS, four_momentum
+    >>> four_momentum("dark_photon")
+    slice(4, 8, None)
+    >>> EVENT_COLUMNS[four_momentum("lepton")]
+    ('lepton_E', 'lepton_px', 'lepton_py', 'lepton_pz')
     """
     start = COLUMN_INDEX[f"{particle}_E"]
     return slice(start, start + 4)
 
 
 def momentum_columns(particle: str, order: str = "E,px,py,pz") -> list[str]:
-    """Column names of a four-momentum in a given component order (``"px,py,pz,E"`` for LHE)."""
+    """Column names of a four-momentum in a given component order (``"px,py,pz,E"`` for LHE).
+
+    Parameters
+    ----------
+    particle : str
+        One of :data:`PARTICLES`.
+    order : str
+        Comma-separated components among E, px, py, pz (GeV).
+
+    Returns
+    -------
+    list of str
+        Column names of :data:`EVENT_COLUMNS`, in ``order``.
+
+    Examples
+    --------
+    >>> from darkmoments.events_schema import momentum_columns
+    >>> momentum_columns("nucleus", "px,py,pz,E")  # the LHE order
+    ['nucleus_px', 'nucleus_py', 'nucleus_pz', 'nucleus_E']
+    """
     return [f"{particle}_{c}" for c in order.split(",")]
 
 

@@ -149,12 +149,32 @@ DETECTOR_LEVEL_KEYS: tuple[str, ...] = ("cuts",)
 def check_level(level: Any) -> str:
     """Validate a template level: ``"truth"`` or ``"detector"`` (case-insensitive).
 
+    Parameters
+    ----------
+    level : str
+        The level, any case, surrounding blanks ignored.
+
+    Returns
+    -------
+    str
+        ``"truth"`` or ``"detector"``.
+
     Raises
     ------
     InputTypeError
         Not a string.
     InputError
         Another string (the message lists the allowed levels).
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import check_level
+    >>> check_level(" Detector ")
+    'detector'
+    >>> check_level("reco")
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: level must be one of truth, detector; got 'reco'
     """
     if not isinstance(level, str):
         raise InputTypeError(
@@ -226,6 +246,17 @@ def geometric_grid(lo: float, hi: float, n: int, digits: int) -> tuple[float, ..
     Returns
     -------
     tuple of float
+
+    Examples
+    --------
+    Four decades of A' mass in GeV, exact decimals (``np.geomspace`` gives
+    0.0009999999999999998 or 0.010000000000000002 depending on the CPU):
+
+    >>> from darkmoments.experiments import geometric_grid
+    >>> geometric_grid(1e-3, 1.0, 4, 6)
+    (0.001, 0.01, 0.1, 1.0)
+    >>> geometric_grid(1e-3, 3.0, 40, 6)[:3]  # the first masses of the shipped grid
+    (0.001, 0.00122788, 0.0015077)
     """
     if not (0 < lo < hi) or not (math.isfinite(lo) and math.isfinite(hi)):
         raise InputError(f"geometric grid needs 0 < lo < hi (finite), got lo={lo}, hi={hi}")
@@ -244,6 +275,25 @@ def uniform_grid(lo: float, hi: float, n: int, digits: int) -> tuple[float, ...]
 
     Like ``np.linspace`` but exactly the same on every machine and free of binary round-off
     (``uniform_grid(0, 4, 41, 12)[3]`` is 0.3, not 0.30000000000000004).
+
+    Parameters
+    ----------
+    lo, hi : float
+        End points (any unit; the E edges of :func:`default_binning` are 0 and E0 in GeV).
+    n : int
+        Number of values (>= 2).
+    digits : int
+        Significant digits kept.
+
+    Returns
+    -------
+    tuple of float
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import uniform_grid
+    >>> uniform_grid(0.0, 4.0, 41, 12)[:4]  # the 100 MeV E edges of a 4 GeV beam
+    (0.0, 0.1, 0.2, 0.3)
     """
     n = int(n)
     a, b = _decimal(lo), _decimal(hi)
@@ -279,6 +329,16 @@ def edges_difference(
     str or None
         ``None`` if they match, else e.g. ``"p_T edge 30 is 0.0572295 GeV in the file,
         0.0572296 GeV in the experiment (tolerance 1e-09 relative)"``.
+
+    Examples
+    --------
+    A few-ulp difference passes, a moved edge (1 part in 1e8) does not:
+
+    >>> from darkmoments.experiments import edges_difference
+    >>> edges_difference("E", [0.0, 1.0, 2.0 + 4e-16], [0.0, 1.0, 2.0]) is None
+    True
+    >>> edges_difference("E", [0.0, 1.0, 2.00000002], [0.0, 1.0, 2.0])
+    'E edge 2 is 2.00000002 GeV in the file, 2.0 GeV in the experiment (tolerance 1e-09 relative)'
     """
     a = np.asarray(file_edges, dtype=float)
     b = np.asarray(expected, dtype=float)
@@ -295,7 +355,29 @@ def edges_difference(
 
 
 def cuts_difference(stored: Mapping[str, Any], expected: Mapping[str, Any]) -> str | None:
-    """Describe how two cut dictionaries differ (same keys, values within ``CUT_RTOL``)."""
+    """Describe how two cut dictionaries differ (same keys, values within ``CUT_RTOL``).
+
+    Parameters
+    ----------
+    stored, expected : mapping
+        Cut name to value (GeV, or a fraction of E0), as :meth:`Cuts.to_dict`.
+
+    Returns
+    -------
+    str or None
+        ``None`` if they match within ``CUT_RTOL`` (1e-9 relative), else the first
+        difference.
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import cuts_difference
+    >>> cuts_difference({"e_max_fraction": 0.3}, {"e_max_fraction": 0.3 * (1 + 1e-12)}) is None
+    True
+    >>> cuts_difference({"e_max_fraction": 0.3}, {"e_max_fraction": 0.25})
+    'cut e_max_fraction is 0.3, expected 0.25 (tolerance 1e-09 relative)'
+    >>> cuts_difference({}, {"pt_min": 0.01})
+    "cuts {} != {'pt_min': 0.01}"
+    """
     if set(stored) != set(expected):
         return f"cuts {dict(stored)} != {dict(expected)}"
     for k in sorted(expected):
@@ -325,6 +407,16 @@ def check_edges(name: str, edges: Sequence[float] | ArrayLike) -> tuple[float, .
     ------
     InputError
         Naming the parameter and what is wrong (a ``ValueError``).
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import check_edges
+    >>> check_edges("pt_edges", [0, 0.01, 0.1])
+    (0.0, 0.01, 0.1)
+    >>> check_edges("pt_edges", [0.0, 0.1, 0.1])
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: pt_edges must be strictly increasing, got [0.0, 0.1, 0.1]
     """
     try:
         arr = np.asarray(edges, dtype=float)
@@ -357,6 +449,15 @@ class Binning:
     Events outside the edges do not enter the template; they count as failing the selection
     (the template's ``selection_efficiency`` accounts for them).  The default binning
     (:func:`default_binning`) covers the whole phase space, so no event is lost.
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import Binning
+    >>> b = Binning((0.0, 4.0, 8.0), (0.0, 0.01, 0.1, 8.0))  # GeV
+    >>> b.shape  # (E bins, p_T bins)
+    (2, 3)
+    >>> b.difference((0.0, 4.0, 8.0), (0.0, 0.02, 0.1, 8.0))
+    'p_T edge 1 is 0.02 GeV in the file, 0.01 GeV in the experiment (tolerance 1e-09 relative)'
     """
 
     e_edges: tuple[float, ...]
@@ -418,6 +519,15 @@ def default_binning(beam_energy: float) -> Binning:
     Returns
     -------
     Binning
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import default_binning
+    >>> b = default_binning(8.0)
+    >>> b.shape, b.e_edges[:3]  # 40 x 48 bins, 200 MeV in E at 8 GeV
+    ((40, 48), (0.0, 0.2, 0.4))
+    >>> b.pt_edges[:3], b.pt_edges[-1]  # [0, 20 keV], then log-spaced up to E0
+    ((0.0, 2e-05, 2.63161747386e-05), 8.0)
     """
     e0 = check_real("beam_energy", beam_energy, lo=0.0, lo_open=True, unit="GeV")
     e_edges = uniform_grid(0.0, e0, _N_E_BINS + 1, EDGE_DIGITS)
@@ -443,6 +553,21 @@ class Cuts:
         Keep events with p_T >= pt_min [GeV].
     pt_max : float or None
         Keep events with p_T < pt_max [GeV].
+
+    Examples
+    --------
+    The LDMX missing-momentum signal region, E < 0.3 E0, on two 8 GeV recoils:
+
+    >>> from darkmoments.experiments import Cuts
+    >>> sr = Cuts(e_max_fraction=0.3)
+    >>> sr.mask([1.0, 3.0], [0.1, 0.1], beam_energy=8.0)  # GeV; 3 GeV > 2.4 GeV fails
+    array([ True, False])
+    >>> sr.to_dict(), Cuts().is_empty
+    ({'e_max_fraction': 0.3}, True)
+    >>> Cuts(pt_min=0.5, pt_max=0.1)
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: cut pt_min (0.5 GeV) must be below pt_max (0.1 GeV)
     """
 
     e_max_fraction: float | None = None
@@ -516,6 +641,12 @@ class MassGrid:
         Lowest and highest mass in GeV.
     n : int
         Number of masses (>= 2).
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import MassGrid
+    >>> MassGrid(0.001, 1.0, 4).masses()  # GeV
+    array([0.001, 0.01 , 0.1  , 1.   ])
     """
 
     m_min: float
@@ -545,6 +676,23 @@ def default_mass_grid(beam_energy: float) -> MassGrid:
     """The default template mass grid for a beam energy E0 [GeV].
 
     40 log-spaced masses from 1 MeV to min(3 GeV, E0 / 2) (:class:`MassGrid`).
+
+    Parameters
+    ----------
+    beam_energy : float
+        E0 in GeV (> 0).
+
+    Returns
+    -------
+    MassGrid
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import default_mass_grid
+    >>> default_mass_grid(4.0)  # LDMX Phase I: up to E0 / 2 = 2 GeV
+    MassGrid(m_min=0.001, m_max=2.0, n=40)
+    >>> default_mass_grid(8.0).m_max  # GeV, capped at 3 GeV
+    3.0
     """
     e0 = check_real("beam_energy", beam_energy, lo=0.0, lo_open=True, unit="GeV")
     return MassGrid(1.0e-3, min(3.0, 0.5 * e0), 40)
@@ -586,6 +734,19 @@ class Background:
     as in the paper's zero-background reach.  How the statistics use it (a Poisson
     background per bin with one Gaussian-constrained normalisation nuisance) is
     ``docs/detector.md`` section 8.
+
+    Examples
+    --------
+    Two E bins by one p_T bin (GeV edges), 3.5 expected events in all, known to 20 %:
+
+    >>> from darkmoments.experiments import Background
+    >>> bkg = Background([[3.0], [0.5]], (0.0, 1.0, 8.0), (0.0, 8.0), 0.2)
+    >>> bkg.total, bkg.level
+    (3.5, 'truth')
+    >>> Background([[-1.0], [0.5]], (0.0, 1.0, 8.0), (0.0, 8.0))
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: <background>: background counts must be finite and >= 0 ...
     """
 
     counts: NDArray[np.float64]
@@ -671,6 +832,18 @@ def read_background(
     InputError
         Missing file, unknown suffix, missing arrays, bad shapes or values (naming the
         file and the key).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.experiments import read_background
+    >>> path = Path(tempfile.mkdtemp()) / "bkg.json"
+    >>> _ = path.write_text(json.dumps(
+    ...     {"e_edges": [0, 2.4, 8], "pt_edges": [0, 8], "counts": [[0.8], [12.0]]}))
+    >>> bkg = read_background(path, normalisation_uncertainty=0.1, level="detector")
+    >>> bkg.total, bkg.counts.shape, bkg.normalisation_uncertainty
+    (12.8, (2, 1), 0.1)
     """
     p = Path(path)
     if not p.is_file():
@@ -756,6 +929,28 @@ class Experiment:
         True: the yield integrates over depth with the beam lepton's energy loss
         (:meth:`depth_factor`, :mod:`darkmoments.thick_target`; muon beams only).  False (the
         default, LDMX and the paper): the thin-target yield at the beam energy.
+
+    Examples
+    --------
+    LDMX Phase II: 1e16 electrons of 8 GeV on 0.1 X0 of tungsten, 22.2 events per pb:
+
+    >>> from darkmoments.experiments import get_experiment
+    >>> ex = get_experiment("ldmx-phase2")
+    >>> ex.lepton, ex.beam_energy, ex.eot, round(ex.thickness_cm, 5), ex.thickness_x0
+    ('e', 8.0, 1e+16, 0.03504, 0.1)
+    >>> round(ex.events_per_pb, 2), ex.binning.shape, ex.mass_grid.n
+    (22.15, (40, 48), 40)
+    >>> ex.cuts_at("truth").is_empty, ex.cuts_at("detector").to_dict()
+    (True, {'e_max_fraction': 0.3})
+    >>> ex.background_at("truth") is None  # no background: the paper's zero-background reach
+    True
+
+    An own setup: a 16 GeV beam on 0.2 X0 of aluminium (binning and masses by default):
+
+    >>> from darkmoments.experiments import Experiment
+    >>> mine = Experiment("al-16", "e", 16.0, 1e15, "Al", 0.2 * 8.897)
+    >>> mine.mass_grid.m_max, mine.binning.e_edges[1], mine.detector is None
+    (3.0, 0.4, True)
     """
 
     name: str
@@ -974,6 +1169,23 @@ class Experiment:
         ------
         InputError
             Bad values; a thick target without ``model`` and ``mass`` or ``depth_factor``.
+
+        Examples
+        --------
+        >>> from darkmoments.experiments import get_experiment
+        >>> round(get_experiment("ldmx-phase2").expected_events(3.3456e9, 1e-5), 2)  # events
+        7.41
+
+        A thick target needs the depth factor f (or the model and mass to compute it); with
+        f = 0.6 given, 1e3 pb at g = 1e-3 on M3 Phase 1 (1e10 muons, 50 X0 of W):
+
+        >>> m3 = get_experiment("m3-phase1")
+        >>> f"{m3.expected_events(1e3, 1e-3, depth_factor=0.6):.3g}"
+        '6.65e-06'
+        >>> m3.expected_events(1e3, 1e-3)
+        Traceback (most recent call last):
+        ...
+        darkmoments.errors.InputError: ...
         """
         if not 0.0 <= selection_efficiency <= 1.0:
             raise InputError(f"selection_efficiency must be in [0, 1], got {selection_efficiency}")
@@ -1142,6 +1354,20 @@ def experiment_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Exp
     Returns
     -------
     Experiment
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import experiment_from_dict
+    >>> ex = experiment_from_dict({"name": "w-4", "lepton": "e", "beam_energy": 4.0,
+    ...                            "eot": 4e14, "target": "W", "thickness_x0": 0.1,
+    ...                            "cuts": {"e_max_fraction": 0.3}})
+    >>> round(ex.thickness_cm, 5), round(ex.events_per_pb, 4), ex.cuts.to_dict()
+    (0.03504, 0.8861, {'e_max_fraction': 0.3})
+    >>> experiment_from_dict({"name": "x", "lepton": "e", "beam_energy": 4.0, "eot": 1e14,
+    ...                       "target": "W", "thickness": 0.1})
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: <dict>: unknown experiment keys ['thickness']; allowed: [...]
     """
     unknown = set(data) - _TOP_KEYS
     if unknown:
@@ -1286,6 +1512,28 @@ def experiment_from_toml(path: str | os.PathLike[str]) -> Experiment:
     Returns
     -------
     Experiment
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.experiments import experiment_from_toml
+    >>> toml = Path(tempfile.mkdtemp()) / "pb-8.toml"
+    >>> _ = toml.write_text('''
+    ... name = "pb-8"
+    ... lepton = "e"
+    ... beam_energy = 8.0
+    ... eot = 1e16
+    ... target = "Pb"
+    ... thickness_x0 = 0.1
+    ... [masses]
+    ... min = 0.01
+    ... max = 1.0
+    ... n = 3
+    ... ''')
+    >>> ex = experiment_from_toml(toml)
+    >>> ex.target.symbol, round(ex.thickness_cm, 4), ex.mass_grid.masses()
+    ('Pb', 0.0561, array([0.01, 0.1 , 1.  ]))
     """
     p = Path(path)
     try:
@@ -1313,10 +1561,27 @@ def get_experiment(experiment: ExperimentLike) -> Experiment:
         ``"ldmx-phase1"``, ``"ldmx-phase2"``, ``"m3-phase1"``, ``"m3-phase2"``
         (case-insensitive) or the path of a ``.toml`` file.
 
+    Returns
+    -------
+    Experiment
+
     Raises
     ------
     ValueError
         If the name is unknown and no such TOML file exists; the message lists the names.
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import get_experiment
+    >>> get_experiment("LDMX-Phase1").beam_energy  # GeV
+    4.0
+    >>> m3 = get_experiment("m3-phase2")
+    >>> m3.lepton, f"{m3.eot:g}", m3.thick_target, m3.thickness_cm  # 50 X0 of tungsten, cm
+    ('mu', '1e+13', True, 17.52)
+    >>> get_experiment("ldmx-phase3")
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: unknown experiment 'ldmx-phase3'; allowed: ldmx-phase1, ...
     """
     if isinstance(experiment, Experiment):
         return experiment
@@ -1370,6 +1635,20 @@ def expected_events(
     -------
     float or numpy.ndarray
         Expected number of events.
+
+    Examples
+    --------
+    The km cross section at m_A' = 0.1 GeV and 8 GeV is 3.35e9 pb at epsilon = 1 (the
+    shipped template); LDMX Phase II (22.15 events per pb) sees 2.3 events, the
+    zero-background 90 % CL limit, at epsilon ~ 5.6e-6:
+
+    >>> from darkmoments.experiments import expected_events
+    >>> round(expected_events(3.3456e9, 5.6e-6, "ldmx-phase2"), 2)
+    2.32
+    >>> expected_events(3.3456e9, [1e-5, 1e-4]).round(1)  # events, quadratic in epsilon
+    array([  7.4, 741.2])
+    >>> round(expected_events(3.3456e9, 1e-5, selection_efficiency=0.5), 2)  # half selected
+    3.71
     """
     return get_experiment(experiment).expected_events(
         sigma_pb,
