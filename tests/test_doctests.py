@@ -40,7 +40,6 @@ SKIP_MODULES: dict[str, str] = {
 EXAMPLES_PENDING: tuple[str, ...] = (
     "darkmoments.stats",
     "darkmoments.templates.core",
-    "darkmoments.thick_target",
     "darkmoments.plotting",
     "darkmoments.reproduce",
     "darkmoments.figures",
