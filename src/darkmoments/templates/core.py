@@ -87,6 +87,21 @@ class Template:
     metadata : dict
         Everything else stored with the file (lepton, target, beam energy, events, seed,
         generator version, binning, selection efficiency, checksum ...).
+
+    Examples
+    --------
+    A shipped template at a grid mass (:func:`darkmoments.templates.load`): 40 x 48 (E, p_T)
+    bins of unit sum, built from 1e6 generated events; md at 0.0607 GeV and 8 GeV has
+    sigma = 4.8e7 pb at mu_f / e = 1 GeV^-1:
+
+    >>> from darkmoments import templates
+    >>> t = templates.load("md", templates.masses("md", "ldmx-phase2")[20])
+    >>> t.model, t.mass, t.experiment, t.hist.values().shape
+    ('md', 0.0606931, 'ldmx-phase2', (40, 48))
+    >>> f"{t.sigma_pb:.2g} pb", round(float(t.hist.values().sum()), 12), t.metadata["n_events"]
+    ('4.8e+07 pb', 1.0, 1000000)
+    >>> round(float(t.to_hist(50.0).values().sum()), 9)  # scaled to 50 expected events
+    50.0
     """
 
     hist: hist.Hist
@@ -114,7 +129,27 @@ class Template:
 
 
 def copy_template(t: Template) -> Template:
-    """An independent copy of a template (histogram and metadata), safe to modify."""
+    """An independent copy of a template (histogram and metadata), safe to modify.
+
+    Parameters
+    ----------
+    t : Template
+        The template.
+
+    Returns
+    -------
+    Template
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> from darkmoments.templates.core import copy_template
+    >>> t = templates.load("km", 0.1)
+    >>> c = copy_template(t)
+    >>> c.metadata["note"] = "mine"
+    >>> "note" in t.metadata, c.sigma_pb == t.sigma_pb
+    (False, True)
+    """
     return Template(
         hist=t.hist.copy(),
         model=t.model,
@@ -136,6 +171,19 @@ def empty_hist(binning: Binning) -> hist.Hist:
     ----------
     binning : Binning
         Edges in GeV.
+
+    Returns
+    -------
+    hist.Hist
+        Axes ``E`` and ``pt`` (GeV), all bins 0.
+
+    Examples
+    --------
+    >>> from darkmoments.experiments import get_experiment
+    >>> from darkmoments.templates.core import empty_hist
+    >>> h = empty_hist(get_experiment("ldmx-phase2").binning)
+    >>> h.shape, [ax.name for ax in h.axes], h.sum().value
+    ((40, 48), ['E', 'pt'], 0.0)
     """
     return hist.Hist(
         hist.axis.Variable(
@@ -179,6 +227,25 @@ def fill_template_hist(
     -------
     (hist.Hist, float, float)
         The normalised histogram, the selection efficiency and its MC error.
+
+    Examples
+    --------
+    Four unit-weight events (E, p_T in GeV), one outside the p_T range: 3 of 4 selected
+    (eps = 0.75 +- sqrt(0.75 x 0.25 / 4) = 0.22), each bin holding 1/3 with the multinomial
+    variance (1/3)(2/3)/3 = 0.074:
+
+    >>> from darkmoments.experiments import Binning
+    >>> from darkmoments.templates.core import fill_template_hist
+    >>> b = Binning((0.0, 4.0, 8.0), (0.0, 0.1, 8.0))
+    >>> h, eps, err = fill_template_hist([1.0, 2.0, 5.0, 6.0], [0.05, 0.5, 0.05, 9.0], None, b)
+    >>> h.values().round(3)
+    array([[0.333, 0.333],
+           [0.333, 0.   ]])
+    >>> h.variances().round(3)
+    array([[0.074, 0.074],
+           [0.074, 0.   ]])
+    >>> eps, round(err, 3)
+    (0.75, 0.217)
     """
     e = np.asarray(energy, dtype=float)
     p = np.asarray(pt, dtype=float)
@@ -225,6 +292,23 @@ def template_record(t: Template) -> dict[str, Any]:
 
     Its metadata (without ``checksum`` and ``source_file``) plus ``model``, ``mass`` [GeV],
     ``experiment``, ``sigma_pb`` and ``sigma_err_pb`` [pb].
+
+    Parameters
+    ----------
+    t : Template
+        The template.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> from darkmoments.templates.core import template_record
+    >>> rec = template_record(templates.load("km", templates.masses("km")[20]))
+    >>> rec["model"], rec["mass"], rec["n_events"], "checksum" in rec
+    ('km', 0.0606931, 1000000, False)
     """
     rec = {k: v for k, v in t.metadata.items() if k not in _NOT_RECORDED}
     rec.update(
@@ -242,6 +326,26 @@ def canonical_json(rec: dict[str, Any]) -> str:
 
     Sorted keys, no spaces, NaN refused, numpy as Python
     (:func:`darkmoments.io.jsonio.to_jsonable`).
+
+    Parameters
+    ----------
+    rec : dict
+        A record (:func:`template_record`).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.templates.core import canonical_json
+    >>> canonical_json({"sigma_pb": np.float64(2.5e8), "model": "km"})
+    '{"model":"km","sigma_pb":250000000.0}'
+    >>> canonical_json({"sigma_pb": float("nan")})
+    Traceback (most recent call last):
+    ...
+    ValueError: Out of range float values are not JSON compliant...
     """
     return json.dumps(
         rec, default=to_jsonable, sort_keys=True, separators=(",", ":"), allow_nan=False
@@ -255,6 +359,29 @@ def content_digest(
 
     The arrays enter as float64 little-endian bytes, so the digest of the same numbers is
     the same on every machine.
+
+    Parameters
+    ----------
+    record_json : str
+        :func:`canonical_json` of the record.
+    edges : sequence of array_like
+        Axis edges in GeV.
+    values, variances : array_like
+        Bin contents and variances.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.templates.core import content_digest
+    >>> a = content_digest("{}", [[0.0, 1.0]], [1.0], [0.0])
+    >>> b = content_digest("{}", [np.array([0, 1], dtype=">f4")], np.ones(1), [0])
+    >>> len(a), a == b  # the same numbers in any dtype or byte order: the same digest
+    (64, True)
     """
     h = hashlib.sha256(record_json.encode())
     for arr in (*edges, values, variances):
@@ -263,7 +390,33 @@ def content_digest(
 
 
 def template_checksum(t: Template) -> str:
-    """SHA-256 hex digest of a template's record, edges, values and variances."""
+    """SHA-256 hex digest of a template's record, edges, values and variances.
+
+    Parameters
+    ----------
+    t : Template
+        The template.
+
+    Returns
+    -------
+    str
+        :func:`content_digest` of :func:`template_record`, the edges, values and variances.
+
+    Examples
+    --------
+    A stored template's checksum (verified when the file is read) is its content digest; any
+    change of content changes it:
+
+    >>> from darkmoments import templates
+    >>> from darkmoments.templates.core import copy_template, template_checksum
+    >>> t = templates.load("km", templates.masses("km")[20])
+    >>> template_checksum(t) == t.metadata["checksum"]
+    True
+    >>> c = copy_template(t)
+    >>> c.metadata["seed"] += 1
+    >>> template_checksum(c) == t.metadata["checksum"]
+    False
+    """
     edges = [np.asarray(ax.edges, dtype=float) for ax in t.hist.axes]
     var = t.hist.variances()
     assert var is not None
@@ -275,6 +428,29 @@ def derived_checksum(kind: str, mass: float, sources: Sequence[str | None]) -> s
 
     SHA-256 of the scheme, the target mass (its ``repr``) and the checksums of every stored
     template it was computed from: the same on every machine.
+
+    Parameters
+    ----------
+    kind : str
+        The derivation scheme (part of the fingerprint).
+    mass : float
+        Target mass in GeV.
+    sources : sequence of str or None
+        Checksums of the inputs (None: an input without one).
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Examples
+    --------
+    >>> from darkmoments.templates.core import derived_checksum
+    >>> a = derived_checksum("interpolated", 0.1, ["ab12", "cd34"])
+    >>> a == derived_checksum("interpolated", 0.1, ["ab12", "cd34"]), len(a)
+    (True, 64)
+    >>> a == derived_checksum("interpolated", 0.1000001, ["ab12", "cd34"])
+    False
     """
     h = hashlib.sha256(f"{kind}|{float(mass)!r}".encode())
     for c in sources:
@@ -303,6 +479,14 @@ def lagrange_weights(x: Sequence[float] | NDArray[np.float64], x0: float) -> NDA
     -------
     numpy.ndarray
         One weight per node.
+
+    Examples
+    --------
+    >>> from darkmoments.templates.core import lagrange_weights
+    >>> lagrange_weights([0.0, 1.0], 0.25)  # linear
+    array([0.75, 0.25])
+    >>> lagrange_weights([0.0, 1.0, 2.0, 3.0], 1.5)  # the cubic through 4 nodes, mid-way
+    array([-0.0625,  0.5625,  0.5625, -0.0625])
     """
     xs = np.asarray(x, dtype=float)
     if xs.ndim != 1 or xs.size < 1:
@@ -338,6 +522,14 @@ def stencil(
     Returns
     -------
     numpy.ndarray of int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.templates.core import stencil
+    >>> x = np.arange(10.0)
+    >>> stencil(x, 4.5), stencil(x, 0.2), stencil(x, 9.9)  # centred, shifted inwards at ends
+    (array([3, 4, 5, 6]), array([0, 1, 2, 3]), array([6, 7, 8, 9]))
     """
     xs = np.asarray(nodes, dtype=float)
     k = min(check_int("n_points", n_points, lo=1), xs.size)
@@ -371,6 +563,19 @@ def spline_weights(
     Returns
     -------
     numpy.ndarray
+
+    Examples
+    --------
+    Six equally spaced nodes, mid-way between the third and fourth: the weights sum to 1
+    and reach two nodes beyond the interval:
+
+    >>> import numpy as np
+    >>> from darkmoments.templates.core import spline_weights
+    >>> c = spline_weights(np.arange(6.0), 2.5)
+    >>> c.round(4), round(float(c.sum()), 12)
+    (array([ 0.0125, -0.1   ,  0.5875,  0.5875, -0.1   ,  0.0125]), 1.0)
+    >>> spline_weights([0.0, 1.0, 2.0], 0.5)  # fewer than 4 nodes: the parabola
+    array([ 0.375,  0.75 , -0.125])
     """
     from scipy.interpolate import CubicSpline, make_interp_spline
 
@@ -400,6 +605,16 @@ def empty_segments(values: ArrayLike) -> NDArray[np.bool_]:
     numpy.ndarray of bool, shape (n_nodes - 1, ...)
         Entry ``[j, b]`` is True when bin b is exactly 0 at node j and at node j + 1: on that
         segment the interpolated bin is 0 (:func:`interpolate_bins`).
+
+    Examples
+    --------
+    Two bins at three masses: the first is empty at the two lower masses, the second at
+    the two upper ones:
+
+    >>> from darkmoments.templates.core import empty_segments
+    >>> empty_segments([[0.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
+    array([[ True, False],
+           [False,  True]])
     """
     v = np.asarray(values, dtype=float)
     if v.ndim < 1 or v.shape[0] < 1:
@@ -412,6 +627,25 @@ def segment_of(nodes: Sequence[float] | NDArray[np.float64], x0: float) -> int:
 
     Ends included (a node belongs to the segment on its right, the last to the last
     segment); outside the nodes: the first or last segment.  0 for fewer than 2 nodes.
+
+    Parameters
+    ----------
+    nodes : sequence of float
+        Increasing nodes (ln m).
+    x0 : float
+        The point.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from darkmoments.templates.core import segment_of
+    >>> segment_of([0.0, 1.0, 2.0], 1.0), segment_of([0.0, 1.0, 2.0], 2.0)
+    (1, 1)
+    >>> segment_of([0.0, 1.0, 2.0], -5.0)
+    0
     """
     xs = np.asarray(nodes, dtype=float)
     if xs.size < 2:
@@ -453,6 +687,18 @@ def interpolate_bins(
     (numpy.ndarray, numpy.ndarray)
         Interpolated contents and variances, shape ``values.shape[1:]`` (scalar ``x0``) or
         ``(n_x, *values.shape[1:])``.
+
+    Examples
+    --------
+    Three bins at two masses (linear weights half-way): the last bin, empty at both nodes,
+    stays 0, and the shape keeps its unit sum:
+
+    >>> import numpy as np
+    >>> from darkmoments.templates.core import interpolate_bins
+    >>> p = np.array([[0.6, 0.4, 0.0], [0.2, 0.8, 0.0]])
+    >>> q, v = interpolate_bins(p, 1e-4 * np.ones_like(p), [0.0, 1.0], 0.5, [0.5, 0.5])
+    >>> q.round(3), v.round(6)  # variances sum c_i^2 V_i = 0.5e-4 (0 in the empty bin)
+    (array([0.4, 0.6, 0. ]), array([5.e-05, 5.e-05, 0.e+00]))
     """
     p = np.asarray(values, dtype=float)
     v = np.asarray(variances, dtype=float)
@@ -495,6 +741,13 @@ class SigmaInterpolation:
         cubic-spline error bound (5/384) h^4 |d^4 ln sigma / d (ln m)^4|.
     scheme : str
         Human-readable description.
+
+    Examples
+    --------
+    >>> from darkmoments.templates.core import interpolate_sigma
+    >>> r = interpolate_sigma([0.01, 0.1], [1e10, 1e8], [1e7, 1e5], 0.03)
+    >>> f"{r.sigma_pb:.4g} pb", r.scheme
+    ('1.111e+09 pb', 'ln sigma: not-a-knot 2-node polynomial in ln m through 2 nodes; ...')
     """
 
     sigma_pb: float
@@ -539,6 +792,20 @@ def interpolate_sigma(
     Returns
     -------
     SigmaInterpolation
+
+    Examples
+    --------
+    A power law sigma = 1e9 pb (m / GeV)^-2 is exact (linear in ln sigma, ln m): at 0.05 GeV
+    4e11 pb, to the round-off of the spline weights, with the nodes' 0.1 % MC error:
+
+    >>> import numpy as np
+    >>> from darkmoments.templates.core import interpolate_sigma
+    >>> ms = np.geomspace(0.01, 1.0, 5)
+    >>> r = interpolate_sigma(ms, 1e9 * ms**-2, 1e6 * ms**-2, 0.05)
+    >>> f"{r.sigma_pb:.6g}", round(r.mc_err_pb / r.sigma_pb, 5)
+    ('4e+11', 0.00082)
+    >>> r.interp_err_pb < 1e-6 * r.sigma_pb  # the estimate sees an exact power law
+    True
     """
     m = np.asarray(masses, dtype=float)
     s = np.asarray(sigma_pb, dtype=float)
@@ -708,6 +975,26 @@ def interpolate(
         With metadata ``interpolated = True``, ``interpolated_from`` (the shape nodes),
         ``interpolation``, ``sigma_interpolation``, ``sigma_interp_err_pb`` and a
         ``checksum`` derived from the checksums of every template used.
+
+    Examples
+    --------
+    md at 0.1 GeV from the four shipped Phase II grid templates around it (0.061-0.112
+    GeV); :func:`darkmoments.templates.load` does the same with every grid node:
+
+    >>> import numpy as np
+    >>> from darkmoments import templates
+    >>> from darkmoments.templates.core import interpolate
+    >>> ts = [templates.load("md", m) for m in templates.masses("md")[20:24]]
+    >>> [t.mass for t in ts]  # GeV
+    [0.0606931, 0.074524, 0.0915067, 0.11236]
+    >>> t = interpolate(ts, 0.1)
+    >>> f"{t.sigma_pb:.3g} pb", t.metadata["interpolation"]
+    ('3.17e+07 pb', 'not-a-knot cubic spline in ln m through 4 nodes')
+    >>> full = templates.load("md", 0.1)  # through all 40 nodes: sigma the same to 1e-3
+    >>> abs(full.sigma_pb / t.sigma_pb - 1) < 1e-3
+    True
+    >>> float(np.abs(full.hist.values() - t.hist.values()).sum()) < 0.02  # shapes too
+    True
     """
     ts = list(neighbours)
     ms = _check_neighbours(ts, mass)
