@@ -101,6 +101,13 @@ def check_count(name: str, value: Any) -> float:
     silently treated through the continuous extension of the Poisson CDF (which is only
     meaningful for Asimov data, see :func:`cls_counting`).
 
+    Parameters
+    ----------
+    name : str
+        Parameter name for the message.
+    value : int or float
+        The count (events).
+
     Returns
     -------
     float
@@ -109,6 +116,16 @@ def check_count(name: str, value: Any) -> float:
     ------
     InputError, InputTypeError
         Negative, non-finite, fractional or not a number.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.limits import check_count
+    >>> check_count("n_obs", 3)
+    3.0
+    >>> check_count("n_obs", 2.5)
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: n_obs must be a whole number of observed events >= 0, got 2.5
     """
     v = check_real(name, value, lo=0.0, unit="events")
     if v != math.floor(v):
@@ -121,6 +138,32 @@ def toys_supported(feature: str) -> None:
 
     pyhf <= 0.7.6's ``ToyCalculator`` fails with numpy >= 2.4 (see
     :func:`darkmoments._optional.pyhf_toys_supported`); darkmoments' own paths never need it.
+
+    Parameters
+    ----------
+    feature : str
+        What needs the toys, for the message.
+
+    Raises
+    ------
+    IncompatibleDependencyError
+        The installed pyhf and numpy cannot run pyhf's toys (the message names
+        ``method='exact'`` and ``method='asymptotic'``).
+
+    Examples
+    --------
+    Silent where the toys run, an error naming the alternatives where they cannot:
+
+    >>> from darkmoments._optional import pyhf_toys_supported
+    >>> from darkmoments.errors import IncompatibleDependencyError
+    >>> from darkmoments.stats.limits import toys_supported
+    >>> try:
+    ...     toys_supported("upper_limit(method='toys')")
+    ...     runs = True
+    ... except IncompatibleDependencyError as exc:
+    ...     runs = "method='exact'" not in str(exc)  # False: the message names it
+    >>> runs == pyhf_toys_supported()[0]
+    True
     """
     from .._optional import pyhf_toys_supported
 
@@ -163,6 +206,25 @@ def check_asymptotic(spec: dict[str, Any], *, cl: float = 0.9, feature: str) -> 
     -----
     AsymptoticValidityWarning
         Low background (b < 23.0 events at 90% CL).
+
+    Examples
+    --------
+    50 background events (km at 0.1 GeV in 8 recoil-energy bins): asymptotic CLs is 3.4 %
+    low on one bin, within the 5 % tolerance; without background it is refused:
+
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.limits import check_asymptotic
+    >>> t = templates.load("km", 0.1)
+    >>> v = check_asymptotic(build_spec(t, 10.0, observables="E", background=50.0), feature="demo")
+    >>> v["valid"], round(v["error_estimate"], 3), round(v["exact_limit_events"], 2)
+    (True, -0.034, 13.0)
+    >>> try:
+    ...     check_asymptotic(build_spec(t, 10.0, observables="E"), feature="demo")
+    ... except ValueError as exc:  # an InputError
+    ...     print(exc)
+    demo is refused at zero background: asymptotic CLs gives 1.353 events at 90% CL
+    instead of the exact 2.303 (41% low); use method='exact' (or 'auto'): ...
     """
     v = asymptotic_validity(spec, cl=cl)
     if v["valid"]:
@@ -222,6 +284,21 @@ def poisson_upper_limit(
     ------
     InputError, InputTypeError
         Negative or fractional ``n_obs``, negative background or cl outside (0, 1).
+
+    Examples
+    --------
+    Nothing seen: 2.30 events at 90 % CL (3.00 at 95 %) whatever the background; 5 seen on
+    5 expected: 5.15 events, 5.45 with a 30 % background uncertainty:
+
+    >>> from darkmoments.stats.limits import poisson_upper_limit
+    >>> round(poisson_upper_limit(), 3), round(poisson_upper_limit(0, 5.0), 3)
+    (2.303, 2.303)
+    >>> round(poisson_upper_limit(0, cl=0.95), 3)
+    2.996
+    >>> round(poisson_upper_limit(5, 5.0), 3)
+    5.151
+    >>> round(poisson_upper_limit(5, 5.0, background_uncertainty=0.3), 3)
+    5.454
     """
     cl = _check_cl(cl)
     n_obs = check_count("n_obs", n_obs)
@@ -256,6 +333,17 @@ def event_limit(
     -------
     float
         Events.
+
+    Examples
+    --------
+    The expected limit on background-only Asimov data: 2.303 events without background,
+    6.63 with 10 background events (the n = b convention of the workspaces):
+
+    >>> from darkmoments.stats.limits import event_limit
+    >>> round(event_limit(None, 0.0), 3), round(event_limit(None, 10.0), 3)
+    (2.303, 6.63)
+    >>> round(event_limit(2.5, 0.0), 3)  # fractional (Asimov) counts are allowed here
+    6.009
     """
     from .inputs import background_sigma
 
@@ -275,6 +363,17 @@ def pyhf_backend(optimizer: str = "scipy", **options: Any) -> Iterator[None]:
         ``"scipy"`` or ``"minuit"``.
     **options
         Passed to the optimizer constructor (e.g. ``tolerance``).
+
+    Examples
+    --------
+    >>> import pyhf
+    >>> from darkmoments.stats.limits import pyhf_backend
+    >>> before = pyhf.get_backend()[1]
+    >>> with pyhf_backend("minuit"):
+    ...     type(pyhf.get_backend()[1]).__name__
+    'minuit_optimizer'
+    >>> pyhf.get_backend()[1] is before  # restored
+    True
     """
     import pyhf
 
@@ -333,6 +432,18 @@ def cls_pyhf(
     -----
     AsymptoticValidityWarning
         ``asymptotics`` at low background (:func:`check_asymptotic`, estimate at 90% CL).
+
+    Examples
+    --------
+    10 km signal events at 0.1 GeV over 50 background events in the recoil energy: mu = 1
+    is excluded far beyond 90 % CL (CLs = 0.02), mu = 0.665 (the limit) just so:
+
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.limits import cls_pyhf
+    >>> spec = build_spec(templates.load("km", 0.1), 10.0, observables="E", background=50.0)
+    >>> round(cls_pyhf(spec, 1.0), 3), round(cls_pyhf(spec, 0.665), 2)
+    (0.021, 0.1)
     """
     check_choice("calctype", calctype, ("asymptotics", "toybased"))
     mu = check_real("mu", mu, lo=0.0)
@@ -387,6 +498,12 @@ class UpperLimit:
         Confidence level.
     method : str
         ``exact``, ``asymptotic`` or ``toys``.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.limits import UpperLimit
+    >>> UpperLimit(0.23, 2.3, 0.9, "exact").to_dict()
+    {'mu': 0.23, 'events': 2.3, 'cl': 0.9, 'method': 'exact'}
     """
 
     mu: float
@@ -456,6 +573,26 @@ def upper_limit(
     AsymptoticValidityWarning
         Asymptotic CLs (asked for, or chosen by ``auto``) where its one-bin error estimate
         exceeds 5% (b < 23.0 events at 90% CL).
+
+    Examples
+    --------
+    km at 0.1 GeV, 10 signal events at mu = 1, in 8 recoil-energy bins.  No background:
+    the exact 2.303 events (mu = 0.23).  50 background events spread evenly: the binned
+    shape gives 6.65 events, half the 13.0 of counting the totals (the signal sits in a few
+    bins):
+
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec, upper_limit
+    >>> t = templates.load("km", 0.1)
+    >>> lim = upper_limit(build_spec(t, 10.0, observables="E"))
+    >>> lim.method, round(lim.events, 3), round(lim.mu, 4)
+    ('exact', 2.303, 0.2303)
+    >>> spec = build_spec(t, 10.0, observables="E", background=50.0)
+    >>> lim = upper_limit(spec)  # auto: asymptotic at b >= 10
+    >>> lim.method, round(lim.events, 2)
+    ('asymptotic', 6.65)
+    >>> round(upper_limit(spec, method="exact").events, 2)
+    13.0
     """
     cl = _check_cl(cl)
     check_choice("limit method", method, METHODS)
@@ -520,6 +657,15 @@ def coupling_limit(n_up: float | FloatArray, n_signal_unit: float | FloatArray) 
     -------
     ndarray
         g_up in the model's units.
+
+    Examples
+    --------
+    2.303 events at 90 % CL; km at 0.1 GeV gives 7.4e10 events at epsilon = 1 at LDMX
+    Phase II, so epsilon_up = 5.6e-6; 100 times the yield is 10 times lower:
+
+    >>> from darkmoments.stats.limits import coupling_limit
+    >>> [f"{g:.3g}" for g in coupling_limit(2.303, [7.41e10, 7.41e12])]
+    ['5.57e-06', '5.57e-07']
     """
     nu = np.asarray(n_up, dtype=float)
     n1 = np.asarray(n_signal_unit, dtype=float)
@@ -567,6 +713,16 @@ def reach_rows(
     -------
     list of dict
         ``{"mass": GeV, "coupling": g_up (model units), "y": y(g_up)}``.
+
+    Examples
+    --------
+    Two masses with the same yield, 7.4e10 events at unit coupling; y = epsilon^2 alpha_D
+    (m_chi / m_A')^4 with the benchmark alpha_D = 0.5, m_A' / m_chi = 3:
+
+    >>> from darkmoments.stats.limits import reach_rows
+    >>> rows = reach_rows("km", [0.01, 0.1], [7.4e10, 7.4e10])
+    >>> [(r["mass"], f"{r['coupling']:.3g}", f"{r['y']:.3g}") for r in rows]
+    [(0.01, '5.58e-06', '1.92e-13'), (0.1, '5.58e-06', '1.92e-13')]
     """
     mid = get_model(model).id
     ms = np.asarray(masses, dtype=float)
@@ -633,6 +789,26 @@ def reach_for(
     -------
     list of dict
         ``{"mass": GeV, "coupling": g_up (model units), "y": y}`` per template mass.
+
+    Examples
+    --------
+    The zero-background LDMX Phase II reach of kinetic mixing (the paper's figure 6):
+    epsilon < 7.7e-8 at 1 MeV, 4.9e-6 at 92 MeV:
+
+    >>> from darkmoments.stats import reach_for
+    >>> rows = reach_for("km", "ldmx-phase2")
+    >>> len(rows), rows[0]["mass"], f"{rows[0]['coupling']:.2g}"
+    (40, 0.001, '7.7e-08')
+    >>> r = rows[22]
+    >>> r["mass"], f"{r['coupling']:.2g}", f"{r['y']:.2g}"
+    (0.0915067, '4.9e-06', '1.5e-13')
+
+    A background of 5 events known to 20 % weakens every limit by the same factor,
+    sqrt(5.31 / 2.303) = 1.52 (the expected 90 % CL limit on n = b = 5 is 5.31 events):
+
+    >>> rows_b = reach_for("km", background=5.0, background_uncertainty=0.2)
+    >>> round(rows_b[22]["coupling"] / r["coupling"], 3)
+    1.518
     """
     from .. import templates
     from ..experiments import get_experiment
@@ -709,6 +885,16 @@ def reach_table(
     ------
     InputError
         Unknown or repeated model, no model, cl outside (0, 1).
+
+    Examples
+    --------
+    >>> from darkmoments.stats import reach_table
+    >>> table = reach_table(["km", "md"], "ldmx-phase2")
+    >>> table.shape, list(table.columns)
+    ((80, 4), ['model', 'mass', 'coupling', 'y'])
+    >>> row = table.iloc[40]  # md at 1 MeV: mu_f / e in GeV^-1
+    >>> row["model"], float(row["mass"]), f"{row['coupling']:.2g}"
+    ('md', 0.001, '2.5e-05')
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -746,11 +932,23 @@ def _model_ids(models: str | Sequence[str]) -> list[str]:
 def reach_by_model(table: pd.DataFrame) -> dict[str, list[dict[str, float]]]:
     """The rows of a :func:`reach_table` per model, in table order.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns :data:`REACH_COLUMNS`.
+
     Returns
     -------
     dict
         ``{model: [{"mass": GeV, "coupling": g_up, "y": y}, ...]}``: the JSON of ``darkmoments
         reach --model all`` and what :func:`darkmoments.plotting.plot_reach` draws.
+
+    Examples
+    --------
+    >>> from darkmoments.stats import reach_by_model, reach_table
+    >>> by = reach_by_model(reach_table(["km", "md"]))
+    >>> list(by), len(by["km"]), sorted(by["km"][0])
+    (['km', 'md'], 40, ['coupling', 'mass', 'y'])
     """
     out: dict[str, list[dict[str, float]]] = {}
     for rec in table.to_dict("records"):
