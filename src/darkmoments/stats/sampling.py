@@ -74,6 +74,23 @@ def null_toys(
     -------
     ndarray, shape (n_toys, n_bins) or (n_hyp, n_toys, n_bins)
         Counts (float), toys of hypothesis ``i`` in ``out[i]``.
+
+    Examples
+    --------
+    Two bins expecting 2 and 6 events: Poisson toys fluctuate the total, conditional
+    (multinomial) toys keep it at 8:
+
+    >>> import numpy as np
+    >>> from darkmoments.stats.sampling import null_toys
+    >>> rng = np.random.default_rng(1)
+    >>> toys = null_toys(rng, np.array([2.0, 6.0]), 1000, conditional=False)
+    >>> toys.shape, bool(np.ptp(toys.sum(axis=1)) > 0), bool(abs(toys.mean() - 4.0) < 0.2)
+    ((1000, 2), True, True)
+    >>> toys = null_toys(rng, np.array([2.0, 6.0]), 1000, conditional=True)
+    >>> set(toys.sum(axis=1).tolist())
+    {8.0}
+    >>> null_toys(rng, np.array([[2.0, 6.0], [6.0, 2.0]]), 5, conditional=True).shape
+    (2, 5, 2)
     """
     lam = np.asarray(expected, dtype=float)
     single = lam.ndim == 1
@@ -116,6 +133,23 @@ def log_likelihood_ratio(
     Returns
     -------
     ndarray, shape (n_toys,)
+
+    Examples
+    --------
+    Counts (1, 3) and (0, 8) under lam_num = (2, 6) against lam_den = (4, 4): the same
+    total, so the Poisson and multinomial ratios agree; 1 ln(1/2) + 3 ln(3/2) = 0.523:
+
+    >>> import numpy as np
+    >>> from darkmoments.stats.sampling import log_likelihood_ratio
+    >>> c = np.array([[1.0, 3.0], [0.0, 8.0]])
+    >>> lam_num, lam_den = np.array([2.0, 6.0]), np.array([4.0, 4.0])
+    >>> log_likelihood_ratio(c, lam_num, lam_den, conditional=False).round(4)
+    array([0.5232, 3.2437])
+
+    An event where the numerator expects none has probability 0 there:
+
+    >>> log_likelihood_ratio(c, np.array([0.0, 6.0]), lam_den, conditional=True).round(4)
+    array([  -inf, 5.5452])
     """
     c = np.atleast_2d(np.asarray(counts, dtype=float))
     a = np.asarray(expected_num, dtype=float)
@@ -143,6 +177,23 @@ def empirical_p_value(n_above: int, n_toys: int) -> float:
     P(p <= alpha) <= alpha for any alpha when the observation and the toys are exchangeable
     under the null (Davison and Hinkley 1997, sec. 4.2); never 0, so Z stays finite and is a
     bound when k = 0.
+
+    Parameters
+    ----------
+    n_above : int
+        Toys k with a statistic at or above the observed one.
+    n_toys : int
+        Toys n (>= 1).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from darkmoments.stats.sampling import empirical_p_value
+    >>> empirical_p_value(0, 999), empirical_p_value(49, 999)  # never 0
+    (0.001, 0.05)
     """
     if not 0 <= n_above <= n_toys or n_toys < 1:
         raise InputError(f"need 0 <= k <= n and n >= 1, got k = {n_above}, n = {n_toys}")
@@ -167,6 +218,13 @@ class ImportanceEstimate:
         Phi^-1(1 - p) and its error p_err / phi(z) (None when p = 0: no toy in the region).
     n_region : int
         Toys (of both strata) with T >= threshold.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.sampling import ImportanceEstimate
+    >>> e = ImportanceEstimate(2.3e-4, 1.5e-5, 1.0e6, 3.5, 0.018, 1800)
+    >>> round(e.p * (1 - e.p) / e.p_err**2, -3)  # the effective sample size
+    1022000.0
     """
 
     p: float
@@ -201,6 +259,27 @@ def mixture_tail_probability(
         p = (1 / n) sum_i w_i 1[t_i >= c] with w = 1 / (a + (1 - a) exp(-llr)),
         a = n_null / n; its error from the within-stratum variances (stratified sampling:
         Var = sum_s n_s var_s / n^2).
+
+    Examples
+    --------
+    P(N >= 15 | Poisson(5)) = 2.26e-4, a tail that 2000 null toys alone would hardly
+    reach, from 2000 null and 2000 proposal toys (Poisson(20)) with T = N: within 7 %
+    (about 1 sigma) and as precise as ~1e6 direct toys:
+
+    >>> import numpy as np
+    >>> from scipy.stats import poisson
+    >>> from darkmoments.stats.sampling import log_likelihood_ratio, mixture_tail_probability
+    >>> rng = np.random.default_rng(7)
+    >>> n_null = rng.poisson(5.0, (2000, 1)).astype(float)
+    >>> n_prop = rng.poisson(20.0, (2000, 1)).astype(float)
+    >>> llr = [log_likelihood_ratio(n, np.array([5.0]), np.array([20.0]), conditional=False)
+    ...        for n in (n_null, n_prop)]
+    >>> e = mixture_tail_probability(n_null[:, 0], llr[0], n_prop[:, 0], llr[1], 15.0)
+    >>> exact = float(poisson.sf(14, 5.0))
+    >>> f"{exact:.3g}", bool(abs(e.p - exact) < 3 * e.p_err), bool(e.ess > 1e5)
+    ('0.000226', True, True)
+    >>> round(e.z, 1), e.n_region > 1000  # Z = 3.5, from toys of both strata in the tail
+    (3.5, True)
     """
     tn, ln = np.asarray(t_null, float), np.asarray(llr_null, float)
     tp, lp = np.asarray(t_prop, float), np.asarray(llr_prop, float)
