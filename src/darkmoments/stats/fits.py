@@ -61,10 +61,26 @@ def asimov(
     background : ndarray, shape (n_bins,), optional
         Expected background events per bin, added times ``background_scale`` (theta_b);
         None: signal only (the result is then exactly the signal expectation).
+    background_scale : float
+        theta_b (>= 0).
 
     Returns
     -------
     ndarray, shape (n_bins,)
+
+    Examples
+    --------
+    50 km events at 0.1 GeV in the 40 x 48 (E, p_T) bins of the shipped Phase II grid:
+
+    >>> import numpy as np
+    >>> from darkmoments.stats import asimov, load_grid
+    >>> grid = load_grid("km", "ldmx-phase2")
+    >>> data = asimov(grid, 0.1, 50.0)
+    >>> data.shape, round(float(data.sum()), 9), round(float(data.max()), 2)  # events
+    ((1920,), 50.0, 2.35)
+    >>> flat = np.full(grid.n_bins, 10.0 / grid.n_bins)  # plus 10 background events
+    >>> round(float(asimov(grid, 0.1, 50.0, background=flat).sum()), 9)
+    60.0
     """
     n_events = check_real("number of events", n_events, lo=0.0, lo_open=True, unit="events")
     p = grid.shape(mass)
@@ -86,12 +102,44 @@ def check_data(counts: FloatArray, grid: ShapeGrid, *, strict: bool = True) -> F
     MC event there, see :mod:`darkmoments.stats.fast`): use this for Asimov data built from
     another model's finite-statistics template.
 
+    Parameters
+    ----------
+    counts : ndarray, shape (n_bins,)
+        Observed events per bin.
+    grid : ShapeGrid
+        The hypothesis.
+    strict : bool
+        Refuse events in bins the hypothesis never populates.
+
+    Returns
+    -------
+    ndarray
+        The counts as floats.
+
     Raises
     ------
     ValueError
         Wrong length, negative or non-finite counts, no events at all, or events in a bin
         where the hypothesis expects exactly zero at every mass (the likelihood would be
         zero: such data exclude the model outright and no fit is meaningful).
+
+    Examples
+    --------
+    The Asimov data of km at 0.1 GeV put a few 1e-5 events in a bin that the md templates
+    never populate; ``strict=False`` accepts them (the Barlow-Beeston likelihood is finite):
+
+    >>> from darkmoments.stats import asimov, load_grid
+    >>> from darkmoments.stats.fits import check_data
+    >>> data = asimov(load_grid("km"), 0.1, 50.0)
+    >>> md = load_grid("md")
+    >>> try:
+    ...     check_data(data, md)
+    ... except ValueError as exc:
+    ...     print(exc)
+    bins [1914] have zero expected events for model md at all masses but non-zero observed
+    counts [3.43...e-05]
+    >>> check_data(data, md, strict=False).shape
+    (1920,)
     """
     c = np.asarray(counts, dtype=float)
     if c.ndim != 1 or c.size != grid.n_bins:
@@ -134,6 +182,45 @@ def deviance(
     and D = 2 sum_b [lambda - n + n ln(n / lambda) + A - a + a ln(a / A)] with lambda =
     nu A + b (plain Poisson: A = a).  An independent, every-bin implementation of the fast
     path's background likelihood (:mod:`darkmoments.stats.fast`).
+
+    Parameters
+    ----------
+    counts : ndarray, shape (n_bins,)
+        Observed events per bin.
+    probs : ndarray, shape (n_bins,)
+        Bin probabilities of the hypothesis.
+    norm : float
+        mu, the expected signal events.
+    n_eff : float, optional
+        Effective MC events of the template (needed with ``mc_stat``).
+    mc_stat : bool
+        Barlow-Beeston (True) or plain Poisson.
+    p_floor : float, optional
+        Floor of the plain deviance.
+    background : ndarray, shape (n_bins,), optional
+        Expected background events per bin.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    The Asimov data at their own shape: 0 at mu = 50 events, and at mu = 60 the deviance of
+    a counting experiment, 2 [60 - 50 - 50 ln(60/50)] = 1.768 (the 1e6 MC events of the
+    template change it by 1e-4):
+
+    >>> from darkmoments.stats import asimov, load_grid
+    >>> from darkmoments.stats.fits import deviance
+    >>> grid = load_grid("km")
+    >>> data, p = asimov(grid, 0.1, 50.0), grid.shape(0.1)
+    >>> n_mc = grid.n_eff(0.1)  # 1e6 events
+    >>> abs(deviance(data, p, 50.0, n_eff=n_mc)) < 1e-9
+    True
+    >>> round(deviance(data, p, 60.0, mc_stat=False), 4)
+    1.7678
+    >>> round(deviance(data, p, 60.0, n_eff=n_mc), 4)
+    1.7677
     """
     floor = P_FLOOR if p_floor is None else check_p_floor(p_floor)
     c = np.asarray(counts, dtype=float)
@@ -255,6 +342,19 @@ def profile_deviance(
     Returns
     -------
     float
+
+    Examples
+    --------
+    50 km events at 0.1 GeV: 0 at the true mass, 1.5 at 0.12 GeV; the best md point
+    (0.083 GeV) stays 19.7 above, the separation of the two models:
+
+    >>> from darkmoments.stats import asimov, load_grid
+    >>> from darkmoments.stats.fits import profile_deviance
+    >>> data = asimov(load_grid("km"), 0.1, 50.0)
+    >>> round(profile_deviance(data, load_grid("km"), 0.12), 2)
+    1.52
+    >>> round(profile_deviance(data, load_grid("md"), 0.083), 1)
+    19.7
     """
     floor = P_FLOOR if p_floor is None else check_p_floor(p_floor)
     rate_sigma = check_rate_sigma(rate_sigma)
@@ -296,6 +396,14 @@ class MassFit:
         True if the interval hit the template mass range.
     valid : bool
         Minuit's validity flag.
+
+    Examples
+    --------
+    >>> from darkmoments.stats import asimov, fit_mass, load_grid
+    >>> grid = load_grid("km")
+    >>> fit = fit_mass(asimov(grid, 0.1, 50.0), grid)
+    >>> sorted(fit.to_dict())
+    ['at_edge', 'delta', 'deviance', 'mass', 'mass_high', 'mass_low', 'model', 'norm', 'valid']
     """
 
     model: str
@@ -359,6 +467,32 @@ def fit_mass(
     ------
     ValueError
         Invalid data (see :func:`check_data`), non-positive ``delta`` or coupling.
+
+    Examples
+    --------
+    50 km events at 0.1 GeV (LDMX Phase II, Asimov data): with the normalisation free the
+    mass is measured to +-15 % (68 % CL); tied to the rate of the coupling that gives 50
+    events (epsilon = 2.6e-5) to +-5 %, +-6 % with the default 11.5 % rate systematics:
+
+    >>> from darkmoments.stats import asimov, fit_mass, load_grid
+    >>> grid = load_grid("km")
+    >>> data = asimov(grid, 0.1, 50.0)
+    >>> fit = fit_mass(data, grid)
+    >>> round(fit.mass, 4), round(fit.mass_low, 3), round(fit.mass_high, 3), round(fit.norm, 3)
+    (0.1, 0.086, 0.116, 50.0)
+    >>> eps = (50.0 / grid.rate(0.1)) ** 0.5
+    >>> tied = fit_mass(data, grid, rate_coupling=eps)
+    >>> round(tied.mass_low, 3), round(tied.mass_high, 3)
+    (0.095, 0.105)
+    >>> syst = fit_mass(data, grid, rate_coupling=eps, rate_sigma=0.109)
+    >>> round(syst.mass_low, 3), round(syst.mass_high, 3)
+    (0.094, 0.106)
+
+    The magnetic dipole fits the same data best at a lower mass, 19.7 worse in deviance:
+
+    >>> md = fit_mass(data, load_grid("md"), strict=False)
+    >>> round(md.mass, 3), round(md.deviance, 1)
+    (0.083, 19.7)
     """
     c = check_data(counts, grid, strict=strict)
     floor = P_FLOOR if p_floor is None else check_p_floor(p_floor)
