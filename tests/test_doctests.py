@@ -41,7 +41,6 @@ EXAMPLES_PENDING: tuple[str, ...] = (
     "darkmoments.stats.calibration",
     "darkmoments.stats.combined",
     "darkmoments.stats.degeneracy",
-    "darkmoments.stats.inputs",
     "darkmoments.stats.rate",
     "darkmoments.stats.shapes",
     "darkmoments.stats.toys",

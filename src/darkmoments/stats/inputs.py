@@ -99,6 +99,18 @@ def check_level_file(
         no detector-level file in the directory (the message names the file and how to
         build it).  A missing truth-level file is left to the template reader (its
         ``OSError`` says how to build it).
+
+    Examples
+    --------
+    LDMX ships detector-level templates; M3 has no detector level:
+
+    >>> from darkmoments.stats.inputs import check_level_file
+    >>> check_level_file("ldmx-phase2", "Detector")
+    'detector'
+    >>> check_level_file("m3-phase1", "detector")
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: experiment m3-phase1 has no detector level (no [detector] table); ...
     """
     from .. import templates
     from ..experiments import check_level, get_experiment
@@ -151,6 +163,17 @@ def load_grid_at(
     Returns
     -------
     ShapeGrid
+
+    Examples
+    --------
+    km at 0.1 GeV: 7.4e10 events at epsilon = 1 at truth level, 4.2e10 after the LDMX
+    detector (acceptance, resolution and the E < 0.3 E0 signal region):
+
+    >>> from darkmoments.stats.inputs import load_grid_at
+    >>> truth = load_grid_at("km", "ldmx-phase2", "E")
+    >>> det = load_grid_at("km", "ldmx-phase2", "E", level="detector")
+    >>> f"{truth.rate(0.1):.2g}", f"{det.rate(0.1):.2g}", det.n_bins
+    ('7.4e+10', '4.2e+10', 40)
     """
     from ..experiments import get_experiment
     from .shapes import load_grid
@@ -168,10 +191,26 @@ def load_grid_at(
 def background_sigma(uncertainty: float | None) -> float | None:
     """The log-normal width s_b = ln(1 + sigma_b) of a relative uncertainty (None if 0).
 
+    Parameters
+    ----------
+    uncertainty : float or None
+        Relative uncertainty sigma_b (0.2 = 20 %).
+
+    Returns
+    -------
+    float or None
+        s_b; None for None or 0 (exactly known).
+
     Raises
     ------
     InputError, InputTypeError
         Negative or non-finite ``uncertainty``.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.inputs import background_sigma
+    >>> round(background_sigma(0.2), 4), background_sigma(0.0)  # ln(1.2)
+    (0.1823, None)
     """
     if uncertainty is None:
         return None
@@ -193,6 +232,16 @@ def load_background(path: str | os.PathLike[str]) -> FloatArray:
     -------
     ndarray
         Events per bin.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.stats.inputs import load_background
+    >>> path = Path(tempfile.mkdtemp()) / "bkg.json"
+    >>> _ = path.write_text(json.dumps({"counts": [0.5, 1.5, 2.0]}))
+    >>> load_background(path)  # events per bin
+    array([0.5, 1.5, 2. ])
     """
     p = Path(path)
     try:
@@ -300,6 +349,20 @@ def resolve_background(
     InputError
         Both ``background`` and ``flat``; ``uncertainty`` without any background; bad
         files, shapes, values or binnings (naming the file and the key).
+
+    Examples
+    --------
+    The shipped setups have no background (the paper's zero-background reach); a flat
+    total of 19.2 events puts 0.01 events in each of the 1920 (E, p_T) bins:
+
+    >>> from darkmoments.stats.inputs import resolve_background
+    >>> resolve_background("ldmx-phase2") is None
+    True
+    >>> bkg = resolve_background("ldmx-phase2", flat=19.2, uncertainty=0.2)
+    >>> round(bkg.total, 9), bkg.counts.shape, round(float(bkg.counts[0, 0]), 9)
+    (19.2, (40, 48), 0.01)
+    >>> bkg.normalisation_uncertainty, bkg.source
+    (0.2, 'flat background')
     """
     from ..experiments import Background, check_level, get_experiment
 
@@ -339,7 +402,24 @@ def resolve_background(
 
 
 def background_total(bkg: Background | None) -> float:
-    """Expected background events summed over every bin (0 without a background)."""
+    """Expected background events summed over every bin (0 without a background).
+
+    Parameters
+    ----------
+    bkg : Background or None
+        The background.
+
+    Returns
+    -------
+    float
+        Events (an exactly rounded sum, :func:`math.fsum`).
+
+    Examples
+    --------
+    >>> from darkmoments.stats.inputs import background_total, resolve_background
+    >>> background_total(resolve_background("ldmx-phase2", flat=19.2)), background_total(None)
+    (19.2, 0.0)
+    """
     return 0.0 if bkg is None else math.fsum(np.asarray(bkg.counts, dtype=float).ravel())
 
 
@@ -349,6 +429,28 @@ def project_background(bkg: Background | None, observables: Any) -> FloatArray |
     ``"E,pt"``: the (E, p_T) bins, E major (the order of
     :func:`~darkmoments.stats.shapes.project_template`); ``"E"`` or ``"pt"``: the sums over
     the other axis.  None without a background.
+
+    Parameters
+    ----------
+    bkg : Background or None
+        The background.
+    observables : str or sequence of str
+        ``"E,pt"``, ``"E"`` or ``"pt"``.
+
+    Returns
+    -------
+    ndarray or None
+        Events per bin.
+
+    Examples
+    --------
+    A flat 19.2 events: 0.48 per E bin (48 p_T bins of 0.01 summed), 0.4 per p_T bin:
+
+    >>> from darkmoments.stats.inputs import project_background, resolve_background
+    >>> bkg = resolve_background("ldmx-phase2", flat=19.2)
+    >>> e, pt = project_background(bkg, "E"), project_background(bkg, "pt")
+    >>> e.shape, e[:2].round(6), pt.shape, pt[:2].round(6)
+    ((40,), array([0.48, 0.48]), (48,), array([0.4, 0.4]))
     """
     from .shapes import parse_observables
 
