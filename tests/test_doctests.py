@@ -42,7 +42,6 @@ EXAMPLES_PENDING: tuple[str, ...] = (
     "darkmoments.stats.combined",
     "darkmoments.stats.degeneracy",
     "darkmoments.stats.rate",
-    "darkmoments.stats.shapes",
     "darkmoments.stats.toys",
     "darkmoments.stats.workspace",
     "darkmoments.plotting",

@@ -83,6 +83,16 @@ def parse_observables(observables: str | Sequence[str]) -> tuple[str, ...]:
         Unknown or repeated observable names, or an empty selection.
     TypeError
         If ``observables`` is neither a string nor a sequence of strings.
+
+    Examples
+    --------
+    >>> from darkmoments.stats import parse_observables
+    >>> parse_observables("pT"), parse_observables(["pt", "E"])  # always in (E, pt) order
+    (('pt',), ('E', 'pt'))
+    >>> parse_observables("theta")
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: unknown observable 'theta'; allowed: 'E', 'pt' or 'E,pt'
     """
     if isinstance(observables, str):
         names = [s.strip() for s in observables.split(",") if s.strip()]
@@ -129,6 +139,22 @@ def project_template(
     ------
     ValueError
         If the histogram lacks the requested axes or holds negative / non-finite entries.
+
+    Examples
+    --------
+    km at 0.1 GeV: the (E, p_T) template flattened to 40 x 48 bins, or projected on the
+    recoil energy (40 bins of 200 MeV; most events in the lowest bin, E < 0.2 GeV: the
+    x -> 1 endpoint of the recoil spectrum):
+
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import project_template
+    >>> t = templates.load("km", 0.1)
+    >>> p, v = project_template(t, "E,pt")
+    >>> p.shape, round(float(p.sum()), 12)
+    ((1920,), 1.0)
+    >>> p, v = project_template(t, "E")
+    >>> p.shape, int(p.argmax()), f"{v.sum():.2g}"  # MC variances of the fractions
+    ((40,), 0, '7.5e-07')
     """
     obs = parse_observables(observables)
     h = template.hist
@@ -178,6 +204,32 @@ class ShapeGrid:
         Effective MC count of each row (events) if it is not the one implied by the variances
         (:attr:`node_n_eff`); set by :meth:`refined` so that a sampled grid keeps the
         Barlow-Beeston counts of the grid it samples.
+
+    Examples
+    --------
+    A hand-made grid of two bins at two masses (GeV), 2400 and 1600 MC events (from the
+    variances), 100 and 50 events at unit coupling; half-way in ln m the shape, the rate
+    (ln N_1 linear in ln m: sqrt(100 x 50) = 70.7) and the weights are interpolated:
+
+    >>> from darkmoments.stats import ShapeGrid
+    >>> g = ShapeGrid("km", [0.1, 0.2], [[0.6, 0.4], [0.2, 0.8]],
+    ...               [[1e-4, 1e-4], [1e-4, 1e-4]], n1=[100.0, 50.0])
+    >>> m = 0.1 * 2**0.5
+    >>> g.shape(m).round(3), round(g.rate(m), 2), g.weights(m).round(3), g.node_n_eff
+    (array([0.4, 0.6]), 70.71, array([0.5, 0.5]), array([2400., 1600.]))
+
+    The shipped km grid in the recoil energy, with the events at unit coupling of LDMX
+    Phase II:
+
+    >>> from darkmoments.stats import load_grid
+    >>> grid = load_grid("km", "ldmx-phase2", "E")
+    >>> grid.summary()  # doctest: +NORMALIZE_WHITESPACE
+    {'model': 'km', 'observables': ['E'], 'mass_min': 0.001, 'mass_max': 3.0,
+     'n_masses': 40, 'n_bins': 40}
+    >>> f"{grid.rate(0.1):.3g}", round(float(grid.shape(0.1).sum()), 12)
+    ('7.41e+10', 1.0)
+    >>> grid.refined(2).masses.size  # every segment halved
+    79
     """
 
     model: str
@@ -684,6 +736,14 @@ class LeaveOneOut:
     chi2, ndf : ndarray
         Per held-out node: sum over the used bins of (interpolated - held out)^2 / (V_held +
         V_interpolated), and the number of bins used.
+
+    Examples
+    --------
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.shapes import leave_one_out
+    >>> loo = leave_one_out(load_grid("km"))
+    >>> loo.scheme, loo.masses.size, round(loo.excess, 2)
+    ('spline', 38, 0.01)
     """
 
     scheme: str
@@ -751,6 +811,21 @@ def leave_one_out(grid: ShapeGrid, scheme: str = "spline", *, min_mc: float = 25
     Returns
     -------
     LeaveOneOut
+
+    Examples
+    --------
+    The evidence for the package's spline (docs/templates.md): on the shipped km grid, each
+    interior node interpolated from the others at twice the grid spacing agrees within the
+    MC errors (chi2/ndf = 1.01 over 23313 bins); linear interpolation in ln m does not:
+
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.shapes import leave_one_out
+    >>> grid = load_grid("km")
+    >>> spline = leave_one_out(grid)
+    >>> round(spline.chi2_per_ndf, 2), int(spline.ndf.sum())
+    (1.01, 23313)
+    >>> round(leave_one_out(grid, "linear").chi2_per_ndf, 2)
+    3.01
     """
     if grid.masses.size < 4:
         raise InputError(f"leave_one_out needs at least 4 masses, got {grid.masses.size}")
@@ -803,6 +878,17 @@ def load_grid(
         With ``n1`` = expected events at unit coupling (experiment efficiency, selection
         efficiency, luminosity and the thick-target depth factor included: the yield of
         :func:`darkmoments.templates.signal_yield` at g = 1).
+
+    Examples
+    --------
+    km at 0.1 GeV: 7.4e10 events at epsilon = 1 at LDMX Phase II (1e16 electrons of 8
+    GeV).  (``load_grid("km", "m3-phase1").rate(0.1)`` is 3.9e6, 1e10 muons of 15 GeV on
+    a thick target; its depth factor runs the generator at 9 masses, ~10 s on first use.)
+
+    >>> from darkmoments.stats import load_grid
+    >>> grid = load_grid("km", "ldmx-phase2")
+    >>> grid.model, grid.masses.size, grid.n_bins, f"{grid.rate(0.1):.2g}"
+    ('km', 40, 1920, '7.4e+10')
     """
     from .. import templates
     from ..experiments import get_experiment
