@@ -40,7 +40,6 @@ SKIP_MODULES: dict[str, str] = {
 EXAMPLES_PENDING: tuple[str, ...] = (
     "darkmoments.stats.calibration",
     "darkmoments.stats.combined",
-    "darkmoments.stats.degeneracy",
     "darkmoments.stats.rate",
     "darkmoments.stats.toys",
     "darkmoments.stats.workspace",

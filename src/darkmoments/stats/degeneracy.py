@@ -70,6 +70,16 @@ class DegeneracySurface:
         Best-fit alternative mass (continuous) per true mass, GeV.
     best_alt_q : ndarray, shape (n_true,)
         q at the best-fit alternative mass.
+
+    Examples
+    --------
+    >>> from darkmoments.stats import degeneracy_surface, load_grid
+    >>> surf = degeneracy_surface(load_grid("km", observables="pt"),
+    ...                           load_grid("md", observables="pt"), 100.0,
+    ...                           true_masses=[1.0], points=20)
+    >>> row = surf.summary()["rows"][0]
+    >>> row["true_mass"], round(row["best_alt_mass"], 3), round(row["q"], 2)
+    (1.0, 0.822, 1.67)
     """
 
     true_model: str
@@ -127,6 +137,23 @@ def degeneracy_surface(
     Returns
     -------
     DegeneracySurface
+
+    Examples
+    --------
+    The paper's figure 6: with 100 events, km at 1 GeV and md at 0.82 GeV have nearly the
+    same recoil p_T spectrum (q = 1.7 < 4, within 2 sigma); the energy spectrum and both
+    observables together tell them apart.  At 0.1 GeV the p_T-only fit of md runs to a far
+    lighter A' (0.008 GeV) and still misses (q = 3.7):
+
+    >>> from darkmoments.stats import degeneracy_surface, load_grid
+    >>> km, md = load_grid("km", observables="pt"), load_grid("md", observables="pt")
+    >>> surf = degeneracy_surface(km, md, 100.0, true_masses=[0.1, 1.0], points=20)
+    >>> surf.q.shape, surf.best_alt_mass.round(3), surf.best_alt_q.round(2)
+    ((2, 20), array([0.008, 0.822]), array([3.75, 1.67]))
+    >>> both = degeneracy_surface(load_grid("km"), load_grid("md"), 100.0,
+    ...                           true_masses=[0.1, 1.0], points=20)
+    >>> both.best_alt_mass.round(3), both.best_alt_q.round(1)  # (E, p_T)
+    (array([0.083, 0.918]), array([39.4,  7.5]))
     """
     n_events = check_real("number of events", n_events, lo=0.0, lo_open=True, unit="events")
     if true_grid.n_bins != alt_grid.n_bins:
@@ -180,6 +207,17 @@ class FitComparison:
         Fit of the alternative model (mass, interval in GeV, events).
     true : MassFit
         Fit of the true model (returns the true mass up to the fit's tolerance).
+
+    Examples
+    --------
+    >>> from darkmoments.stats import compare_fits, load_grid
+    >>> c = compare_fits(load_grid("km", observables="pt"), load_grid("md", observables="pt"),
+    ...                  1.0, 100.0)
+    >>> sorted(c.summary())  # doctest: +NORMALIZE_WHITESPACE
+    ['alt_mass', 'alt_mass_high', 'alt_mass_low', 'alt_n_signal', 'delta_2lnL', 'observables',
+     'true_fit_mass']
+    >>> c.summary()["observables"], round(c.delta_2lnl, 2)
+    ('pt', 1.67)
     """
 
     true_model: str
@@ -240,6 +278,23 @@ def compare_fits(
     ------
     InputError
         Mass outside the true grid, non-positive events, different binnings.
+
+    Examples
+    --------
+    100 km events at 1 GeV in p_T: md fits best at 0.82 GeV (0.75-0.89 GeV at 68 % CL),
+    only 1.7 worse in -2 ln L; in the recoil energy the mimic is at 0.72 GeV and 3.9 worse:
+
+    >>> from darkmoments.stats import compare_fits, load_grid
+    >>> c = compare_fits(load_grid("km", observables="pt"), load_grid("md", observables="pt"),
+    ...                  1.0, 100.0)
+    >>> round(c.alt.mass, 2), round(c.alt.mass_low, 2), round(c.alt.mass_high, 2)
+    (0.82, 0.75, 0.89)
+    >>> round(c.delta_2lnl, 2), round(c.true.mass, 4)
+    (1.67, 1.0)
+    >>> c = compare_fits(load_grid("km", observables="E"), load_grid("md", observables="E"),
+    ...                  1.0, 100.0)
+    >>> round(c.alt.mass, 2), round(c.delta_2lnl, 1)
+    (0.72, 3.9)
     """
     if true_grid.n_bins != alt_grid.n_bins:
         raise InputError("true and alternative shapes must share observables and binning")
@@ -276,6 +331,16 @@ class DegeneracyNoise:
         B.
     q_boot : ndarray, shape (B, n_true)
         The resampled q*.
+
+    Examples
+    --------
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.degeneracy import degeneracy_noise
+    >>> noise = degeneracy_noise(load_grid("km", observables="pt"),
+    ...                          load_grid("md", observables="pt"), 100.0,
+    ...                          true_masses=[1.0], n_resamples=5, seed=1)
+    >>> sorted(noise.summary()["rows"][0]), noise.q_boot.shape
+    (['band', 'bias', 'q', 'q_corrected', 'true_mass'], (5, 1))
     """
 
     true_masses: FloatArray
@@ -356,6 +421,24 @@ def degeneracy_noise(
     Returns
     -------
     DegeneracyNoise
+
+    Examples
+    --------
+    The 1e6-event shipped templates hardly move q: 10 resamples of both grids shift the
+    p_T-only q of km at 1 GeV against md (1.67 at 100 events) by less than 0.01, with a
+    16-84 % band of +-0.02:
+
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.degeneracy import degeneracy_noise
+    >>> noise = degeneracy_noise(load_grid("km", observables="pt"),
+    ...                          load_grid("md", observables="pt"), 100.0,
+    ...                          true_masses=[1.0], n_resamples=10, seed=1)
+    >>> noise.best_alt_q.round(2), bool(abs(noise.bias[0]) < 0.01)
+    (array([1.67]), True)
+    >>> bool(noise.band_lo[0] < noise.corrected[0] < noise.band_hi[0])
+    True
+    >>> bool(noise.band_hi[0] - noise.band_lo[0] < 0.1)
+    True
     """
     from .calibration import resample_grid
 
