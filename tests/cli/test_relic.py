@@ -55,7 +55,7 @@ def test_cli_scan_hadrons_option_reaches_the_scan(tmp_path: Path) -> None:
         (["--model", "km", "--mass", "0.001"], "2 m_e"),
         (["--model", "km", "--mass", "0.1", "--ratio", "1.5"], "mass_ratio"),
         (["--model", "km", "--mass", "-1"], "--mass"),
-        (["--model", "all", "--mass", "0.1"], "--scan"),
+        (["--model", "all", "--mass", "0.1"], "--mass-scan"),
         (["--model", "md", "--mass", "0.1", "--hadrons", "rratio"], "only valid for km"),
         (["--model", "km"], "--mass"),
     ],

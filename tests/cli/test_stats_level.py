@@ -87,7 +87,10 @@ def test_discovery_and_workspace_at_detector_level(run, both: Path, tmp_path: Pa
     info = json.loads(out)
     assert info["level"] == "detector"
     assert info["n_signal_unit"] == pytest.approx(n1, rel=1e-12)
-    code, out, _ = run([*args, "--templates", str(both), "--json"])
+    code, out, err = run([*args, "--templates", str(both), "--json"])
+    assert code == 2  # ws.json exists: never overwritten without --force
+    assert f"--out {ws} exists; pass --force to overwrite it" in err
+    code, out, _ = run([*args, "--templates", str(both), "--json", "--force"])
     assert "level" not in json.loads(out)
     assert json.loads(out)["n_signal_unit"] > 1.05 * n1
 

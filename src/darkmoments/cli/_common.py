@@ -5,16 +5,21 @@ Conventions of every command (one CLI vocabulary)
 * ``--templates DIR``: the template directory (default: the shipped templates).
 * ``--out PATH``: the main output file (a directory only where a command writes several files,
   and its ``--help`` says so).  The parent directory must exist; it is never created silently
-  (:func:`check_output_path`).  ``--force`` allows overwriting where a command refuses it.
+  (:func:`check_output_path`).  An existing output file (``--out``, ``--plot``, a sidecar) is
+  never overwritten without ``--force`` (:func:`force_option`); resumable directories
+  (``templates build``, ``discriminate``, ``library``, ``reproduce``) are continued instead.
 * ``--plot PATH``: a figure (PNG/PDF by suffix).
 * ``--events N``: Monte Carlo events; ``--signal-events N``: expected signal counts.
 * ``--json``: one JSON object on stdout (:func:`echo_json`).
 * Progress bars go to stderr and only when it is a terminal (:func:`progress_enabled`);
-  ``--progress/--no-progress`` switch them.
+  ``--progress/--no-progress`` switch them, default on (:func:`progress_option`).
+* ``--workers N``: local worker processes, default all CPUs (:func:`workers_option`,
+  :func:`resolve_workers`); results never depend on it.
 * ``--model``: a model id (``km``, ``MD``, ``kinetic-mixing``); where a command takes several,
   a comma-separated list or ``all``.  ``--mass``: A' mass(es) in GeV, likewise.
 * Renamed options stay as hidden, deprecated aliases (:func:`deprecated_alias`): ``--dir``
-  for ``--templates``, ``--models``/``--masses`` for ``--model``/``--mass``.
+  for ``--templates``, ``--models``/``--masses`` for ``--model``/``--mass``, ``--scan`` for
+  ``--mass-scan``.
 * Every command's ``--help`` ends with a runnable example (:func:`example`).
 """
 
@@ -23,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,17 +38,24 @@ from ..errors import InputError, OutputPathError
 from ..io.jsonio import dumps
 
 __all__ = [
+    "check_not_overwriting",
     "check_output_path",
+    "default_workers",
     "deprecated_alias",
     "echo_json",
     "example",
+    "force_option",
     "positive_float",
     "positive_int",
     "progress_enabled",
+    "progress_option",
+    "resolve_workers",
+    "workers_option",
 ]
 
 
 _T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])  # a click command function
 
 
 def example(*commands: str) -> str:
@@ -172,13 +185,13 @@ def positive_int(name: str, value: int) -> int:
 
 
 def check_output_path(
-    path: str | os.PathLike[str], *, option: str = "--out", force: bool | None = None
+    path: str | os.PathLike[str], *, option: str = "--out", force: bool = False
 ) -> Path:
     """Check that ``path`` can be written; return it as a :class:`~pathlib.Path`.
 
-    The one rule of every command: the parent directory must exist (it is never created
-    silently) and must be a directory; with ``force=False`` an existing file is refused
-    (``force=None``: overwriting is allowed, for commands without ``--force``).
+    The one rule of every command that writes a file: the parent directory must exist (it
+    is never created silently) and must be a directory, and an existing file is refused
+    unless ``force`` (the command's ``--force``, :func:`force_option`).
 
     Raises
     ------
@@ -197,6 +210,13 @@ def check_output_path(
     Traceback (most recent call last):
         ...
     darkmoments.errors.OutputPathError: --out ...
+    >>> _ = (d / "ws.json").write_text("{}")
+    >>> check_output_path(d / "ws.json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.OutputPathError: --out .../ws.json exists; pass --force to overwrite it
+    >>> check_output_path(d / "ws.json", force=True).name
+    'ws.json'
     """
     p = Path(path)
     parent = p.parent if str(p.parent) else Path(".")
@@ -204,9 +224,107 @@ def check_output_path(
         raise OutputPathError(f"{option} {p}: directory {parent} does not exist (create it first)")
     if p.is_dir():
         raise OutputPathError(f"{option} {p} is a directory; give a file name")
-    if force is False and p.exists():
+    return check_not_overwriting(p, option=option, force=force)
+
+
+def check_not_overwriting(
+    path: str | os.PathLike[str], *, option: str = "--out", force: bool = False
+) -> Path:
+    """``path``, unless it exists and ``force`` is off (the shared ``--force`` rule).
+
+    :func:`check_output_path` applies it to a file output; a multi-file output directory
+    applies it to each file it is about to write.
+
+    Raises
+    ------
+    OutputPathError
+        ``<option> <path> exists; pass --force to overwrite it``.
+    """
+    p = Path(path)
+    if not force and p.exists():
         raise OutputPathError(f"{option} {p} exists; pass --force to overwrite it")
     return p
+
+
+def force_option(f: _F) -> _F:
+    """``--force``: overwrite existing output files (default: refuse, one line, exit 2).
+
+    Examples
+    --------
+    >>> import click
+    >>> from click.testing import CliRunner
+    >>> show = click.command("show")(force_option(lambda force: click.echo(force)))
+    >>> CliRunner().invoke(show, ["--force"]).output.strip()
+    'True'
+    """
+    return click.option(
+        "--force",
+        is_flag=True,
+        help="Overwrite existing output files (--out, --plot and their sidecars) "
+        "[default: refuse them].",
+    )(f)
+
+
+def progress_option(f: _F) -> _F:
+    """``--progress/--no-progress`` (parameter ``progress``, default on) of every command.
+
+    The bar is drawn on stderr only when it is a terminal (:func:`progress_enabled`).
+
+    Examples
+    --------
+    >>> import click
+    >>> from click.testing import CliRunner
+    >>> show = click.command("show")(progress_option(lambda progress: click.echo(progress)))
+    >>> [CliRunner().invoke(show, a).output.strip() for a in ([], ["--no-progress"])]
+    ['True', 'False']
+    """
+    return click.option(
+        "--progress/--no-progress",
+        "progress",
+        default=True,
+        show_default=True,
+        help="Progress bar on stderr (drawn only when stderr is a terminal, never into a "
+        "file or pipe).",
+    )(f)
+
+
+def default_workers() -> int:
+    """The default of every ``--workers``: all CPUs (``os.cpu_count()``, 1 if unknown)."""
+    return os.cpu_count() or 1
+
+
+def workers_option(f: _F) -> _F:
+    """``--workers N`` (parameter ``workers``, None = :func:`default_workers`)."""
+    return click.option(
+        "--workers",
+        type=int,
+        default=None,
+        help="Local worker processes, >= 1 (1 = serial; results do not depend on it) "
+        "[default: all CPUs].",
+    )(f)
+
+
+def resolve_workers(workers: int | None, option: str = "--workers") -> int:
+    """``--workers`` as a number of processes: None gives :func:`default_workers`.
+
+    Raises
+    ------
+    InputError
+        Below 1, naming the option.
+
+    Examples
+    --------
+    >>> from darkmoments.cli._common import default_workers, resolve_workers
+    >>> resolve_workers(2), resolve_workers(None) == default_workers()
+    (2, True)
+    >>> resolve_workers(0)
+    Traceback (most recent call last):
+        ...
+    darkmoments.errors.InputError: --workers must be an integer >= 1, got 0
+    """
+    from ..validation import check_int
+
+    return check_int(option, default_workers() if workers is None else workers, lo=1)
 
 
 def progress_enabled(requested: bool = True) -> bool:

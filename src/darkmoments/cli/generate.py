@@ -34,7 +34,13 @@ import click
 from ..errors import InputError
 from ..generator import PrecisionWarning, cross_section
 from ..validation import check_int
-from ._common import check_output_path, echo_json, example, progress_enabled
+from ._common import (
+    check_output_path,
+    echo_json,
+    example,
+    progress_enabled,
+    progress_option,
+)
 
 __all__ = ["COMMANDS", "EventCount", "generate_cmd", "resolve_beam", "xsec_cmd"]
 
@@ -136,15 +142,6 @@ def _seed_option(what: str) -> Callable[[_F], _F]:
 
 def _json_option(f: _F) -> _F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
-
-
-def _progress_option(f: _F) -> _F:
-    return click.option(
-        "--progress/--no-progress",
-        default=None,
-        help="Progress bar on stderr.  [default: on when stderr is a terminal; never drawn "
-        "into a file or pipe]",
-    )(f)
 
 
 def resolve_beam(
@@ -260,7 +257,7 @@ def _process_keys(
     help="Most integrand evaluations after adaptation (>= 1000; 1e7 notation accepted).  If "
     "they run out first, a warning is printed and converged is false.",
 )
-@_progress_option
+@progress_option
 @_json_option
 def xsec_cmd(
     model: str,
@@ -274,7 +271,7 @@ def xsec_cmd(
     seed: int | None,
     rtol: float,
     max_evaluations: int,
-    progress: bool | None,
+    progress: bool,
     as_json: bool,
 ) -> None:
     """Total cross section of l N -> l N A' in pb, with its MC uncertainty."""
@@ -293,7 +290,7 @@ def xsec_cmd(
             rtol=rtol,
             max_evaluations=max_evaluations,
             inelastic=inelastic,
-            progress=progress_enabled(True if progress is None else progress),
+            progress=progress_enabled(progress),
         )
     for w in caught:
         if issubclass(w.category, PrecisionWarning):
@@ -363,7 +360,7 @@ def xsec_cmd(
     help="truth: the generator's events; detector: after target, tracker and acceptance "
     "(needs --experiment with a [detector] table; .parquet or .csv).",
 )
-@_progress_option
+@progress_option
 @_json_option
 def generate_cmd(
     model: str,
@@ -380,7 +377,7 @@ def generate_cmd(
     force: bool,
     weighted: bool,
     level: str,
-    progress: bool | None,
+    progress: bool,
     as_json: bool,
 ) -> None:
     """Generate events and write them to --out with the cross section (pb)."""
@@ -524,7 +521,7 @@ def _truth_events(
     coupling: float,
     seed: int | None,
     weighted: bool,
-    progress: bool | None,
+    progress: bool,
     inelastic: bool,
 ) -> _Written:
     """Truth-level events streamed to ``path`` (:func:`generate_to_file`)."""
@@ -543,7 +540,7 @@ def _truth_events(
             coupling=coupling,
             seed=seed,
             weighted=weighted,
-            progress=progress_enabled(True if progress is None else progress),
+            progress=progress_enabled(progress),
             inelastic=inelastic,
         )
     except Terminated:

@@ -11,12 +11,17 @@ keys (``--json``): ``library`` (directory), ``model``, ``mass`` (GeV), ``lepton`
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from ..validation import check_int
-from ._common import echo_json, example, progress_enabled
+from ._common import (
+    echo_json,
+    example,
+    progress_enabled,
+    progress_option,
+    resolve_workers,
+    workers_option,
+)
 
 __all__ = ["library_cmd"]
 
@@ -114,16 +119,9 @@ __all__ = ["library_cmd"]
 )
 @click.option("--force", is_flag=True, help="Replace an existing library of the same name.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same library.")
-@click.option(
-    "--workers", type=int, default=1, show_default=True, help="Local processes (1 = serial)."
-)
+@workers_option
 @click.option("--scheduler", default=None, help="dask.distributed scheduler address.")
-@click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    help="Progress bar on stderr (only drawn when stderr is a terminal).",
-)
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def library_cmd(
     model: str,
@@ -143,7 +141,7 @@ def library_cmd(
     out: str,
     force: bool,
     resume: bool,
-    workers: int,
+    workers: int | None,
     scheduler: str | None,
     progress: bool,
     as_json: bool,
@@ -173,7 +171,7 @@ def library_cmd(
         aprime_id=aprime_id,
     )
     check_library_output(out, plan.name, force=force)
-    w = check_int("--workers", workers if workers is not None else (os.cpu_count() or 1), lo=1)
+    w = resolve_workers(workers)
     res = build_library(
         plan,
         out,

@@ -4,6 +4,10 @@ JSON keys (one per quantity, as in the other commands): single mass ``model`` (c
 id), ``mass`` (m_A' in GeV), ``m_chi`` (GeV), ``coupling`` with ``coupling_unit``, ``y``,
 ``omega_h2``, ``hadrons``; scan ``out`` (the directory), ``csv``, ``plot``, ``models``,
 ``n_masses``, ``n_rows``.
+
+The scan is ``--mass-scan`` (the spelling of ``workspace --mass-scan``); ``--scan`` is its
+hidden alias and error messages name the spelling given.  The scan refuses to overwrite the
+files of an earlier scan in ``--out`` without ``--force``.
 """
 
 from __future__ import annotations
@@ -17,14 +21,23 @@ from click.core import ParameterSource
 from ..errors import InputError, OutputPathError
 from ..models import MODEL_IDS
 from ..validation import check_int, check_real
-from ._common import deprecated_alias, echo_json, example, progress_enabled
+from ._common import (
+    check_not_overwriting,
+    deprecated_alias,
+    echo_json,
+    example,
+    force_option,
+    progress_enabled,
+    progress_option,
+)
 
 __all__ = ["COMMANDS", "check_output_dir", "relic"]
 
-#: Options of --scan only: parameter name -> option name (--m-min/--m-max are the hidden,
-#: silent aliases of --mass-min/--mass-max, the names of a mass on every other command).
+#: Options of --mass-scan only: parameter name -> option name (--m-min/--m-max are the
+#: hidden, silent aliases of --mass-min/--mass-max, the names of a mass on every other command).
 _SCAN_ONLY = {
     "out_dir": "--out",
+    "force": "--force",
     "n_masses": "--n-masses",
     "m_min": "--mass-min",
     "m_max": "--mass-max",
@@ -33,6 +46,7 @@ _SCAN_ONLY = {
 }
 _MASS_RANGE = (0.003, 3.0)  # GeV, the default scan range
 _FILE_SUFFIXES = (".csv", ".png", ".pdf", ".svg", ".json", ".txt")
+_SCAN_FILES = ("relic_targets.csv", "relic_targets.png")  # what a scan writes into --out
 
 
 def check_output_dir(path: Path, *, option: str = "--out") -> Path:
@@ -79,7 +93,7 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
     "relic",
     epilog=example(
         "darkmoments relic --model km --mass 0.1 --json",
-        "darkmoments relic --model all --scan --n-masses 20 --mass-min 0.01 --mass-max 1 "
+        "darkmoments relic --model all --mass-scan --n-masses 20 --mass-min 0.01 --mass-max 1 "
         "--out relic_targets",
     ),
 )
@@ -88,34 +102,37 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
     "model",
     default="km",
     show_default=True,
-    help=f"Model id ({', '.join(MODEL_IDS)}), or 'all' (with --scan).",
+    help=f"Model id ({', '.join(MODEL_IDS)}), or 'all' (with --mass-scan).",
 )
 @click.option(
     "--mass",
     type=float,
     default=None,
-    help="m_A' [GeV], in (2 m_e, 1000] (single-mass mode; not with --scan).  [default: none]",
+    help="m_A' [GeV], in (2 m_e, 1000] (single-mass mode; not with --mass-scan).  [default: none]",
 )
 @click.option(
-    "--scan",
+    "--mass-scan",
+    "scan",
     is_flag=True,
     help="Scan m_A' over --mass-min..--mass-max and write relic_targets.csv and relic_targets.png "
     "into --out.  [default: off, single mass]",
 )
+@click.option("--scan", "old_scan", is_flag=True, hidden=True, help="Alias of --mass-scan.")
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
     default=Path("relic_targets"),
     show_default=True,
-    help="Output directory of --scan (two files; created if missing, its parent must exist).",
+    help="Output directory of --mass-scan (two files; created if missing, its parent must exist).",
 )
+@force_option
 @click.option(
     "--n-masses",
     type=int,
     default=50,
     show_default=True,
-    help="Scan points, log-spaced (>= 2; --scan).",
+    help="Scan points, log-spaced (>= 2; --mass-scan).",
 )
 @click.option(
     "--mass-min",
@@ -161,7 +178,8 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
     default="auto",
     show_default=True,
     help="Hadronic final states (auto: R-ratio for km, none otherwise; rratio: km only; "
-    "proxy: the R-ratio formula for any model).  With --scan and auto/none the other models "
+    "proxy: the R-ratio formula for any model).  With --mass-scan and auto/none the other "
+    "models "
     "also get the proxy band.",
 )
 @click.option(
@@ -169,12 +187,7 @@ def check_output_dir(path: Path, *, option: str = "--out") -> Path:
     is_flag=True,
     help="Use the printed eqs. A.4-A.7, A.11 (2x / 0.5x the trace results).  [default: off]",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar of the scan by mass on stderr.  [default: on when stderr is a "
-    "terminal; never drawn into a file or pipe]",
-)
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def relic(
@@ -182,7 +195,9 @@ def relic(
     model: str,
     mass: float | None,
     scan: bool,
+    old_scan: bool,
     out_dir: Path,
+    force: bool,
     n_masses: int,
     m_min: float | None,
     m_max: float | None,
@@ -193,7 +208,7 @@ def relic(
     cutoff: float,
     hadrons: str,
     paper_normalisation: bool,
-    progress: bool | None,
+    progress: bool,
     as_json: bool,
 ) -> None:
     """Relic target: coupling g_f and y (eq. 3.3) with Omega h^2 = 0.120."""
@@ -207,11 +222,12 @@ def relic(
         cutoff=cutoff,
         paper_normalisation=paper_normalisation,
     )
-    if scan:
+    flag = "--scan" if old_scan and not scan else "--mass-scan"
+    if scan or old_scan:
         if mass is not None:
             raise InputError(
-                f"--mass {mass:g} and --scan exclude each other: the scan uses "
-                "--mass-min/--mass-max/--n-masses; drop --mass (or --scan for one mass)"
+                f"--mass {mass:g} and {flag} exclude each other: the scan uses "
+                f"--mass-min/--mass-max/--n-masses; drop --mass (or {flag} for one mass)"
             )
         lo = deprecated_alias("--mass-min", m_min, "--m-min", old_m_min, notice=False)
         hi = deprecated_alias("--mass-max", m_max, "--m-max", old_m_max, notice=False)
@@ -219,32 +235,36 @@ def relic(
             (_MASS_RANGE[0] if lo[0] is None else lo[0], lo[1]),
             (_MASS_RANGE[1] if hi[0] is None else hi[0], hi[1]),
         )
-        _scan(model, out_dir, n_masses, mass_range, hadrons, progress, as_json, common)
+        out = (out_dir, force)
+        _scan(model, out, n_masses, mass_range, hadrons, progress, as_json, common)
         return
     scan_only = [opt for n, opt in _SCAN_ONLY.items() if given(n)]
     if scan_only:
-        raise InputError(f"{', '.join(scan_only)}: only used with --scan (single mass: --mass)")
+        raise InputError(
+            f"{', '.join(scan_only)}: only used with --mass-scan (single mass: --mass)"
+        )
     if model.strip().lower() == "all":
-        raise InputError("--model all needs --scan; give one model id for a single mass")
+        raise InputError("--model all needs --mass-scan; give one model id for a single mass")
     if mass is None:
-        raise InputError("give --mass (GeV) or --scan")
+        raise InputError("give --mass (GeV) or --mass-scan")
     _single(model, mass, hadrons, as_json, common)
 
 
 def _scan(
     model: str,
-    out_dir: Path,
+    out_force: tuple[Path, bool],
     n_masses: int,
     mass_range: tuple[tuple[float, str], tuple[float, str]],
     hadrons: str,
-    progress: bool | None,
+    progress: bool,
     as_json: bool,
     common: dict[str, Any],
 ) -> None:
-    """``--scan``: the table and figure into the --out directory.
+    """``--mass-scan``: the table and figure into the --out directory.
 
-    ``mass_range`` is ((minimum, its option name), (maximum, its option name)) in GeV, the
-    names as the user gave them (``--mass-min`` or its alias ``--m-min``).
+    ``out_force`` is (--out, --force): files of an earlier scan there are refused without
+    --force.  ``mass_range`` is ((minimum, its option name), (maximum, its option name)) in
+    GeV, the names as the user gave them (``--mass-min`` or its alias ``--m-min``).
     """
     from .. import relic as rel
     from ..relic.output import plot_targets, write_csv_atomic
@@ -255,7 +275,10 @@ def _scan(
     check_real(max_opt, m_max, hi=rel.targets.M_AP_MAX, unit="GeV")
     if not m_min < m_max:
         raise InputError(f"{min_opt} {m_min:g} must be below {max_opt} {m_max:g} (GeV)")
+    out_dir, force = out_force
     out = check_output_dir(out_dir)
+    for name in _SCAN_FILES:  # no earlier scan's files overwritten without --force
+        check_not_overwriting(out / name, option="--out", force=force)
     models = "all" if model.strip().lower() == "all" else model
     table = rel.scan(
         models,
@@ -264,12 +287,12 @@ def _scan(
         m_max=m_max,
         proxy_band=hadrons in ("auto", "none"),
         hadrons=hadrons,
-        progress=progress_enabled(True if progress is None else progress),
+        progress=progress_enabled(progress),
         **common,
     )
     out.mkdir(exist_ok=True)  # the named output directory; its parent was checked
-    csv = write_csv_atomic(table, out / "relic_targets.csv", mkdir=False)
-    png = plot_targets(table, out / "relic_targets.png", mkdir=False)
+    csv = write_csv_atomic(table, out / _SCAN_FILES[0], mkdir=False)
+    png = plot_targets(table, out / _SCAN_FILES[1], mkdir=False)
     if as_json:
         echo_json(
             {

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import example
+from ._common import example, resolve_workers, workers_option
 
 __all__ = ["reproduce_cmd"]
 
@@ -36,13 +36,7 @@ DEFAULT_OUT = Path("out/reproduce")
     show_default=True,
     help="Base seed of every random number.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Processes for the parallel loops (results do not depend on it).",
-)
+@workers_option
 @click.option(
     "--only",
     default=None,
@@ -64,7 +58,7 @@ def reproduce_cmd(
     out: Path | None,
     fast: bool,
     seed: int,
-    workers: int,
+    workers: int | None,
     only: str | None,
     restart: bool,
     figures_dir: Path | None,
@@ -84,7 +78,7 @@ def reproduce_cmd(
         DEFAULT_OUT if out is None else out,
         fast=fast,
         seed=seed,
-        workers=workers,
+        workers=resolve_workers(workers),
         only=only,
         restart=restart,
         figures_dir=figures_dir,

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -57,9 +56,13 @@ from ._common import (
     check_output_path,
     echo_json,
     example,
+    force_option,
     positive_float,
     positive_int,
     progress_enabled,
+    progress_option,
+    resolve_workers,
+    workers_option,
 )
 from .templates import level_option
 
@@ -90,11 +93,6 @@ _experiment_option = click.option(
 )
 _json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout [default: text]."
-)
-_no_progress_option = click.option(
-    "--no-progress",
-    is_flag=True,
-    help="Never draw a progress bar [default: drawn on stderr when it is a terminal].",
 )
 
 
@@ -265,13 +263,13 @@ def _dir(p: Path | None) -> str | None:
     return None if p is None else str(p)
 
 
-def _check_figure(path: Path | None, option: str = "--plot") -> Path | None:
-    """Refuse a figure path before any work: suffix and existing directory."""
+def _check_figure(path: Path | None, option: str = "--plot", *, force: bool) -> Path | None:
+    """Refuse a figure path before any work: suffix, existing directory, existing file."""
     if path is None:
         return None
     if path.suffix.lower() not in _FIGURE_SUFFIXES:
         raise InputError(f"{option} {path}: the figure file must end in .png, .pdf or .svg")
-    return check_output_path(path, option=option)
+    return check_output_path(path, option=option, force=force)
 
 
 @contextlib.contextmanager
@@ -314,6 +312,7 @@ def _sigterm_as_exit() -> Iterator[None]:
     help="Instead of one mass: write a background-only workspace to --out and a pyhf patchset "
     "<name>.patchset.json next to it, one signal patch per template grid mass.",
 )
+@click.option("--scan", "old_scan", is_flag=True, hidden=True, help="Alias of --mass-scan.")
 @_experiment_option
 @click.option(
     "--coupling",
@@ -388,6 +387,7 @@ def _sigterm_as_exit() -> Iterator[None]:
     help="Workspace JSON file to write (with its sidecar <name>.README.txt next to it); its "
     "directory must exist.",
 )
+@force_option
 @level_option
 @_json_option
 @_templates_option
@@ -395,6 +395,7 @@ def workspace_cmd(
     model: str,
     mass: float | None,
     mass_scan: bool,
+    old_scan: bool,
     experiment: str,
     coupling: float | None,
     observables: str,
@@ -406,6 +407,7 @@ def workspace_cmd(
     layout: str,
     cl: float,
     out: Path,
+    force: bool,
     level: str,
     as_json: bool,
     templates_dir: Path | None,
@@ -422,8 +424,10 @@ def workspace_cmd(
     mid = get_model(model).id
     exp = _experiment(experiment)
     lvl = _level(exp, level, templates_dir)
+    scan_flag = "--scan" if old_scan and not mass_scan else "--mass-scan"
+    mass_scan = mass_scan or old_scan
     if mass_scan == (mass is not None):
-        raise InputError("give either --mass (GeV) or --mass-scan")
+        raise InputError(f"give either --mass (GeV) or {scan_flag}")
     if mass is not None:
         positive_float("--mass (GeV)", mass)
     if coupling is not None:
@@ -447,11 +451,11 @@ def workspace_cmd(
         "level": lvl,
     }
     if mass_scan:
-        _workspace_mass_scan(mid, exp, out, as_json, _dir(templates_dir), opts)
+        _workspace_mass_scan(mid, exp, (out, force), as_json, _dir(templates_dir), opts)
         return
     assert mass is not None  # exactly one of --mass, --mass-scan (checked above)
-    check_output_path(out, option="--out")
-    check_output_path(readme_path(out), option="--out (README sidecar)")
+    check_output_path(out, option="--out", force=force)
+    check_output_path(readme_path(out), option="--out (README sidecar)", force=force)
     res = export_workspace(mid, mass, exp, out=out, directory=_dir(templates_dir), **opts)
     summary = res.summary()
     if as_json:
@@ -467,13 +471,22 @@ def workspace_cmd(
 
 
 def _workspace_mass_scan(
-    mid: str, experiment: Any, out: Path, as_json: bool, directory: Any, opts: dict[str, Any]
+    mid: str,
+    experiment: Any,
+    out_force: tuple[Path, bool],
+    as_json: bool,
+    directory: Any,
+    opts: dict[str, Any],
 ) -> None:
-    """``workspace --mass-scan``: background-only workspace + patchset, one patch per mass."""
+    """``workspace --mass-scan``: background-only workspace + patchset, one patch per mass.
+
+    ``out_force``: (--out, --force); existing files are refused without --force.
+    """
     from ..stats.workspace import mass_scan_patchset, patchset_path, write_mass_scan
 
-    check_output_path(out, option="--out")
-    check_output_path(patchset_path(out), option="--out (patchset)")
+    out, force = out_force
+    check_output_path(out, option="--out", force=force)
+    check_output_path(patchset_path(out), option="--out (patchset)", force=force)
     bkg, patchset, infos = mass_scan_patchset(mid, experiment, directory=directory, **opts)
     ws_path, ps_path = write_mass_scan(bkg, patchset, out)
     names = [p["metadata"]["name"] for p in patchset["patches"]]
@@ -577,6 +590,7 @@ def _background_option(
     help="CSV file for the table (columns model, mass, coupling, y); its directory must "
     "exist [default: none, nothing is written].",
 )
+@force_option
 @_templates_option
 def reach_cmd(
     model: str,
@@ -588,6 +602,7 @@ def reach_cmd(
     background_uncertainty: float | None,
     as_json: bool,
     out: Path | None,
+    force: bool,
     templates_dir: Path | None,
 ) -> None:
     """Reach at 90% CL (--cl): coupling limit and y (eq. 3.3) per template mass.
@@ -606,7 +621,7 @@ def reach_cmd(
     everything = model.strip().lower() == "all"
     models = list(MODEL_IDS) if everything else [get_model(model).id]
     if out is not None:
-        check_output_path(out, option="--out")
+        check_output_path(out, option="--out", force=force)
     exp = _experiment(experiment)
     lvl = _level(exp, level, templates_dir)
     bkg = _cli_background(exp, lvl, background_file, flat_background, background_uncertainty)
@@ -846,8 +861,9 @@ def _grid_pair(
     hidden=True,
     help="Deprecated alias of --plot.",
 )
+@force_option
 @_json_option
-@_no_progress_option
+@progress_option
 @_templates_option
 def degeneracy_cmd(
     true_spec: str,
@@ -860,8 +876,9 @@ def degeneracy_cmd(
     points: int,
     plot: Path | None,
     out_deprecated: Path | None,
+    force: bool,
     as_json: bool,
-    no_progress: bool,
+    progress: bool,
     templates_dir: Path | None,
 ) -> None:
     """-2 Delta lnL of the alternative model vs (true mass, fitted mass); contour figure.
@@ -879,7 +896,7 @@ def degeneracy_cmd(
     events = _merge_signal_events(signal_events, events_deprecated, required=True)
     assert events is not None
     plot = _deprecated_plot(plot, out_deprecated)
-    _check_figure(plot)
+    _check_figure(plot, force=force)
     exp = _experiment(experiment)
     lvl = _level(exp, level, templates_dir)
     obs_list = ["E", "pt", "E,pt"] if observables == "all" else [observables]
@@ -889,7 +906,7 @@ def degeneracy_cmd(
         obs_list,
         desc="degeneracy",
         unit="panel",
-        disable=not progress_enabled(not no_progress),
+        disable=not progress_enabled(progress),
     ):
         gt, ga = _grid_pair(true_model, alt, exp, obs, _dir(templates_dir), lvl)
         gt.check_mass(true_mass)
@@ -1017,12 +1034,7 @@ def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | N
 @_experiment_option
 @level_option
 @_background_options
-@click.option(
-    "--workers",
-    type=int,
-    default=None,
-    help="Local worker processes [default: all cores].",
-)
+@workers_option
 @click.option(
     "--scheduler",
     default=None,
@@ -1063,8 +1075,9 @@ def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | N
     help="Figure of the statistic distributions of the first alternative (.png, .pdf, .svg); "
     "its directory must exist [default: no figure].",
 )
+@force_option
 @_json_option
-@_no_progress_option
+@progress_option
 @_templates_option
 def discriminate_cmd(
     true_spec: str,
@@ -1091,8 +1104,9 @@ def discriminate_cmd(
     out_dir: Path | None,
     resume: bool,
     plot: Path | None,
+    force: bool,
     as_json: bool,
-    no_progress: bool,
+    progress: bool,
     templates_dir: Path | None,
 ) -> None:
     """Model-discrimination toys: p-value and significance for rejecting each alternative.
@@ -1111,11 +1125,10 @@ def discriminate_cmd(
     _check_toy_options(n_toys, chunk_size, p_floor)
     if resume and out_dir is None:
         raise InputError("--resume needs --out DIR of the interrupted run")
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    positive_int("--workers", n_workers)
+    n_workers = resolve_workers(workers)
     alts = _alternatives(alt_models, true_model, true_spec)
     tie = _rate_tie(events, relic, couplings, [true_model, *alts], syst, with_rate)
-    _check_figure(plot)
+    _check_figure(plot, force=force)
     _check_checkpoint_dir(out_dir)
     exp = _experiment(experiment)
     lvl = _level(exp, level, templates_dir)
@@ -1145,7 +1158,7 @@ def discriminate_cmd(
         workers=n_workers,
         scheduler=scheduler,
         resume=resume,
-        progress=progress_enabled(not no_progress),
+        progress=progress_enabled(progress),
     )
     context = {"experiment": exp.name, "observables": observables, "seed": int(seed)}
     if as_json:

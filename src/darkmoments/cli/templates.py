@@ -21,7 +21,16 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import InputError
-from ._common import deprecated_alias, echo_json, example, progress_enabled
+from ._common import (
+    deprecated_alias,
+    echo_json,
+    example,
+    force_option,
+    progress_enabled,
+    progress_option,
+    resolve_workers,
+    workers_option,
+)
 
 _F = TypeVar("_F", bound=Callable[..., Any])  # a click command function
 
@@ -171,12 +180,7 @@ def templates_group() -> None:
     default=None,
     help="Unweighted MC events per template (default: 1000000, as the shipped truth templates).",
 )
-@click.option(
-    "--workers",
-    type=int,
-    default=None,
-    help="Local processes (default: number of CPUs; 1 = serial).",
-)
+@workers_option
 @click.option(
     "--scheduler", default=None, help="dask.distributed scheduler address (default: none)."
 )
@@ -200,12 +204,7 @@ def templates_group() -> None:
     default=None,
     help="Base seed of the grid, an integer >= 0 (default: 20250904).",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=True,
-    show_default=True,
-    help="Progress bar on stderr (only drawn when stderr is a terminal).",
-)
+@progress_option
 @level_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_command(
@@ -238,7 +237,7 @@ def build_command(
     exps = [get_experiment(e) for e in (experiments or tuple(EXPERIMENTS))]
     mids, mass_values = _selection(models, old_models, masses, old_masses)
     n = check_int("--events", templates.DEFAULT_N_EVENTS if n_events is None else n_events, lo=1)
-    w = check_int("--workers", (os.cpu_count() or 1) if workers is None else workers, lo=1)
+    w = resolve_workers(workers)
     seed = check_int(
         "--seed", templates.DEFAULT_BASE_SEED if base_seed is None else base_seed, lo=0
     )
@@ -382,7 +381,7 @@ def yield_command(
 @click.option(
     "--out", required=True, metavar="FILE", help="Output .root file; its directory must exist."
 )
-@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def export_command(
     fmt: str,
