@@ -152,6 +152,23 @@ class DiscriminationSetup:
         Width s_b = ln(1 + sigma_b) of the log-normal background normalisation, a nuisance
         profiled per toy and hypothesis with the constraint (ln theta_b)^2 / s_b^2; None:
         theta_b = 1.
+
+    Examples
+    --------
+    50 km events at 0.1 GeV (LDMX Phase II, recoil energy) against the magnetic dipole:
+
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> setup = DiscriminationSetup(km, md, 0.1, 50.0)
+    >>> setup.fit_options()
+    {'refine': True, 'p_floor': 1e-12}
+    >>> round(float(setup.expected(km, 0.1, 50.0).sum()), 9), len(setup.fingerprint())
+    (50.0, 64)
+    >>> DiscriminationSetup(km, km, 0.1, 50.0)
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: the alternative hypothesis is the true one ...
     """
 
     true_grid: ShapeGrid
@@ -337,6 +354,22 @@ def relic_setup(
     InputError
         A grid without ``n1`` or without any mass in the relic-target range, ``true_mass``
         outside the restricted grid (the message names the range), ``coupling_factor`` <= 0.
+
+    Examples
+    --------
+    km at 0.1 GeV exactly on its relic target expects 2128 events at LDMX Phase II; cr
+    on its own relic target has the same shapes but another rate, so its best fit to the
+    km data moves to 0.31 GeV and t_A = 57 (it would be 0.14, template noise, with the
+    normalisation free):
+
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import alternative_point, relic_setup
+    >>> km, cr = load_grid("km", observables="E"), load_grid("cr", observables="E")
+    >>> setup = relic_setup(km, cr, 0.1)  # about 1 s (the relic targets)
+    >>> round(setup.n_events), float(setup.true_grid.masses[0])  # 1 MeV < 2 m_e dropped
+    (2128, 0.00122788)
+    >>> [round(x, 2) for x in alternative_point(setup)]  # GeV, events, t_A
+    [0.31, 2149.56, 57.28]
     """
     from ..relic import target
 
@@ -360,10 +393,29 @@ def relic_domain(grid: ShapeGrid) -> ShapeGrid:
 
     Returns ``grid`` itself when every mass is inside (2 m_e, 1000] GeV.
 
+    Parameters
+    ----------
+    grid : ShapeGrid
+        The shapes.
+
+    Returns
+    -------
+    ShapeGrid
+
     Raises
     ------
     InputError
         No grid mass is inside the range.
+
+    Examples
+    --------
+    The shipped grids start at 1 MeV, below 2 m_e = 1.022 MeV:
+
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import relic_domain
+    >>> grid = load_grid("km", observables="E")
+    >>> grid.masses[:2], relic_domain(grid).masses[:2]
+    (array([0.001     , 0.00122788]), array([0.00122788, 0.0015077 ]))
     """
     from ..relic.targets import M_AP_MAX, M_AP_MIN
 
@@ -403,7 +455,35 @@ def _check_relic_true_mass(grid: ShapeGrid, mass: Any) -> float:
 def discrimination_statistic(
     counts: FloatArray | PreparedCounts, setup: DiscriminationSetup
 ) -> FloatArray:
-    """t = min D_alt - min D_true for each toy (rows of ``counts``), masses profiled."""
+    """t = min D_alt - min D_true for each toy (rows of ``counts``), masses profiled.
+
+    Parameters
+    ----------
+    counts : ndarray, shape (n_toys, n_bins), or PreparedCounts
+        Events per bin.
+    setup : DiscriminationSetup
+        The hypotheses and fit options.
+
+    Returns
+    -------
+    ndarray, shape (n_toys,)
+        t; large favours the true model, negative the alternative.
+
+    Examples
+    --------
+    The Asimov data of km at 0.1 GeV favour km (t = 3.66), those of md at 0.49 GeV favour
+    md (t < 0):
+
+    >>> import numpy as np
+    >>> from darkmoments.stats import asimov
+    >>> from darkmoments.stats.toys import discrimination_statistic
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> data = np.vstack([asimov(km, 0.1, 50.0), asimov(md, 0.485, 50.0)])
+    >>> discrimination_statistic(data, DiscriminationSetup(km, md, 0.1, 50.0)).round(2)
+    array([ 3.66, -2.78])
+    """
     counts = prepare_counts(counts, setup.true_grid.n_bins)
     kw = setup.fit_options()
     alt = profile_mass(counts, setup.alt_grid, rates=setup.rates_alt, **kw)
@@ -414,10 +494,28 @@ def discrimination_statistic(
 def alternative_point(setup: DiscriminationSetup) -> tuple[float, float, float]:
     """Best fit of the alternative model to the true Asimov data.
 
+    Parameters
+    ----------
+    setup : DiscriminationSetup
+        The problem.
+
     Returns
     -------
     mass, norm, t_asimov : float
         Alternative mass (GeV), its expected events and the Asimov statistic t_A.
+
+    Examples
+    --------
+    The closest md point to 50 km events at 0.1 GeV in the recoil energy: 0.49 GeV,
+    t_A = 3.66, Z_A = sqrt(t_A) = 1.9:
+
+    >>> from darkmoments.stats.toys import alternative_point
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> mass, norm, t_a = alternative_point(DiscriminationSetup(km, md, 0.1, 50.0))
+    >>> round(mass, 3), round(norm, 6), round(t_a, 2), round(t_a**0.5, 2)
+    (0.485, 50.0, 3.66, 1.91)
     """
     mass, norm, _, t_a = alternative_fit(setup)
     return mass, norm, t_a
@@ -426,11 +524,31 @@ def alternative_point(setup: DiscriminationSetup) -> tuple[float, float, float]:
 def alternative_fit(setup: DiscriminationSetup) -> tuple[float, float, float, float]:
     """:func:`alternative_point` with the alternative's background normalisation.
 
+    Parameters
+    ----------
+    setup : DiscriminationSetup
+        The problem.
+
     Returns
     -------
     mass, norm, theta_b, t_asimov : float
         As :func:`alternative_point`, and theta_b (1 without a background or without its
         uncertainty).
+
+    Examples
+    --------
+    With 20 background events known to 20 %, md also adjusts the background (theta_b):
+
+    >>> import numpy as np
+    >>> from darkmoments.stats.toys import alternative_fit
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> setup = DiscriminationSetup(km, md, 0.1, 50.0, background=np.full(40, 0.5),
+    ...                             background_sigma=np.log(1.2))
+    >>> mass, norm, theta_b, t_a = alternative_fit(setup)
+    >>> round(mass, 2), round(t_a, 2), bool(0.8 < theta_b < 1.2)
+    (0.56, 2.24, True)
     """
     data = setup.expected(setup.true_grid, setup.true_mass, setup.n_events)[None, :]
     kw = setup.fit_options()
@@ -473,6 +591,20 @@ def template_noise_floor(
     -------
     float
         The expected t from template noise alone (dimensionless).
+
+    Examples
+    --------
+    The 1e6-event templates: noise alone gives t ~ 0.005 for 50 events, 1/800 of the
+    km-md t_A = 3.66:
+
+    >>> from darkmoments.stats.toys import template_noise_floor
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> floor = template_noise_floor(DiscriminationSetup(km, md, 0.1, 50.0), 0.485,
+    ...                              n_resamples=5)
+    >>> bool(0.001 < floor < 0.01)
+    True
     """
     p = setup.true_grid.shape(setup.true_mass)
     p = p / p.sum()
@@ -560,6 +692,25 @@ def empirical_p_values(t_obs: FloatArray, t_ref: FloatArray) -> FloatArray:
     """P(T >= t_obs) from reference toys ``t_ref``: (k + 1) / (n + 1), never 0.
 
     k = #(t_ref >= t_obs) of n toys (:func:`~darkmoments.stats.sampling.empirical_p_value`).
+
+    Parameters
+    ----------
+    t_obs : array_like
+        Observed statistics.
+    t_ref : array_like
+        Reference toys (>= 1).
+
+    Returns
+    -------
+    ndarray
+        One p-value per observation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.stats.toys import empirical_p_values
+    >>> empirical_p_values(np.array([0.5, 3.0]), np.array([0.1, 0.2, 1.0, 2.5, 4.0])).round(4)
+    array([0.6667, 0.3333])
     """
     ref = np.sort(np.asarray(t_ref, dtype=float))
     if ref.size == 0:
@@ -594,6 +745,24 @@ def alternative_p_values(
     Returns
     -------
     ndarray, shape (n_data,)
+
+    Examples
+    --------
+    Two data sets, the Asimov spectra of 50 km events at 0.0915 GeV and of 50 md events at
+    0.47 GeV; 50 toys of md (fitted to each) per data set: the first is unlikely under md
+    (p ~ 0.1, 1.3 sigma with 50 events), the second fits it:
+
+    >>> import numpy as np
+    >>> from darkmoments.stats import asimov
+    >>> from darkmoments.stats.toys import alternative_p_values
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> setup = DiscriminationSetup(km, md, 0.0915067, 50.0, refine=False)
+    >>> data = np.vstack([asimov(km, 0.0915067, 50.0), asimov(md, 0.472834, 50.0)])
+    >>> p = alternative_p_values(data, setup, 50, seed=1)
+    >>> bool(p[0] < 0.3 < p[1]), p.size
+    (True, 2)
     """
     n_toys = check_int("n_toys", n_toys, lo=MIN_TOYS)
     rng = np.random.default_rng(check_int("seed", seed, lo=0))
@@ -642,6 +811,21 @@ def shape_identity(
     Returns
     -------
     ShapeIdentity
+
+    Examples
+    --------
+    km against md at 0.0915 GeV (grid nodes only, fast): t_A = 3.77 beyond every one of
+    20 noise-only resamples; p = 1/21 is the resolution of B = 20 (not below the default
+    alpha = 0.01: use the default B = 200 to resolve it):
+
+    >>> from darkmoments.stats.toys import shape_identity
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> setup = DiscriminationSetup(km, md, 0.0915067, 50.0, refine=False)
+    >>> res = shape_identity(setup, n_resamples=20, seed=1)
+    >>> round(res.t_asimov, 2), round(res.p_value, 3), res.resolved
+    (3.77, 0.048, False)
     """
     if alt_mass is None:
         alt_mass = alternative_point(setup)[0]
@@ -673,10 +857,32 @@ def identity_p_value(
 
     The same test at half the cost (:func:`~darkmoments.stats.calibration.identity_p_value`).
 
+    Parameters
+    ----------
+    setup : DiscriminationSetup
+        The problem.
+    alt_mass : float, optional
+        The alternative's Asimov best fit in GeV (default: :func:`alternative_point`).
+    n_resamples : int
+        Resamples B (>= 20).
+    seed : int
+        Seed.
+
     Returns
     -------
     (float, float)
         The p-value (k + 1) / (B + 1) and the mean noise-only t.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.toys import identity_p_value
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> p, noise = identity_p_value(DiscriminationSetup(km, md, 0.0915067, 50.0, refine=False),
+    ...                             n_resamples=20, seed=1)
+    >>> round(p, 3), bool(noise < 0.01)  # t_A = 3.77 is far above the noise
+    (0.048, True)
     """
     from .calibration import identity_p_value as _identity_p
 
@@ -762,6 +968,15 @@ class DiscriminationResult:
     t_prop, llr_alt, llr_prop : ndarray
         Proposal toys of the importance sampling and the log likelihood ratios
         ln P_alt - ln P_true of the alternative and proposal toys.
+
+    Examples
+    --------
+    See :func:`run_discrimination`; the summary has the keys of ``darkmoments
+    discriminate --json``:
+
+    >>> from darkmoments.stats.toys import DiscriminationResult
+    >>> [f for f in DiscriminationResult.__dataclass_fields__][:6]
+    ['true_model', 'alt_model', 'true_mass', 'n_events', 'alt_mass', 'alt_norm']
     """
 
     true_model: str
@@ -853,6 +1068,32 @@ def run_identity(
     expected events, refinement, ``p_floor``), the toy counts and seed, and the numpy version
     (its Poisson stream is not guaranteed across releases).  A directory whose manifest holds
     another identity is refused on resume.
+
+    Parameters
+    ----------
+    setup : DiscriminationSetup
+        The problem.
+    n_toys : int
+        Toys per hypothesis.
+    seed : int
+        Root seed.
+    chunk_size : int
+        Toys per chunk.
+
+    Returns
+    -------
+    dict
+        JSON-able.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.toys import run_identity
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> ident = run_identity(DiscriminationSetup(km, md, 0.1, 50.0), 1000, seed=1, chunk_size=100)
+    >>> ident["format"], ident["observables"], ident["n_toys"], len(ident["setup"])
+    ('discrimination-toys-2', ['E'], 1000, 64)
     """
     return {
         "format": _TOY_FORMAT,
@@ -947,6 +1188,27 @@ def run_discrimination(
     NonFiniteResultError
         The toys cannot estimate a significance: every alternative toy has t at or above the
         median true t (p = 1, e.g. so few signal events that the toys are mostly empty).
+
+    Examples
+    --------
+    50 km events at 0.0915 GeV against md in the recoil energy (grid nodes only, 100
+    toys: well under a second).  Asimov: t_A = 3.77, Z_A = 1.94, 120 events for 3 sigma;
+    the toys: Z = 1.6 directly (p = 5/101) and 1.87 +- 0.07 by importance sampling.  The
+    templates resolve the shapes only at p_identity = 1/21, the resolution of 20
+    resamples, so ``template_limited`` (use the defaults, 200 resamples, for real runs):
+
+    >>> from darkmoments.stats.toys import run_discrimination
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> setup = DiscriminationSetup(km, md, 0.0915067, 50.0, refine=False)
+    >>> res = run_discrimination(setup, 100, seed=1, identity_resamples=20, band_resamples=10)
+    >>> round(res.t_asimov, 2), round(res.z_asimov, 2), round(res.n_3sigma), res.null
+    (3.77, 1.94, 120, 'conditional')
+    >>> bool(1.0 < res.z < 2.5), bool(1.5 < res.z_importance < 2.3), res.z_is_bound
+    (True, True, False)
+    >>> round(res.p_identity, 3), res.template_limited, res.t_true.size
+    (0.048, True, 100)
     """
     n_toys, chunk_size, seed = _check_run_args(n_toys, chunk_size, workers, seed)
     identity_resamples = check_int("identity_resamples", identity_resamples, lo=20)
@@ -1091,6 +1353,19 @@ def events_for_significance(setup: DiscriminationSetup, z: float) -> float | Non
         Events (the true hypothesis' expected signal).  None if t_A = 0 at the setup's
         events, or if no scale up to 4^20 reaches Z (t_A saturates: the template statistics
         or the systematics bound the separation).
+
+    Examples
+    --------
+    km against md at 0.1 GeV in the recoil energy: t_A = 3.66 at 50 events, so with the
+    normalisation free 9 x 50 / 3.66 = 123 events for 3 sigma and 343 for 5 sigma:
+
+    >>> from darkmoments.stats.toys import events_for_significance
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> setup = DiscriminationSetup(km, md, 0.1, 50.0)
+    >>> round(events_for_significance(setup, 3.0)), round(events_for_significance(setup, 5.0))
+    (123, 343)
     """
     z = check_real("z", z, lo=0.0, lo_open=True)
     t1 = alternative_point(setup)[2]
@@ -1117,6 +1392,14 @@ class EventsForSignificance:
     slope : float or None
         gamma = d ln t_A / d ln N at ``n`` (1 for the plain Poisson deviance with a free
         normalisation, below 1 with Barlow-Beeston or tied rates).
+
+    Examples
+    --------
+    See :func:`events_with_bands`:
+
+    >>> from darkmoments.stats.toys import EventsForSignificance
+    >>> EventsForSignificance(5.0, 333.0, (332.8, 336.6), (24.7, 25.0), 1.0).n
+    333.0
     """
 
     z: float
@@ -1164,6 +1447,20 @@ def events_with_bands(
     -------
     tuple of EventsForSignificance
         One per Z, in the order of ``zs``.
+
+    Examples
+    --------
+    N(5 sigma) of km against md at 0.0915 GeV, 333 events, with its template-statistics
+    band from 10 resamples (about 1 % wide: 1e6 MC events per mass):
+
+    >>> from darkmoments.stats.toys import events_with_bands
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> (e,) = events_with_bands(DiscriminationSetup(km, md, 0.0915067, 50.0, refine=False),
+    ...                          (5.0,), n_resamples=10, seed=1)
+    >>> e.z, round(e.n), bool(320 < e.band[0] < e.band[1] < 345), round(e.slope, 2)
+    (5.0, 333, True, 1.0)
     """
     from .calibration import bootstrap_statistics
 
