@@ -39,7 +39,6 @@ SKIP_MODULES: dict[str, str] = {
 #: were not part of the examples task (events_schema); remove an entry once it is covered.
 EXAMPLES_PENDING: tuple[str, ...] = (
     "darkmoments.stats.combined",
-    "darkmoments.stats.workspace",
     "darkmoments.plotting",
     "darkmoments.reproduce",
     "darkmoments.figures",

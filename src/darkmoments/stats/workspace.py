@@ -187,6 +187,21 @@ class WorkspaceLayout:
         Index of the first template bin of every workspace bin, per observable.
     mode : str
         ``"coarse"`` or ``"full"``.
+
+    Examples
+    --------
+    The coarse LDMX Phase II layout: 8 E bins of 1 GeV (5 template bins each) times 12 p_T
+    bins, 96 in all:
+
+    >>> from darkmoments.experiments import get_experiment
+    >>> from darkmoments.stats.workspace import workspace_layout
+    >>> lay = workspace_layout(get_experiment("ldmx-phase2").binning)
+    >>> lay.shape, lay.n_bins, lay.n_fine, lay.edges[0][:3]
+    ((8, 12), 96, 1920, array([0., 1., 2.]))
+    >>> lay.to_dict()["template_bins_per_bin"]["E"]
+    [5, 5, 5, 5, 5, 5, 5, 5]
+    >>> lay.coarsen([1.0] * 1920)[:3]  # template bins summed: 5 x 4 per workspace bin
+    array([20., 20., 20.])
     """
 
     observables: tuple[str, ...]
@@ -280,6 +295,16 @@ def workspace_layout(
     Returns
     -------
     WorkspaceLayout
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> from darkmoments.experiments import get_experiment
+    >>> from darkmoments.stats.workspace import workspace_layout
+    >>> workspace_layout(templates.load("km", 0.1)).shape  # a template: the same layout
+    (8, 12)
+    >>> workspace_layout(get_experiment("ldmx-phase2").binning, "E", layout="full").n_bins
+    40
     """
     if layout not in LAYOUTS:
         raise InputError(f"unknown workspace layout {layout!r}; allowed: {', '.join(LAYOUTS)}")
@@ -341,6 +366,12 @@ def reference_events(n_obs: float = 0.0, background: float = 0.0, cl: float = 0.
     -------
     float
         Events; -ln(1 - cl) = 2.303 at 90% CL for n_obs = 0.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.workspace import reference_events
+    >>> round(reference_events(), 4), round(reference_events(5.0, 5.0), 3)
+    (2.3026, 5.151)
     """
     n = check_real("n_obs", n_obs, lo=0.0, unit="events")
     b = check_real("background", background, lo=0.0, unit="events")
@@ -620,6 +651,31 @@ def build_spec(
     InputError
         Non-positive ``n_signal``; malformed background or observations; observed events in
         a bin where signal and background both expect zero; unknown options.
+
+    Examples
+    --------
+    km at 0.1 GeV with 7.41 events at mu = 1 (epsilon = 1e-5 at LDMX Phase II) over a flat
+    background of 20 events known to 10 %: 96 bins and 2 parameters (mu, bkg_norm); no
+    bin needs a staterror gamma:
+
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.workspace import background_events, spec_parameter_count
+    >>> t = templates.load("km", 0.1)
+    >>> spec = build_spec(t, 7.41, background=20.0, background_uncertainty=0.1)
+    >>> len(spec["channels"][0]["samples"][0]["data"]), spec_parameter_count(spec)
+    (96, 2)
+    >>> round(background_events(spec), 9), spec["measurements"][0]["config"]["poi"]
+    (20.0, 'mu')
+
+    ``poi_events="limit"``: mu = 1 is the exact 90 % CL limit, 2.303 events; with
+    ``staterror=True`` every bin with signal gets a gamma:
+
+    >>> spec = build_spec(t, 7.41, poi_events="limit")
+    >>> round(sum(spec["channels"][0]["samples"][0]["data"]), 4)
+    2.3026
+    >>> spec_parameter_count(build_spec(t, 7.41, staterror=True))
+    97
     """
     return _build(
         template,
@@ -669,6 +725,13 @@ def shape_spec(
     ------
     InputError
         Negative, non-finite or all-zero signal; observations of another length.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.workspace import shape_spec, spec_parameter_count
+    >>> spec = shape_spec([1.0, 2.0, 0.0], observed=[1.0, 1.0, 0.0])
+    >>> spec["channels"][0]["samples"][0]["data"], spec_parameter_count(spec)
+    ([1.0, 2.0, 0.0], 1)
     """
     sig = np.asarray(signal, dtype=float).ravel()
     if sig.size == 0 or not (np.all(np.isfinite(sig)) and np.all(sig >= 0)) or sig.sum() <= 0:
@@ -707,10 +770,26 @@ def _poi_of(spec: Mapping[str, Any]) -> str:
 def background_events(spec: Mapping[str, Any]) -> float:
     """Expected background of a spec: every sample without the POI normfactor, all bins.
 
+    Parameters
+    ----------
+    spec : mapping
+        Workspace spec.
+
     Returns
     -------
     float
         Events summed over every channel and bin (0 for a spec without background).
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.workspace import background_events
+    >>> t = templates.load("km", 0.1)
+    >>> background_events(build_spec(t, 5.0))
+    0.0
+    >>> round(background_events(build_spec(t, 5.0, background=3.0)), 9)
+    3.0
     """
     poi = _poi_of(spec)
     b = 0.0
@@ -740,6 +819,14 @@ def asymptotic_counting_limit(background: float, cl: float = 0.9) -> float:
     -------
     float
         Signal events; z^2 / 2 = 1.353 at 90% CL for b = 0 (the exact limit is 2.303).
+
+    Examples
+    --------
+    >>> from darkmoments.stats.workspace import asymptotic_counting_limit, reference_events
+    >>> round(asymptotic_counting_limit(0.0), 3), round(reference_events(0, 0.0), 3)
+    (1.353, 2.303)
+    >>> round(asymptotic_counting_limit(20.0), 2), round(reference_events(20.0, 20.0), 2)
+    (8.28, 8.75)
     """
     from scipy.optimize import brentq
     from scipy.stats import norm
@@ -770,6 +857,19 @@ def asymptotic_error(background: float, cl: float = 0.9) -> float:
     float
         Negative (asymptotic too low, i.e. an over-strong limit): -0.412 at b = 0, -0.191 at
         b = 1, -0.074 at b = 10, -0.053 at b = 20, -0.012 at b = 400 (90% CL).
+
+    Parameters
+    ----------
+    background : float
+        Expected background events (>= 0).
+    cl : float
+        Confidence level.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.workspace import asymptotic_error
+    >>> [round(asymptotic_error(b), 3) for b in (0.0, 1.0, 10.0, 20.0, 400.0)]
+    [-0.412, -0.191, -0.074, -0.053, -0.012]
     """
     b = check_real("background", background, lo=0.0, unit="events")
     return asymptotic_counting_limit(b, cl) / reference_events(b, b, cl) - 1.0
@@ -789,6 +889,28 @@ def asymptotic_validity(spec: Mapping[str, Any], *, cl: float = 0.9) -> dict[str
         ``exact_limit_events`` (the one-bin expected limits behind the estimate),
         ``observed_limit_events`` (exact counting CLs of the spec's observations),
         ``calculators`` (the valid alternatives) and ``note`` (a sentence, or None if valid).
+
+    Parameters
+    ----------
+    spec : mapping
+        Workspace spec.
+    cl : float
+        Confidence level.
+
+    Examples
+    --------
+    20 background events are just below the 23 events where one-bin asymptotics reach the
+    5 % tolerance; 50 are enough:
+
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.workspace import asymptotic_validity
+    >>> t = templates.load("km", 0.1)
+    >>> v = asymptotic_validity(build_spec(t, 5.0, background=20.0))
+    >>> v["valid"], round(v["error_estimate"], 3), v["calculators"][0]
+    (False, -0.053, "darkmoments.stats.upper_limit(spec, method='exact')")
+    >>> asymptotic_validity(build_spec(t, 5.0, background=50.0))["valid"]
+    True
     """
     cl = check_real("cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     b = background_events(spec)
@@ -846,6 +968,18 @@ def zero_background_note(spec: Mapping[str, Any], *, cl: float = 0.9) -> str | N
     str or None
         The note (names the exact alternative), or None when the expected background summed
         over every channel is > 0.
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.workspace import zero_background_note
+    >>> t = templates.load("km", 0.1)
+    >>> print(zero_background_note(build_spec(t, 5.0)))  # doctest: +ELLIPSIS
+    zero background: asymptotic CLs (pyhf cls, upper_limit(method='asymptotic')) gives about
+    1.35 events at 90% CL instead of the exact CLs limit 2.303 events (n_obs = 0); ...
+    >>> zero_background_note(build_spec(t, 5.0, background=1.0)) is None
+    True
     """
     cl = check_real("cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     if background_events(spec) > 0:
@@ -869,6 +1003,27 @@ def spec_parameter_count(spec: Mapping[str, Any]) -> int:
 
     Counted from the JSON without pyhf: normfactor/normsys/lumi/histosys give one parameter
     per name, staterror/shapesys/shapefactor one per channel bin and name.
+
+    Parameters
+    ----------
+    spec : mapping
+        Workspace spec.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    mu, the signal and background normalisations, and a gamma in each of 96 bins:
+
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.workspace import spec_parameter_count
+    >>> spec = build_spec(templates.load("km", 0.1), 5.0, background=20.0,
+    ...                   background_uncertainty=0.1, signal_uncertainty=0.01, staterror=True)
+    >>> spec_parameter_count(spec)
+    99
     """
     names: set[tuple[str, ...]] = set()
     for ch in spec.get("channels", []):
@@ -893,6 +1048,16 @@ def make_model(spec: dict[str, Any]) -> tuple[Any, list[float]]:
     Returns
     -------
     (pyhf.pdf.Model, list of float)
+
+    Examples
+    --------
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec, make_model
+    >>> spec = build_spec(templates.load("km", 0.1), 5.0, background=20.0,
+    ...                   background_uncertainty=0.1)
+    >>> model, data = make_model(spec)
+    >>> model.config.npars, len(data)  # 96 bins and the auxiliary datum of bkg_norm
+    (2, 97)
     """
     import pyhf
 
@@ -943,6 +1108,23 @@ def make_patch(base: Mapping[str, Any], spec: Mapping[str, Any]) -> list[dict[st
     ------
     InputError
         If the layouts, observations or backgrounds differ.
+
+    Examples
+    --------
+    km at 0.1 GeV into md at 0.2 GeV (same experiment, same background): only the signal
+    sample changes:
+
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.workspace import make_patch
+    >>> base = build_spec(templates.load("km", 0.1), 5.0, background=20.0)
+    >>> other = build_spec(templates.load("md", 0.2), 5.0, background=20.0)
+    >>> patch = make_patch(base, other)
+    >>> all(op["path"].startswith("/channels/0/samples/0/") for op in patch)
+    True
+    >>> import jsonpatch
+    >>> jsonpatch.apply_patch(base, patch) == other
+    True
     """
     import jsonpatch
     import pyhf
@@ -961,7 +1143,23 @@ def make_patch(base: Mapping[str, Any], spec: Mapping[str, Any]) -> list[dict[st
 
 
 def readme_path(path: str | os.PathLike[str]) -> Path:
-    """The sidecar of a workspace file: ``ws.json`` -> ``ws.README.txt``."""
+    """The sidecar of a workspace file: ``ws.json`` -> ``ws.README.txt``.
+
+    Parameters
+    ----------
+    path : path
+        The workspace file.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> from darkmoments.stats.workspace import readme_path
+    >>> readme_path("out/km_0.1.json").as_posix()
+    'out/km_0.1.README.txt'
+    """
     p = Path(path)
     stem = p.stem if p.suffix == ".json" else p.name
     return p.with_name(f"{stem}.README.txt")
@@ -1037,6 +1235,19 @@ def read_asymptotics(path: str | os.PathLike[str]) -> dict[str, Any]:
     ------
     InputError
         The sidecar is missing or has no ``asymptotics:`` line (not written by this version).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.workspace import read_asymptotics, write_workspace
+    >>> path = Path(tempfile.mkdtemp()) / "ws.json"
+    >>> _ = write_workspace(build_spec(templates.load("km", 0.1), 5.0), path)
+    >>> v = read_asymptotics(path)
+    >>> v["valid"], round(v["exact_limit_events"], 3)  # zero background: use the exact limit
+    (False, 2.303)
     """
     p = Path(path)
     side = p if p.name.endswith(".README.txt") else readme_path(p)
@@ -1074,6 +1285,22 @@ def write_workspace(
     -------
     (Path, Path)
         The workspace and the README.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats import build_spec
+    >>> from darkmoments.stats.workspace import write_workspace
+    >>> out = Path(tempfile.mkdtemp())
+    >>> ws, readme = write_workspace(build_spec(templates.load("km", 0.1), 5.0), out / "ws.json")
+    >>> ws.name, readme.name, "WARNING: zero background" in readme.read_text()
+    ('ws.json', 'ws.README.txt', True)
+    >>> write_workspace(build_spec(templates.load("km", 0.1), 5.0), out / "new" / "ws.json")
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.OutputPathError: output directory ... does not exist (it is never created)
     """
     import pyhf
 
@@ -1101,10 +1328,26 @@ def write_json_atomic(obj: Any, path: str | os.PathLike[str]) -> Path:
     Creates missing parent directories (kept for compatibility; :func:`write_workspace`
     refuses a missing directory instead).
 
+    Parameters
+    ----------
+    obj : object
+        Anything :mod:`darkmoments.io.jsonio` encodes (numpy included).
+    path : path
+        Output file.
+
     Returns
     -------
     Path
         The written path.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.stats import write_json_atomic
+    >>> p = write_json_atomic({"mass": 0.1}, Path(tempfile.mkdtemp()) / "sub" / "x.json")
+    >>> p.parent.name, json.loads(p.read_text())
+    ('sub', {'mass': 0.1})
     """
     return write_json_atomic_(obj, path, mkdir=True, indent=1)
 
@@ -1135,6 +1378,13 @@ class WorkspaceExport:
         Other warnings (e.g. a POI scale far from the limit).
     paths : tuple of Path
         Written files (workspace, README), empty if nothing was written.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.workspace import export_workspace
+    >>> summary = export_workspace("km", 0.1).summary()
+    >>> summary["n_bins"], summary["out"] if "out" in summary else None
+    (96, None)
     """
 
     spec: dict[str, Any]
@@ -1210,6 +1460,23 @@ def export_workspace(
     Returns
     -------
     WorkspaceExport
+
+    Examples
+    --------
+    km at 0.1 GeV at LDMX Phase II: mu = 1 at the coupling of the 2.303-event limit,
+    epsilon = 5.57e-6 (zero background, so the note says to use the exact limit):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.stats.workspace import export_workspace
+    >>> ex = export_workspace("km", 0.1, "ldmx-phase2")
+    >>> round(ex.info["n_signal"], 3), f"{ex.info['coupling']:.3g}", ex.info["coupling_unit"]
+    (2.303, '5.57e-06', '1')
+    >>> ex.info["parameters"], ex.note.startswith("zero background")
+    (2, True)
+    >>> ex = export_workspace("md", 0.1, out=Path(tempfile.mkdtemp()) / "md.json")
+    >>> [p.name for p in ex.paths]
+    ['md.json', 'md.README.txt']
     """
     from ..experiments import get_experiment
     from ..models import check_coupling, get_model
