@@ -194,6 +194,20 @@ class CombinedHypothesis:
     rates : tuple of ndarray or None
         Expected events at each grid's masses (tied or shared normalisation; any common scale
         with ``"shared"``); None: only ``"free"`` fits.
+
+    Examples
+    --------
+    km in LDMX Phase I and II (recoil energy) with the events at unit coupling: at 0.1 GeV
+    Phase II sees 38 times more (25 x the electrons, 1.5 x the cross section at 8 GeV):
+
+    >>> from darkmoments.stats.combined import load_hypothesis
+    >>> hyp = load_hypothesis("km", "ldmx-phase1,ldmx-phase2", "E")
+    >>> hyp.n_experiments, hyp.mass_range  # the common range, GeV
+    (2, (0.001, 2.0))
+    >>> f"{hyp.rate(0, 0.1):.3g}", f"{hyp.rate(1, 0.1):.3g}"
+    ('1.97e+09', '7.41e+10')
+    >>> round(hyp.scaled(2.0).rate(1, 0.1) / hyp.rate(1, 0.1), 9)
+    2.0
     """
 
     model: str
@@ -309,6 +323,20 @@ class CombinedSystematics:
         between experiments.
     theory : float
         The shared cross-section uncertainty (one nuisance for all experiments).
+
+    Examples
+    --------
+    The defaults for two experiments: each sqrt(0.02^2 + 0.02^2 + 0.05^2) = 5.7 % of its
+    own, 10 % theory shared:
+
+    >>> from darkmoments.stats.combined import CombinedSystematics
+    >>> from darkmoments.stats.systematics import DEFAULT_SYSTEMATICS
+    >>> syst = CombinedSystematics.from_systematics(DEFAULT_SYSTEMATICS, 2)
+    >>> [round(x, 4) for x in syst.experiment], syst.theory
+    ([0.0574, 0.0574], 0.1)
+    >>> s_i, s_t = syst.widths()  # log-normal widths ln(1 + sigma)
+    >>> s_i.round(4), round(s_t, 4)
+    (array([0.0559, 0.0559]), 0.0953)
     """
 
     experiment: tuple[float, ...]
@@ -412,6 +440,28 @@ def profile_normalisation(
         value (shape (...)) = sum_i 2 [g_i(x_i) - g_i(free)] + sum (ln theta / s)^2, to be
         added to the sum of the experiments' free-normalisation deviances; ln_mu (K, ...) the
         fitted log expected events.
+
+    Examples
+    --------
+    Two experiments count 30 and 50 events; the model predicts 10 and 30 (plain Poisson).
+    ``"free"`` fits each count (cost 0); ``"shared"`` keeps the ratio 1:3 with a free scale
+    (20 and 60, cost 6.1); ``"tied"`` keeps the prediction (cost 37.0), and with 5 %
+    experiment and 10 % theory uncertainties moves to 13.6 and 40.0 (cost 24.9):
+
+    >>> import numpy as np
+    >>> from darkmoments.stats.combined import profile_normalisation
+    >>> n, s, plain = np.array([[30.0], [50.0]]), np.ones((2, 1)), np.full((2, 1), np.inf)
+    >>> lnr = np.log(np.array([[10.0], [30.0]]))
+    >>> for mode in ("free", "shared", "tied"):
+    ...     value, x = profile_normalisation(n, s, plain, lnr, normalisation=mode)
+    ...     print(mode, value.round(2), np.exp(x).ravel().round(2))
+    free [0.] [30. 50.]
+    shared [6.1] [20. 60.]
+    tied [37.] [10. 30.]
+    >>> value, x = profile_normalisation(n, s, plain, lnr, normalisation="tied",
+    ...                                  widths=np.array([0.05, 0.05]), theory_width=0.1)
+    >>> value.round(2), np.exp(x).ravel().round(2)
+    (array([24.93]), array([13.57, 40.04]))
     """
     mode = _check_normalisation(normalisation)
     n, s, ne = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (n, s, n_eff)))
@@ -510,10 +560,29 @@ def split_counts(
     ``counts`` is such a sequence, or one array of the experiments' bins concatenated (in the
     hypothesis' order), which is split.
 
+    Parameters
+    ----------
+    counts : ndarray or sequence of ndarray
+        Concatenated or per-experiment counts.
+    hypothesis : CombinedHypothesis
+        Gives the experiments' bins.
+
+    Returns
+    -------
+    list of ndarray
+
     Raises
     ------
     InputError
         Wrong number of experiments or bins, different toy counts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.stats.combined import load_hypothesis, split_counts
+    >>> hyp = load_hypothesis("km", "ldmx-phase1,ldmx-phase2", "E")  # 40 + 40 bins
+    >>> [p.shape for p in split_counts(np.ones((3, 80)), hyp)]
+    [(3, 40), (3, 40)]
     """
     sizes = [g.n_bins for g in hypothesis.grids]
     if isinstance(counts, np.ndarray):
@@ -696,6 +765,21 @@ def deviance_at_masses(
     deviance : ndarray, shape (n_toys, n_m)
     norm : ndarray, shape (K, n_toys, n_m)
         Fitted expected events of each experiment.
+
+    Examples
+    --------
+    The running example of this module: 60 km events at 0.1 GeV shared between LDMX
+    Phase I (4 GeV, 4e14 EOT: 1.55 events) and Phase II (8 GeV, 1e16 EOT: 58.45 events) in
+    the recoil energy, against md, normalisations free:
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_asimov, deviance_at_masses
+    >>> data = combined_asimov(setup.true, 0.1, setup.n_true)[None, :]
+    >>> dev, norm = deviance_at_masses(data, setup.alt, [0.1, 0.485])
+    >>> dev.round(2), norm.shape  # md at 0.1 GeV is far off, at 0.485 GeV close
+    (array([[15.78,  4.43]]), (2, 1, 2))
     """
     m = np.atleast_1d(np.asarray(masses, dtype=float))
     m = np.array([hypothesis.check_mass(x) for x in m])
@@ -721,6 +805,16 @@ class CombinedProfile:
         Best-fit A' mass in GeV.
     norm : ndarray, shape (K, n_toys)
         Best-fit expected events of each experiment.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_asimov, profile_combined
+    >>> prof = profile_combined(combined_asimov(setup.true, 0.1, setup.n_true)[None], setup.true)
+    >>> prof.mass.round(4), prof.norm.ravel().round(2)
+    (array([0.1]), array([ 1.55, 58.45]))
     """
 
     deviance: FloatArray
@@ -814,6 +908,21 @@ def profile_combined(
     Returns
     -------
     CombinedProfile
+
+    Examples
+    --------
+    The running example of this module: 60 km events at 0.1 GeV shared between LDMX
+    Phase I (4 GeV, 4e14 EOT: 1.55 events) and Phase II (8 GeV, 1e16 EOT: 58.45 events) in
+    the recoil energy, against md, normalisations free:
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_asimov, profile_combined
+    >>> data = combined_asimov(setup.true, 0.1, setup.n_true)[None, :]
+    >>> alt = profile_combined(data, setup.alt)
+    >>> alt.mass.round(2), alt.deviance.round(2), alt.norm.ravel().round(2)
+    (array([0.48]), array([4.43]), array([ 1.55, 58.45]))
     """
     opts = _Options.make(
         normalisation,
@@ -899,6 +1008,18 @@ class CombinedSetup:
         Continuous mass; Barlow-Beeston.
     p_floor : float
         Floor of the plain deviance.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> setup.summary()  # doctest: +NORMALIZE_WHITESPACE
+    {'experiments': ['ldmx-phase1', 'ldmx-phase2'], 'true_model': 'km', 'alt_model': 'md',
+     'true_mass': 0.1, 'n_true': [1.554..., 58.445...], 'normalisation': 'free',
+     'systematics': None}
+    >>> [round(n, 2) for n in setup.scaled(2.0).n_true], len(setup.fingerprint())
+    ([3.11, 116.89], 64)
     """
 
     experiments: tuple[str, ...]
@@ -1014,7 +1135,30 @@ class CombinedSetup:
 def combined_asimov(
     hypothesis: CombinedHypothesis, mass: float, n_events: Sequence[float] | FloatArray
 ) -> FloatArray:
-    """Expected counts of every experiment, concatenated: n_i p_i(m), ``n_events`` = (n_i)."""
+    """Expected counts of every experiment, concatenated: n_i p_i(m), ``n_events`` = (n_i).
+
+    Parameters
+    ----------
+    hypothesis : CombinedHypothesis
+        Shapes per experiment.
+    mass : float
+        A' mass in GeV.
+    n_events : sequence of float
+        Expected events per experiment.
+
+    Returns
+    -------
+    ndarray
+        Events per bin, the experiments' bins one after the other.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import combined_asimov, load_hypothesis
+    >>> hyp = load_hypothesis("km", "ldmx-phase1,ldmx-phase2", "E")
+    >>> data = combined_asimov(hyp, 0.1, [1.55, 58.45])
+    >>> data.shape, round(float(data[:40].sum()), 9), round(float(data[40:].sum()), 9)
+    ((80,), 1.55, 58.45)
+    """
     if len(n_events) != hypothesis.n_experiments:
         raise InputError(f"need {hypothesis.n_experiments} event counts, got {len(n_events)}")
     return np.concatenate(
@@ -1025,7 +1169,28 @@ def combined_asimov(
 def combined_statistic(
     counts: FloatArray | Sequence[FloatArray], setup: CombinedSetup
 ) -> FloatArray:
-    """t = min D_alt - min D_true of each toy (masses and normalisations profiled)."""
+    """t = min D_alt - min D_true of each toy (masses and normalisations profiled).
+
+    Parameters
+    ----------
+    counts : ndarray or sequence of ndarray
+        Toys (:func:`split_counts`).
+    setup : CombinedSetup
+        The hypotheses and fit options.
+
+    Returns
+    -------
+    ndarray, shape (n_toys,)
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_asimov, combined_statistic
+    >>> combined_statistic(combined_asimov(setup.true, 0.1, setup.n_true)[None], setup).round(2)
+    array([4.43])
+    """
     kw = setup.fit_kwargs()
     preps = _prepared(counts, setup.true)  # the same bins for both hypotheses
     alt = profile_combined(preps, setup.alt, with_norm=False, **kw)
@@ -1036,10 +1201,35 @@ def combined_statistic(
 def combined_alternative_point(setup: CombinedSetup) -> tuple[float, FloatArray, float]:
     """The alternative's best fit to the true Asimov data.
 
+    Parameters
+    ----------
+    setup : CombinedSetup
+        The problem.
+
     Returns
     -------
     mass, norm, t_asimov
         Alternative mass (GeV), its expected events per experiment (K,), and t_A.
+
+    Examples
+    --------
+    Phase II alone gives t_A = 3.66 for 50 events (:func:`darkmoments.stats.toys.
+    alternative_point`); the two phases with 60 events, 4.43.  With the couplings
+    predicted (``"shape+rate"``: 1.33 + 50.10 events) md must sit at 0.115 GeV and t_A =
+    12.9:
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_alternative_point
+    >>> mass, norm, t_a = combined_alternative_point(setup)
+    >>> round(mass, 2), norm.round(2), round(t_a, 2)
+    (0.48, array([ 1.55, 58.45]), 4.43)
+    >>> tied = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                       statistic="shape+rate", couplings={"km": 2.6e-5, "md": 2.67e-4})
+    >>> mass, norm, t_a = combined_alternative_point(tied)
+    >>> round(mass, 3), round(t_a, 1)
+    (0.115, 12.9)
     """
     data = combined_asimov(setup.true, setup.true_mass, setup.n_true)[None, :]
     kw = setup.fit_kwargs()
@@ -1061,11 +1251,33 @@ def combined_events_for_significance(
 
     ``xtol`` is the tolerance of ln k (1e-9; 1e-3 = 0.1 % on k is ample for tables).
 
+    Parameters
+    ----------
+    setup : CombinedSetup
+        The problem at the nominal luminosity.
+    z : float
+        Significance in sigma (> 0).
+    xtol : float
+        Tolerance of ln k.
+
     Returns
     -------
     float or None
         k; None if t_A = 0 at k = 1 or no k up to 4^20 reaches ``z`` (t_A saturates: template
         statistics or systematics bound the separation).
+
+    Examples
+    --------
+    t_A = 4.43 at 60 events, free normalisations: about 9 / 4.43 = 2.03 times the
+    luminosity (122 events) for 3 sigma:
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_events_for_significance
+    >>> k = combined_events_for_significance(setup, 3.0)
+    >>> round(k, 3), round(k * sum(setup.n_true))
+    (2.034, 122)
     """
     z = check_real("z", z, lo=0.0, lo_open=True)
     xtol = check_real("xtol", xtol, lo=0.0, lo_open=True)
@@ -1174,6 +1386,14 @@ class CombinedDiscrimination:
     n_toys : int
     median_t_true : float
     t_true, t_alt, t_prop, llr_alt, llr_prop : ndarray
+
+    Examples
+    --------
+    See :func:`run_combined_discrimination`; the summary adds ``n_signal``:
+
+    >>> from darkmoments.stats.combined import CombinedDiscrimination
+    >>> list(CombinedDiscrimination.__dataclass_fields__)[:5]
+    ['experiments', 'true_model', 'alt_model', 'true_mass', 'normalisation']
     """
 
     experiments: list[str]
@@ -1255,6 +1475,23 @@ def run_combined_discrimination(
     ------
     NonFiniteResultError
         A non-finite Asimov statistic, or every alternative toy at or above the median true t.
+
+    Examples
+    --------
+    The running example with 20 toys: t_A = 4.43 (Z_A = 2.1); the importance-sampled Z
+    agrees with it roughly; 340 events (5.7 x the luminosity) for Z_A = 5:
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import run_combined_discrimination
+    >>> res = run_combined_discrimination(setup, 20, seed=1)
+    >>> round(res.z_asimov, 2), res.null, res.t_true.size
+    (2.11, 'conditional', 20)
+    >>> bool(1.0 < res.z_importance < 3.0), round(res.k_5sigma, 2), round(res.n_5sigma)
+    (True, 5.66, 340)
+    >>> res.summary()["n_signal"]
+    60.0
     """
     from ..checkpoint import Checkpoint, run_checkpointed
 
@@ -1376,6 +1613,20 @@ def combined_p_values(
     Returns
     -------
     ndarray, shape (n_data,)
+
+    Examples
+    --------
+    The km Asimov data against md, 20 toys of the fitted md point (the p-value resolution
+    is 1/21; the data are not far in the tail for only 60 events):
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_asimov, combined_p_values
+    >>> p = combined_p_values(combined_asimov(setup.true, 0.1, setup.n_true)[None], setup, 20,
+    ...                       seed=1)
+    >>> p.shape, bool(1 / 21 <= p[0] < 0.5)
+    ((1,), True)
     """
     n_toys = check_int("n_toys", n_toys, lo=10)
     rng = np.random.default_rng(check_int("seed", seed, lo=0))
@@ -1516,6 +1767,22 @@ def combined_spec(
     -------
     dict
         Workspace spec (validates against pyhf's schema).
+
+    Examples
+    --------
+    km at 0.1 GeV in both LDMX phases at epsilon = 1e-5 (0.197 and 7.41 events), the
+    coupling shared, each experiment's normalisation known to 5.7 %:
+
+    >>> import pyhf
+    >>> from darkmoments import templates
+    >>> from darkmoments.stats.combined import (PYHF_MODIFIER_SETTINGS, CombinedSystematics,
+    ...                                         combined_spec)
+    >>> tpls = [templates.load("km", 0.1, e) for e in ("ldmx-phase1", "ldmx-phase2")]
+    >>> spec = combined_spec(tpls, [0.197, 7.41], ["ldmx-phase1", "ldmx-phase2"],
+    ...                      systematics=CombinedSystematics((0.057, 0.057)), observables="E")
+    >>> model = pyhf.Workspace(spec).model(modifier_settings=PYHF_MODIFIER_SETTINGS)
+    >>> model.config.channels, model.config.poi_name, model.config.npars
+    (['ldmx-phase1', 'ldmx-phase2'], 'mu', 3)
     """
     from .workspace import MEASUREMENT, build_spec
 
@@ -1581,6 +1848,15 @@ class CombinedDegeneracy:
         The alternative's continuous best fit and its -2 Delta ln L (= t_A).
     norm : ndarray, shape (K, n_m)
         Fitted expected events of each experiment along the curve.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_degeneracy
+    >>> sorted(combined_degeneracy(setup, [0.1, 0.485]).summary())
+    ['best_delta', 'best_mass', 'delta', 'masses', 'norm']
     """
 
     masses: FloatArray
@@ -1613,6 +1889,18 @@ def combined_degeneracy(setup: CombinedSetup, masses: Any = None) -> CombinedDeg
     Returns
     -------
     CombinedDegeneracy
+
+    Examples
+    --------
+    md against the running example's km data: the curve dips to t_A = 4.43 at 0.48 GeV:
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_degeneracy
+    >>> curve = combined_degeneracy(setup, [0.1, 0.3, 0.485, 1.0])
+    >>> curve.delta.round(1), round(curve.best_mass, 2), round(curve.best_delta, 2)
+    (array([15.8,  6. ,  4.4, 11. ]), 0.48, 4.43)
     """
     data = combined_asimov(setup.true, setup.true_mass, setup.n_true)[None, :]
     kw = setup.fit_kwargs()
@@ -1647,6 +1935,13 @@ class CombinedMassFit:
         The Delta D of the interval (1: 68 % CL for one parameter).
     norm : ndarray, shape (K,)
         Fitted expected events per experiment.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from darkmoments.stats.combined import CombinedMassFit
+    >>> CombinedMassFit(0.1, 0.0, 0.022, 0.26, 1.0, np.array([1.55, 58.45])).to_dict()["norm"]
+    [1.55, 58.45]
     """
 
     mass: float
@@ -1688,9 +1983,39 @@ def fit_mass_combined(
     log-spaced over the common range (:func:`deviance_at_masses`), linear crossing of
     D - D_min = ``level``.
 
+    Parameters
+    ----------
+    counts : ndarray or sequence of ndarray
+        One data set (:func:`split_counts`).
+    hypothesis : CombinedHypothesis
+        The model.
+    normalisation : str
+        ``"free"``, ``"shared"`` or ``"tied"``.
+    systematics : CombinedSystematics, optional
+        Normalisation nuisances.
+    level : float
+        Delta D of the interval.
+    n_scan : int
+        Masses of the interval scan (>= 3).
+    mc_stat : bool
+        Barlow-Beeston or plain Poisson.
+
     Returns
     -------
     CombinedMassFit
+
+    Examples
+    --------
+    With normalisations free and only the recoil energy of 60 events, the mass is known
+    to a factor ~3 (0.022-0.26 GeV at 68 % CL):
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_asimov, fit_mass_combined
+    >>> fit = fit_mass_combined(combined_asimov(setup.true, 0.1, setup.n_true)[None], setup.true)
+    >>> round(fit.mass, 3), round(fit.lower, 3), round(fit.upper, 2)
+    (0.1, 0.022, 0.26)
     """
     level = check_real("level", level, lo=0.0, lo_open=True)
     n_scan = check_int("n_scan", n_scan, lo=3)
@@ -1728,10 +2053,29 @@ def fit_mass_combined(
 def parse_experiments(experiments: Any) -> tuple[Experiment, ...]:
     """Experiments from ``"ldmx-phase1,ldmx-phase2,m3-phase2"`` (names or TOML paths) or a list.
 
+    Parameters
+    ----------
+    experiments : str, Experiment or sequence
+        Names, TOML paths or Experiments.
+
+    Returns
+    -------
+    tuple of Experiment
+
     Raises
     ------
     InputError
         Empty, unknown or repeated experiments (the message lists the names).
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import parse_experiments
+    >>> [e.name for e in parse_experiments("ldmx-phase1, ldmx-phase2")]
+    ['ldmx-phase1', 'ldmx-phase2']
+    >>> parse_experiments("ldmx-phase2,ldmx-phase2")
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: experiment given twice in ['ldmx-phase2', 'ldmx-phase2']
     """
     from ..experiments import Experiment, get_experiment
 
@@ -1764,6 +2108,31 @@ def load_hypothesis(
     sigma x selection efficiency (:func:`~darkmoments.stats.shapes.load_grid`) times the
     thick-target depth factor (:meth:`Experiment.depth_factor`, computed at ``depth_nodes``
     masses and interpolated; 1 for thin targets).
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    experiments : str or sequence
+        Experiments (:func:`parse_experiments`).
+    observables : str or sequence of str
+        ``"E,pt"``, ``"E"`` or ``"pt"``.
+    directory : str, optional
+        Template directory.
+    depth_nodes : int
+        Masses at which thick-target depth factors are computed (M3; ~1 s each on first
+        use).
+
+    Returns
+    -------
+    CombinedHypothesis
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import load_hypothesis
+    >>> hyp = load_hypothesis("md", "ldmx-phase1,ldmx-phase2", "E")
+    >>> [g.masses.size for g in hyp.grids], hyp.mass_range  # Phase I reaches 2 GeV
+    ([40, 40], (0.001, 2.0))
     """
     from ..models import get_model
     from .shapes import load_grid
@@ -1789,6 +2158,26 @@ def relic_hypothesis(hyp: CombinedHypothesis, factor: float = 1.0) -> CombinedHy
     ``hyp`` holds N1_i (:func:`load_hypothesis`); g_relic from :func:`darkmoments.relic.target`
     at every grid mass; masses without a relic target (m <= 2 m_e) are dropped
     (:func:`~darkmoments.stats.toys.relic_domain`).
+
+    Parameters
+    ----------
+    hyp : CombinedHypothesis
+        With rates N1_i.
+    factor : float
+        f (> 0).
+
+    Returns
+    -------
+    CombinedHypothesis
+
+    Examples
+    --------
+    km on its relic target at 0.1 GeV: 57 events at Phase I, 2128 at Phase II:
+
+    >>> from darkmoments.stats.combined import load_hypothesis, relic_hypothesis
+    >>> hyp = relic_hypothesis(load_hypothesis("km", "ldmx-phase1,ldmx-phase2", "E"))
+    >>> round(hyp.rate(0, 0.1)), round(hyp.rate(1, 0.1)), float(hyp.grids[0].masses[0])
+    (57, 2128, 0.00121518)
     """
     from ..relic import target
     from .toys import relic_domain
@@ -1805,7 +2194,26 @@ def relic_hypothesis(hyp: CombinedHypothesis, factor: float = 1.0) -> CombinedHy
 
 
 def coupling_hypothesis(hyp: CombinedHypothesis, coupling: float) -> CombinedHypothesis:
-    """``hyp`` (rates N1_i) with rates g^2 N1_i for a constant coupling g (model units)."""
+    """``hyp`` (rates N1_i) with rates g^2 N1_i for a constant coupling g (model units).
+
+    Parameters
+    ----------
+    hyp : CombinedHypothesis
+        With rates N1_i.
+    coupling : float
+        g (model units).
+
+    Returns
+    -------
+    CombinedHypothesis
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import coupling_hypothesis, load_hypothesis
+    >>> hyp = coupling_hypothesis(load_hypothesis("km", "ldmx-phase1,ldmx-phase2", "E"), 1e-5)
+    >>> round(hyp.rate(0, 0.1), 3), round(hyp.rate(1, 0.1), 2)  # events at epsilon = 1e-5
+    (0.197, 7.41)
+    """
     from ..models import check_coupling
 
     g = check_coupling(coupling, name=f"coupling of {hyp.model}")
@@ -1872,6 +2280,20 @@ def combined_setup(
     Returns
     -------
     CombinedSetup
+
+    Examples
+    --------
+    The three statistics for km at 0.1 GeV against md, couplings given (epsilon = 2.6e-5,
+    mu/e = 2.67e-4 GeV^-1: 1.33 + 50.10 km events):
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> kw = {"observables": "E", "couplings": {"km": 2.6e-5, "md": 2.67e-4}}
+    >>> for stat in ("shape", "ratio", "shape+rate"):
+    ...     s = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", statistic=stat, **kw)
+    ...     print(stat, s.normalisation, [round(n, 2) for n in s.n_true], s.systematics is None)
+    shape free [1.33, 50.1] True
+    ratio shared [1.33, 50.1] False
+    shape+rate tied [1.33, 50.1] False
     """
     from .systematics import DEFAULT_SYSTEMATICS
 
@@ -1936,6 +2358,16 @@ def combined_reach(
     list of dict
         Rows with ``mass`` (GeV), ``n1`` (per experiment), ``n1_total``, ``coupling`` (model
         units) and ``y``.
+
+    Examples
+    --------
+    LDMX Phase I adds 2.7 % to the Phase II yield of km at 0.1 GeV: epsilon < 5.50e-6
+    instead of 5.57e-6:
+
+    >>> from darkmoments.stats.combined import combined_reach
+    >>> (row,) = combined_reach("km", "ldmx-phase1,ldmx-phase2", [0.1])
+    >>> f"{row['coupling']:.3g}", f"{row['n1_total']:.3g}", row["experiments"]
+    ('5.5e-06', '7.61e+10', ['ldmx-phase1', 'ldmx-phase2'])
     """
     from ..models import y_parameter
     from .limits import poisson_upper_limit
@@ -1986,6 +2418,40 @@ def combined_workspace(
     Each experiment's signal at mu = 1 is its yield at ``coupling`` (model units), depth
     factor included (:meth:`Experiment.expected_events`); ``systematics`` default to
     :data:`~darkmoments.stats.systematics.DEFAULT_SYSTEMATICS` (not with ``"free"``).
+
+    Parameters
+    ----------
+    model : str
+        Model id.
+    mass : float
+        A' mass in GeV.
+    experiments : str or sequence
+        Experiments.
+    coupling : float
+        Reference coupling at mu = 1 (model units).
+    normalisation : str
+        ``"shared"``, ``"tied"`` or ``"free"``.
+    systematics : NormalisationSystematics or one per experiment, optional
+        Normalisation systematics.
+    observables, layout, staterror
+        As :func:`~darkmoments.stats.workspace.build_spec`.
+    directory : str, optional
+        Template directory.
+
+    Returns
+    -------
+    dict
+        pyhf workspace spec.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import combined_workspace
+    >>> spec = combined_workspace("km", 0.1, "ldmx-phase1,ldmx-phase2", coupling=1e-5,
+    ...                           observables="E")
+    >>> [(ch["name"], len(ch["samples"][0]["data"])) for ch in spec["channels"]]  # 8 E bins
+    [('ldmx-phase1', 8), ('ldmx-phase2', 8)]
+    >>> [round(sum(ch["samples"][0]["data"]), 3) for ch in spec["channels"]]  # events at 1e-5
+    [0.197, 7.411]
     """
     from .. import templates
     from .systematics import DEFAULT_SYSTEMATICS
@@ -2037,6 +2503,12 @@ class CombinedIdentity:
         Mean noise-only t.
     n_resamples : int
         B.
+
+    Examples
+    --------
+    >>> from darkmoments.stats.combined import CombinedIdentity
+    >>> CombinedIdentity(4.43, 1 / 11, False, 0.01, 0.003, 10).resolved
+    False
     """
 
     t_asimov: float
@@ -2095,9 +2567,37 @@ def combined_shape_identity(
     40 times faster (no spline tables per resample): a calibrated test of that statistic,
     used as a proxy of the refined one.
 
+    Parameters
+    ----------
+    setup : CombinedSetup
+        The problem.
+    alt_mass : float, optional
+        The alternative's Asimov best fit (GeV).
+    n_resamples : int
+        B (>= 10).
+    seed : int
+        Seed.
+    alpha : float
+        Level of ``resolved``.
+    refine : bool, optional
+        Override the setup's ``refine``.
+
     Returns
     -------
     CombinedIdentity
+
+    Examples
+    --------
+    t_A = 4.43 against a noise-only mean of 0.003: above all 10 resamples (p = 1/11, the
+    resolution of B = 10; the default B = 100 resolves it at 1 %):
+
+    >>> from darkmoments.stats.combined import combined_setup
+    >>> setup = combined_setup("km:0.1", "md", "ldmx-phase1,ldmx-phase2", observables="E",
+    ...                        couplings={"km": 2.6e-5, "md": 2.67e-4}, signal_events=60.0)
+    >>> from darkmoments.stats.combined import combined_shape_identity
+    >>> res = combined_shape_identity(setup, n_resamples=10, seed=1, refine=False)
+    >>> round(res.t_asimov, 2), round(res.p_value, 3), bool(res.t_noise_mean < 0.05)
+    (4.43, 0.091, True)
     """
     b = check_int("n_resamples", n_resamples, lo=10)
     rng = np.random.default_rng(check_int("seed", seed, lo=0))
@@ -2134,11 +2634,36 @@ def combined_yields(
     over depth).  Summed, they are the combined counting experiment of discovery and of the
     zero-background reach (a sum of independent Poisson counts is Poisson).
 
+    Parameters
+    ----------
+    model : str
+        Model id.
+    mass : float
+        A' mass in GeV.
+    coupling : float
+        g_f (model units).
+    experiments : str or sequence
+        Experiments.
+    directory : str, optional
+        Template directory.
+
     Returns
     -------
     list of dict
         Per experiment: ``experiment``, ``n_signal`` (events), ``depth_factor``,
         ``sigma_pb``, ``selection_efficiency``.
+
+    Examples
+    --------
+    km at 0.1 GeV and epsilon = 1e-5: 0.20 events at Phase I (2.2e9 pb at 4 GeV), 7.41 at
+    Phase II (3.3e9 pb at 8 GeV); thin targets, depth factor 1:
+
+    >>> from darkmoments.stats.combined import combined_yields
+    >>> for row in combined_yields("km", 0.1, 1e-5, "ldmx-phase1,ldmx-phase2"):
+    ...     print(row["experiment"], round(row["n_signal"], 2), f"{row['sigma_pb']:.2g}",
+    ...           row["depth_factor"])
+    ldmx-phase1 0.2 2.2e+09 1.0
+    ldmx-phase2 7.41 3.3e+09 1.0
     """
     from .. import templates
 
