@@ -89,6 +89,16 @@ def observables_label(observables: str | Sequence[str]) -> str:
     ----------
     observables : str or sequence of str
         ``"E"``, ``"pt"``, ``"E,pt"`` or a tuple of those names.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from darkmoments.plotting import observables_label
+    >>> observables_label("pt"), observables_label(("E", "pt"))
+    ('$p_T$ only', 'energy and $p_T$')
     """
     key = tuple(observables.split(",")) if isinstance(observables, str) else tuple(observables)
     if key not in _OBS_NAMES:
@@ -105,6 +115,16 @@ def model_label(model: str, *, long: bool = True) -> str:
         Model id, letter or name.
     long : bool
         With the name in parentheses (legends) or the letter alone (compact panel titles).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from darkmoments.plotting import model_label
+    >>> model_label("md"), model_label("kinetic-mixing"), model_label("am", long=False)
+    ('M (magnetic dipole)', 'KM (kinetic mixing)', 'A')
     """
     m = get_model(model)
     return f"{m.letter} ({m.name.replace('-', ' ')})" if long else m.letter
@@ -133,6 +153,16 @@ def model_line(model: str, role: str = "curve") -> dict[str, Any]:
     -------
     dict
         Keywords for ``Axes.plot`` / ``Axes.stairs``.
+
+    Examples
+    --------
+    M (whose curves coincide with E's) is drawn wide and translucent under E's pattern:
+
+    >>> from darkmoments.plotting import model_line
+    >>> model_line("md")
+    {'color': 'tab:green', 'ls': '-', 'lw': 4.5, 'alpha': 0.45, 'zorder': 2}
+    >>> model_line("ed", "reach")["ls"], model_line("km", "relic")["ls"]
+    ((0, (2.0, 1.5)), '-')
     """
     m = get_model(model)
     if role not in ("curve", "reach", "relic"):
@@ -212,6 +242,17 @@ def style() -> dict[str, Any]:
     ------
     MissingExtraError
         matplotlib or mplhep is not installed (``pip install 'darkmoments[plot]'``).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from darkmoments.plotting import style
+    >>> rc = style()
+    >>> rc["font.size"], rc["mathtext.fontset"]
+    (13.0, 'dejavusans')
+    >>> with plt.style.context(rc):  # any figure of your own in the darkmoments style
+    ...     fig, ax = plt.subplots()
+    >>> plt.close(fig)
     """
     mpl = require("matplotlib", "plot", "plotting")
     base = _mplhep().style.ROOT
@@ -263,6 +304,23 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 120) ->
         The directory of ``path`` does not exist (it is never created silently).
     MissingExtraError
         matplotlib or mplhep is not installed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import matplotlib.pyplot as plt
+    >>> from darkmoments.plotting import save_figure
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([0.01, 0.1, 1.0], [1e-14, 1e-13, 1e-12])
+    >>> out = save_figure(fig, Path(tempfile.mkdtemp()) / "reach.pdf")
+    >>> out.name, out.read_bytes()[:5]
+    ('reach.pdf', b'%PDF-')
+    >>> save_figure(fig, out.with_suffix(".jpg"))
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.InputError: figure file '...reach.jpg' must end in .png, .pdf or .svg
+    >>> plt.close(fig)
     """
     out = Path(path)
     suffix = out.suffix.lower().lstrip(".")
@@ -330,6 +388,20 @@ def plot_degeneracy(surfaces: Sequence[DegeneracySurface], *, label: str | None 
         contours at 1, 2, 3, 5 sigma (1 dof), the best-fit alternative mass (markers in the
         alternative's colour; open where it sits on the edge of the alternative's mass grid)
         and the diagonal.
+
+    Examples
+    --------
+    The p_T-only degeneracy of md against 100 km events (8 x 8 masses, for speed):
+
+    >>> import matplotlib.pyplot as plt
+    >>> from darkmoments.plotting import plot_degeneracy
+    >>> from darkmoments.stats import degeneracy_surface, load_grid
+    >>> surf = degeneracy_surface(load_grid("km", observables="pt"),
+    ...                           load_grid("md", observables="pt"), 100.0, points=8)
+    >>> fig = plot_degeneracy([surf], label="LDMX Phase II, 8 GeV e-")
+    >>> len(fig.axes), fig.axes[0].get_xscale()  # the panel and the colour bar
+    (2, 'log')
+    >>> plt.close(fig)
     """
     if len(surfaces) == 0:
         raise ValueError("need at least one degeneracy surface to plot")
@@ -417,6 +489,20 @@ def plot_discrimination(
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from darkmoments.plotting import plot_discrimination
+    >>> from darkmoments.stats import load_grid
+    >>> from darkmoments.stats.toys import DiscriminationSetup, run_discrimination
+    >>> km, md = load_grid("km", observables="E"), load_grid("md", observables="E")
+    >>> res = run_discrimination(DiscriminationSetup(km, md, 0.0915067, 50.0, refine=False),
+    ...                          100, seed=1, identity_resamples=20, band_resamples=10)
+    >>> fig = plot_discrimination(res, bins=20, label="LDMX Phase II")
+    >>> fig.axes[0].get_legend().get_title().get_text()
+    'N = 50: Z = 1.65 (toys), 1.94 (Asimov)'
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     mplhep = _mplhep()
@@ -474,6 +560,17 @@ def plot_reach(
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from darkmoments.plotting import plot_reach
+    >>> from darkmoments.stats import reach_by_model, reach_table
+    >>> fig = plot_reach(reach_by_model(reach_table(["km", "md"])), title="LDMX Phase II")
+    >>> ax = fig.axes[0]
+    >>> ax.get_xscale(), ax.get_yscale(), len(ax.lines)  # one curve per model
+    ('log', 'log', 2)
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
@@ -530,6 +627,21 @@ def plot_reach_relic(table: pd.DataFrame, *, label: str | None = None) -> Figure
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    A made-up table of the right form (``darkmoments reproduce`` writes the real one):
+
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_reach_relic
+    >>> table = pd.DataFrame([{"model": m, "curve": c, "mass": x, "y": f * 1e-13 * x}
+    ...                       for m in ("km", "md") for c, f in (("reach", 1.0), ("relic", 3.0))
+    ...                       for x in (0.01, 0.1, 1.0)])
+    >>> fig = plot_reach_relic(table, label="LDMX Phase II, 90% CL")
+    >>> len(fig.axes[0].lines), fig.axes[0].get_title(loc="left")
+    (4, 'LDMX Phase II, 90% CL')
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 6.5), layout="constrained")
@@ -585,6 +697,23 @@ def plot_exact_vs_analytic(
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    Flat made-up spectra on four 2 GeV bins:
+
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_exact_vs_analytic
+    >>> table = pd.DataFrame([
+    ...     {"model": m, "observable": o, "method": me, "lo": 2.0 * i, "hi": 2.0 * i + 2,
+    ...      "density": 0.125}
+    ...     for m in ("km", "md") for o in ("E", "pt") for me in ("exact", "analytic")
+    ...     for i in range(4)])
+    >>> fig = plot_exact_vs_analytic(table, label="8 GeV e- on W, m_A' = 0.1 GeV")
+    >>> len(fig.axes), fig.axes[0].get_xlabel()
+    (2, 'recoil energy $E_{e_f^-}$ [GeV]')
+    >>> plt.close(fig)
     """
     from matplotlib.lines import Line2D
 
@@ -632,6 +761,18 @@ def plot_nucleus_pt(
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_nucleus_pt
+    >>> table = pd.DataFrame([{"model": m, "lo": 0.1 * i, "hi": 0.1 * i + 0.1, "density": 2.5}
+    ...                       for m in ("km", "md") for i in range(4)])
+    >>> fig = plot_nucleus_pt(table, label="8 GeV e- on W")
+    >>> len(fig.axes)
+    1
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 6.2), layout="constrained")
@@ -661,6 +802,24 @@ def plot_kinematics(table: pd.DataFrame, *, label: str | None = None) -> Figure:
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    Two masses, two models, made-up flat spectra: a 2 x 2 grid of panels:
+
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_kinematics
+    >>> edges = {"E": np.linspace(0.0, 8.0, 5), "pt": np.geomspace(0.01, 8.0, 5)}
+    >>> table = pd.DataFrame([{"mass": ms, "model": m, "observable": o, "lo": a, "hi": b,
+    ...                        "density": 1.0}
+    ...                       for ms in (0.1, 1.0) for m in ("km", "md")
+    ...                       for o, e in edges.items() for a, b in zip(e[:-1], e[1:])])
+    >>> fig = plot_kinematics(table, label="LDMX Phase II")
+    >>> len(fig.axes), fig.axes[1].get_xscale()
+    (4, 'log')
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     masses = sorted({float(m) for m in table.mass})
@@ -707,6 +866,24 @@ def plot_2d_groups(
     Figure
         With the kinematic limit p_T = E drawn as a curve on the actual axes and the region
         p_T > E (no events) hatched.
+
+    Examples
+    --------
+    Two groups of models on a made-up flat (E, p_T) density: two panels and a colour bar:
+
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_2d_groups
+    >>> e, pt = np.linspace(0.0, 8.0, 5), np.geomspace(0.01, 8.0, 5)
+    >>> table = pd.DataFrame([{"group": g, "E_lo": a, "E_hi": b, "pt_lo": c, "pt_hi": d,
+    ...                        "density": 1.0}
+    ...                       for g in ("KM, C, A", "M, E") for a, b in zip(e[:-1], e[1:])
+    ...                       for c, d in zip(pt[:-1], pt[1:])])
+    >>> fig = plot_2d_groups(table, label="LDMX Phase II, m_A' = 0.1 GeV")
+    >>> len(fig.axes)
+    3
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     from matplotlib.colors import LogNorm
@@ -765,6 +942,25 @@ def plot_mass_model_degeneracy(table: pd.DataFrame, *, label: str | None = None)
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    The paper's pair (km at 1 GeV, md at 0.75 GeV) and md's best fit, made-up spectra:
+
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_mass_model_degeneracy
+    >>> edges = {"E": np.linspace(0.0, 8.0, 5), "pt": np.geomspace(0.01, 8.0, 5)}
+    >>> rows = [("km", 1.0, "paper"), ("md", 0.75, "paper"), ("md", 0.82, "best_fit")]
+    >>> table = pd.DataFrame([{"model": m, "mass": ms, "role": r, "observable": o, "lo": a,
+    ...                        "hi": b, "density": 1.0}
+    ...                       for m, ms, r in rows for o, e in edges.items()
+    ...                       for a, b in zip(e[:-1], e[1:])])
+    >>> fig = plot_mass_model_degeneracy(table, label="LDMX Phase II")
+    >>> len(fig.axes)
+    2
+    >>> plt.close(fig)
     """
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.6), layout="constrained")
@@ -855,6 +1051,24 @@ def plot_degeneracy_grid(
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    km and md, two true and two fitted masses each, made-up q:
+
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_degeneracy_grid
+    >>> pairs = [("km", "md"), ("md", "km")]
+    >>> surface = pd.DataFrame([{"true": t, "alt": a, "true_mass": x, "fit_mass": y, "q": 5.0}
+    ...                         for t, a in pairs for x in (0.1, 1.0) for y in (0.1, 1.0)])
+    >>> best = pd.DataFrame([{"true": t, "alt": a, "observables": o, "true_mass": x,
+    ...                       "best_alt_mass": x, "q": 1.0, "at_grid_edge": False}
+    ...                      for t, a in pairs for o in ("E,pt", "pt") for x in (0.1, 1.0)])
+    >>> fig = plot_degeneracy_grid(surface, best, label="LDMX Phase II, 100 events")
+    >>> len(fig.axes)  # 2 x 2 panels and the colour bar
+    5
+    >>> plt.close(fig)
     """
     from matplotlib.lines import Line2D
 
@@ -917,6 +1131,19 @@ def plot_nsigma_grid(
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_nsigma_grid
+    >>> table = pd.DataFrame([{"true": t, "alt": a, "mass": x, "n_3sigma": 120.0,
+    ...                        "n_5sigma": 340.0, "n_noise_5sigma": 1e5, "n_relic": 2128.0}
+    ...                       for t, a in (("km", "md"), ("md", "km")) for x in (0.1, 1.0)])
+    >>> fig = plot_nsigma_grid(table, label="LDMX Phase II, recoil energy")
+    >>> len(fig.axes)
+    4
+    >>> plt.close(fig)
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -976,6 +1203,20 @@ def plot_relic_comparison(table: pd.DataFrame, *, label: str | None = None) -> F
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_relic_comparison
+    >>> table = pd.DataFrame([{"model": m, "mass": x, "y": 1e-12 * x, "y_paper": 1.1e-12 * x,
+    ...                        "y_hadron_proxy": np.nan, "ratio_paper": 1.1}
+    ...                       for m in ("km", "md") for x in (0.01, 0.1, 1.0)])
+    >>> fig = plot_relic_comparison(table, label="m_A'/m_chi = 3, alpha_D = 0.5")
+    >>> len(fig.axes)  # the targets and the ratio paper / traced
+    2
+    >>> plt.close(fig)
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -1032,6 +1273,23 @@ def plot_sigma_vs_mass(
     -------
     Figure
         One column per beam energy; exact with MC error bars (solid, markers), WW dotted.
+
+    Examples
+    --------
+    A made-up sigma = 1e9 pb (m / GeV)^-2 at 4 and 8 GeV with a K-factor of 0.9:
+
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_sigma_vs_mass
+    >>> table = pd.DataFrame([{"model": m, "beam_energy": e, "mass": x,
+    ...                        "sigma_pb": 1e9 / x**2, "sigma_err_pb": 1e6 / x**2,
+    ...                        "sigma_ww_pb": 1.1e9 / x**2, "k_factor": 0.9,
+    ...                        "k_factor_err": 0.01}
+    ...                       for m in ("km", "md") for e in (4.0, 8.0) for x in (0.01, 0.1, 1.0)])
+    >>> fig = plot_sigma_vs_mass(table, label="W target, g_f = 1")
+    >>> len(fig.axes)  # sigma and K for each beam energy
+    4
+    >>> plt.close(fig)
     """
     from matplotlib.lines import Line2D
 
