@@ -60,6 +60,13 @@ class Settings:
         Show tqdm bars (stderr) inside the jobs.
     dpi : int
         Resolution of the PNG files.
+
+    Examples
+    --------
+    >>> from darkmoments.figures.common import Settings
+    >>> s = Settings(fast=True)
+    >>> s.pick(8, 40), Settings().pick(8, 40)  # e.g. relic masses: fast or full
+    (8, 40)
     """
 
     fast: bool = False
@@ -90,6 +97,18 @@ class FigureRecord:
         ``draw() -> Figure`` (a :mod:`darkmoments.plotting` call on the tables).
     paragraph : str
         The report paragraph: what it shows, how it compares with the paper, the key number.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from darkmoments.figures.common import FigureRecord
+    >>> rec = FigureRecord("demo", "A demo", {"": pd.DataFrame({"mass": [0.1], "y": [1e-13]})},
+    ...                    lambda: plt.figure(), "One point.")
+    >>> fig = rec.draw()
+    >>> rec.name, list(rec.tables[""].columns), type(fig).__name__
+    ('demo', ['mass', 'y'], 'Figure')
+    >>> plt.close(fig)
     """
 
     name: str
@@ -101,7 +120,21 @@ class FigureRecord:
 
 @dataclass
 class JobResult:
-    """Figures and key numbers of one job (the numbers are JSON-able)."""
+    """Figures and key numbers of one job (the numbers are JSON-able).
+
+    Attributes
+    ----------
+    figures : list of FigureRecord
+        The job's figures.
+    numbers : dict
+        Key numbers (JSON-able), stored in the run's stamp.
+
+    Examples
+    --------
+    >>> from darkmoments.figures.common import JobResult
+    >>> JobResult([], {"events_90cl": 2.303}).numbers
+    {'events_90cl': 2.303}
+    """
 
     figures: list[FigureRecord]
     numbers: dict[str, Any] = field(default_factory=dict)
@@ -124,6 +157,16 @@ def experiment_label(name: str, extra: str | None = None) -> str:
         Experiment name (``ldmx-phase1``, ``ldmx-phase2`` or a TOML path).
     extra : str, optional
         Appended after a comma (e.g. ``"90% CL, zero background"``).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from darkmoments.figures.common import experiment_label
+    >>> experiment_label("ldmx-phase2", "90% CL")
+    'LDMX Phase II: 8 GeV $e^-$ on W (0.1 $X_0$), $10^{16}$ EOT, 90% CL'
     """
     exp = get_experiment(name)
     head = exp.description.split(":")[0] if ":" in exp.description else exp.name
@@ -136,7 +179,27 @@ def experiment_label(name: str, extra: str | None = None) -> str:
 
 
 def hist_frame(edges: ArrayLike, density: ArrayLike, **keys: Any) -> pd.DataFrame:
-    """Rows ``lo``, ``hi``, ``density`` of one histogram, with constant columns ``keys``."""
+    """Rows ``lo``, ``hi``, ``density`` of one histogram, with constant columns ``keys``.
+
+    Parameters
+    ----------
+    edges : array_like
+        Bin edges (GeV).
+    density : array_like
+        One value per bin.
+    **keys
+        Constant columns (``model="km"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> from darkmoments.figures.common import hist_frame
+    >>> hist_frame([0.0, 4.0, 8.0], [0.2, 0.05], model="km").to_dict("list")
+    {'model': ['km', 'km'], 'lo': [0.0, 4.0], 'hi': [4.0, 8.0], 'density': [0.2, 0.05]}
+    """
     e = np.asarray(edges, dtype=float)
     d = np.asarray(density, dtype=float)
     cols: dict[str, Any] = {k: [v] * d.size for k, v in keys.items()}
@@ -145,7 +208,29 @@ def hist_frame(edges: ArrayLike, density: ArrayLike, **keys: Any) -> pd.DataFram
 
 
 def interp_loglog(x: ArrayLike, y: ArrayLike, x0: float) -> float:
-    """y(x0) interpolated linearly in (ln x, ln y) (x increasing, y > 0); NaN outside."""
+    """y(x0) interpolated linearly in (ln x, ln y) (x increasing, y > 0); NaN outside.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Increasing x (e.g. masses in GeV) and y > 0.
+    x0 : float
+        Where to interpolate.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    A power law y = x^2 is exact:
+
+    >>> from darkmoments.figures.common import interp_loglog
+    >>> round(interp_loglog([0.01, 1.0], [1e-4, 1.0], 0.1), 12)
+    0.01
+    >>> interp_loglog([0.01, 1.0], [1e-4, 1.0], 2.0)  # outside
+    nan
+    """
     xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x0 < xs.min() or x0 > xs.max():
         return float("nan")
@@ -154,7 +239,23 @@ def interp_loglog(x: ArrayLike, y: ArrayLike, x0: float) -> float:
 
 @functools.lru_cache(maxsize=64)
 def shape_grid(model: str, experiment: str, observables: str) -> ShapeGrid:
-    """:func:`darkmoments.stats.load_grid` on the shipped templates, cached per process."""
+    """:func:`darkmoments.stats.load_grid` on the shipped templates, cached per process.
+
+    Parameters
+    ----------
+    model, experiment, observables : str
+        As :func:`darkmoments.stats.load_grid`.
+
+    Returns
+    -------
+    ShapeGrid
+
+    Examples
+    --------
+    >>> from darkmoments.figures.common import shape_grid
+    >>> shape_grid("km", "ldmx-phase2", "E") is shape_grid("km", "ldmx-phase2", "E")
+    True
+    """
     from ..stats import load_grid
 
     return load_grid(model, experiment, observables)

@@ -35,6 +35,29 @@ def report_markdown(figures: Sequence[dict[str, Any]], meta: dict[str, Any]) -> 
         Figure records of the stamps (``name``, ``title``, ``paragraph``, ``files``).
     meta : dict
         ``version``, ``fast``, ``seed``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from darkmoments.figures.report import report_markdown
+    >>> fig = {"name": "fig1_reach", "title": "Figure 1", "paragraph": "The reach.",
+    ...        "files": ["fig1_reach.png", "fig1_reach.csv"]}
+    >>> print(report_markdown([fig], {"version": "1.0", "fast": True, "seed": 1}))
+    # darkmoments: the paper's figures and ours
+    <BLANKLINE>
+    darkmoments 1.0, `darkmoments reproduce` (--fast (smoke-test sizes)), seed 1; ...
+    <BLANKLINE>
+    ## Figure 1
+    <BLANKLINE>
+    ![fig1_reach](fig1_reach.png)
+    <BLANKLINE>
+    The reach.
+    <BLANKLINE>
+    Files: [fig1_reach.pdf](fig1_reach.pdf), [fig1_reach.csv](fig1_reach.csv).
+    <BLANKLINE>
     """
     title, line = _header(meta)
     out = [f"# {title}", "", line, ""]
@@ -60,7 +83,30 @@ def _inline(text: str) -> str:
 
 
 def report_html(figures: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str:
-    """The same report as one self-contained HTML page (images by relative path)."""
+    """The same report as one self-contained HTML page (images by relative path).
+
+    Parameters
+    ----------
+    figures : sequence of dict
+        Figure records (``name``, ``title``, ``paragraph``, ``files``).
+    meta : dict
+        ``version``, ``fast``, ``seed``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from darkmoments.figures.report import report_html
+    >>> fig = {"name": "fig1_reach", "title": "Figure 1", "paragraph": "y < `1e-13`.",
+    ...        "files": ["fig1_reach.csv"]}
+    >>> page = report_html([fig], {"version": "1.0", "fast": False, "seed": 1})
+    >>> page.startswith("<!DOCTYPE html>"), '<img src="fig1_reach.png"' in page
+    (True, True)
+    >>> "<p>y &lt; <code>1e-13</code>.</p>" in page
+    True
+    """
     title, line = _header(meta)
     body = [f"<h1>{html.escape(title)}</h1>", f"<p>{_inline(line)}</p>", "<nav><ul>"]
     body += [f'<li><a href="#{f["name"]}">{html.escape(f["title"])}</a></li>' for f in figures]

@@ -38,7 +38,27 @@ CHECKPOINT_DIR = "checkpoint"
 
 @dataclass(frozen=True)
 class Job:
-    """One unit of work: a function of :class:`Settings`, the figures it makes, its cost."""
+    """One unit of work: a function of :class:`Settings`, the figures it makes, its cost.
+
+    Attributes
+    ----------
+    name : str
+        Job name (``--only``).
+    fn : callable
+        ``fn(settings) -> JobResult``.
+    figures : tuple of str
+        The figure names it writes.
+    weight : int
+        Relative cost (progress bar).
+
+    Examples
+    --------
+    >>> from darkmoments.figures import JOBS
+    >>> list(JOBS)  # the run order: cheap first
+    ['fig1', 'fig4_fig5', 'fig6', 'relic', 'fig2_fig3', 'sigma', 'degeneracy', 'discrimination']
+    >>> JOBS["fig4_fig5"].figures
+    ('fig4_kinematics', 'fig5_2d')
+    """
 
     name: str
     fn: Callable[[Settings], JobResult]
@@ -281,6 +301,34 @@ def reproduce(
         ``out`` or ``figures_dir`` unusable.
     StaleCheckpointError
         ``out`` holds a run with other settings (and not ``restart``).
+
+    Examples
+    --------
+    ``only`` takes job or figure names (:func:`select_jobs`):
+
+    >>> from darkmoments.figures import select_jobs
+    >>> select_jobs("fig5_2d"), select_jobs(["degeneracy", "fig1"])  # in run order
+    (['fig4_fig5'], ['fig1', 'degeneracy'])
+
+    A run of figures 4 and 5 and a rerun that keeps them (not run as a doctest: writing
+    the PNG and PDF files takes 5-7 s; tests/test_reproduce.py runs it), and another seed in the
+    same directory is refused:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from darkmoments.figures import reproduce
+    >>> out = Path(tempfile.mkdtemp()) / "figs"
+    >>> run = reproduce(out, fast=True, only="fig4_fig5")  # doctest: +SKIP
+    >>> run["made"], run["figures"]  # doctest: +SKIP
+    (['fig4_fig5'], ['fig4_kinematics', 'fig5_2d'])
+    >>> sorted(p.name for p in out.glob("fig4*"))  # doctest: +SKIP
+    ['fig4_kinematics.csv', 'fig4_kinematics.pdf', 'fig4_kinematics.png']
+    >>> reproduce(out, fast=True, only="fig4_fig5")["kept"]  # doctest: +SKIP
+    ['fig4_fig5']
+    >>> reproduce(out, fast=True, seed=2, only="fig4_fig5")  # doctest: +SKIP
+    Traceback (most recent call last):
+    ...
+    darkmoments.errors.StaleCheckpointError: ...
     """
     from ..validation import check_int
 
