@@ -2353,6 +2353,19 @@ def combined_reach(
     at 90 % CL (:func:`~darkmoments.stats.limits.poisson_upper_limit`), so g_up =
     sqrt(N_up / sum_i N1_i(m)) with N1_i the events at unit coupling (depth factor included).
 
+    Parameters
+    ----------
+    model : str
+        Model id.
+    experiments : str or sequence
+        Experiments (:func:`parse_experiments`).
+    masses : array_like, optional
+        A' masses in GeV (default: every grid mass inside the common range).
+    cl : float
+        Confidence level.
+    directory : str, optional
+        Template directory.
+
     Returns
     -------
     list of dict
