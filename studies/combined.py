@@ -28,29 +28,35 @@ unordered pair and statistic, the experiment sets and true masses with k(5 sigma
 ``k5sigma_<statistic>.png`` (median over masses of k(5 sigma), pairs x experiment sets) and
 ``k5sigma_mass_<pair>.png``.  A toy check of the Asimov Z at one point.
 
-The full run needs shipped M3 templates (``templates/m3-phase1.h5``, ``m3-phase2.h5``; see
-the report of issue 14 for the build command); ``--fast`` builds small M3 Phase 2 templates
+The full run uses the shipped M3 templates (``templates/m3-phase1.h5``, ``m3-phase2.h5``,
+built by ``make templates``); ``--fast`` builds small M3 Phase 2 templates
 (5 masses, 20000 events) in ``--out`` and uses four pairs, one mass (0.1 GeV) and three
 experiment sets: a smoke run whose M3 numbers are not physics-grade (5-mass grid, 5x fewer MC
-events, so more rows are template-limited).  Cost of the full run: about 2040 rows of
-~5 s (Asimov fits and two luminosity root findings) plus ~360 identity tests of ~8 s, i.e.
-~3.5 CPU hours (``--workers 2``: ~1.8 h).
+events, so more rows are template-limited).  Cost of the full run at the six default masses:
+about 2040 rows of ~5 s (Asimov fits and two luminosity root findings) plus ~360 identity
+tests of ~8 s, i.e. ~3.5 CPU hours (``--workers 2``: ~1.8 h); ``--masses`` chooses fewer.
+The run is resumable: every finished row is saved in ``--out/checkpoint``
+(:mod:`darkmoments.checkpoint`, bound to the settings and a fingerprint of the templates)
+and reused when the same command is run again; the directory is removed once every output
+is written.
 
 Usage::
 
     python studies/combined.py --out studies/results/combined [--fast] [--factor 1.0]
         [--identity-resamples 50] [--toys 2000] [--workers 1] [--templates DIR]
+        [--masses 0.003,0.01,0.03,0.1,0.3,1]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import shutil
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from darkmoments import MODEL_IDS, get_model
+from darkmoments.checkpoint import Checkpoint, run_checkpointed
 from darkmoments.experiments import get_experiment
 from darkmoments.io.atomic import write_csv_atomic, write_text_atomic
 from darkmoments.io.jsonio import dumps
@@ -126,6 +133,21 @@ def _hypotheses(
         for e in sorted(experiments):
             out[(m, e)] = relic_hypothesis(load_hypothesis(m, [e], directory=directory), factor)
     return out
+
+
+def _fingerprint(hyps: dict[tuple[str, str], CombinedHypothesis]) -> str:
+    """SHA-256 of every hypothesis' grids and rates (the templates the rows depend on)."""
+    h = hashlib.sha256()
+    for key in sorted(hyps):
+        hyp = hyps[key]
+        h.update(repr(key).encode())
+        for g in hyp.grids:
+            for a in (g.masses, g.probs, g.variances, g.n1):
+                if a is not None:
+                    h.update(np.ascontiguousarray(a, dtype=float).tobytes())
+        for r in hyp.rates or ():
+            h.update(np.ascontiguousarray(r, dtype=float).tobytes())
+    return h.hexdigest()
 
 
 def _combine(
@@ -292,11 +314,32 @@ def _run(
     grid = hyps[(pairs[0][0], sorted(exps)[0])].grids[0].masses
     masses = (0.1,) if fast else _nearest_nodes(true_masses, grid)
     tasks = _tasks(hyps, pairs, masses, sets, factor, n_identity)
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as ex:
-            rows = list(ex.map(_row, tasks, chunksize=4))
-    else:
-        rows = [_row(t) for t in tasks]
+    identity = {
+        "study": "combined",
+        "fast": fast,
+        "factor": factor,
+        "identity_resamples": n_identity,
+        "masses": list(masses),
+        "sets": list(sets),
+        "pairs": [list(p) for p in pairs],
+        "hypotheses": _fingerprint(hyps),
+    }
+    # one resumable run (darkmoments.checkpoint): an interrupted study continues where it was
+    cp = Checkpoint(
+        out / "checkpoint", identity, resume=True, what="combined study", suffix=".json"
+    )
+    rows = run_checkpointed(
+        _row,
+        tasks,
+        keys=[f"{t[0]}-{t[1]}-{t[2]:.6g}-{t[3]}-{t[5]}" for t in tasks],
+        checkpoint=cp,
+        save=lambda r, f: write_text_atomic(f, dumps(r) + "\n"),
+        load=lambda f: json.loads(Path(f).read_text()),
+        workers=workers,
+        progress=True,
+        desc="combined",
+        unit="row",
+    )
     df = _effective(pd.DataFrame(rows))
     write_csv_atomic(df, out / "combined.csv")
     check = _toy_check(hyps, min(toys, 1000) if fast else toys)
@@ -308,6 +351,7 @@ def _run(
     for true, alt in (("km", "am"), ("md", "ed")):
         if ((df["true"] == true) & (df["alt"] == alt)).any():
             _plot_mass(df, true, alt, out / f"k5sigma_mass_{true}_{alt}.png")
+    shutil.rmtree(out / "checkpoint")  # every output written: the run is complete
     return summary
 
 
