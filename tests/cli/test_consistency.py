@@ -53,8 +53,15 @@ def test_progress_is_one_boolean_flag_everywhere() -> None:
         with_bar.append(name)
         assert (p.opts, p.secondary_opts) == (["--progress"], ["--no-progress"]), name
         assert p.default is True, name
-    assert {"xsec", "generate", "relic", "degeneracy", "discriminate", "templates build",
-            "library"} <= set(with_bar)  # fmt: skip
+    assert {
+        "xsec",
+        "generate",
+        "relic",
+        "degeneracy",
+        "discriminate",
+        "templates build",
+        "library",
+    } <= set(with_bar)
 
 
 def test_workers_have_one_default() -> None:
@@ -75,14 +82,23 @@ def test_workers_have_one_default() -> None:
     "argv",
     [
         ["library", "--model", "km", "--mass", "0.1", "--workers", "0", "--out", "."],
-        ["discriminate", "--true", "km:0.1", "--alt", "md", "--signal-events", "5",
-         "--workers", "0"],
+        [
+            "discriminate",
+            "--true",
+            "km:0.1",
+            "--alt",
+            "md",
+            "--signal-events",
+            "5",
+            "--workers",
+            "0",
+        ],
         ["reproduce", "--fast", "--workers", "0", "--out", "o"],
-    ],  # fmt: skip
+    ],
 )
 def test_bad_workers_is_one_line(run, argv, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(argv)
+    code, _out, err = run(argv)
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert "--workers" in err
@@ -100,17 +116,70 @@ def _overwrite_cases(tdir: Path) -> list[tuple[str, list[str], list[str]]]:
     ws = ["workspace", "--model", "km", "--mass", "0.1", "--out", "ws.json", *t]
     return [
         ("workspace", ws, ["ws.json", "ws.README.txt"]),
-        ("workspace --mass-scan", ["workspace", "--model", "km", "--mass-scan", "--out",
-         "bkg.json", *t], ["bkg.json", "bkg.patchset.json"]),
+        (
+            "workspace --mass-scan",
+            ["workspace", "--model", "km", "--mass-scan", "--out", "bkg.json", *t],
+            ["bkg.json", "bkg.patchset.json"],
+        ),
         ("reach", ["reach", "--model", "km", "--out", "reach.csv", *t], ["reach.csv"]),
-        ("degeneracy", ["degeneracy", "--true", "km:0.1", "--alt", "md", "--observables", "E",
-         "--signal-events", "50", "--points", "3", "--plot", "deg.png", *t], ["deg.png"]),
-        ("relic --mass-scan", ["relic", "--model", "km", "--mass-scan", "--n-masses", "2",
-         "--mass-min", "0.1", "--mass-max", "0.2", "--out", "rel"],
-         ["rel/relic_targets.csv", "rel/relic_targets.png"]),
-        ("generate", ["generate", "--model", "km", "--mass", "0.1", "--beam-energy", "8",
-         "--events", "200", "--seed", "1", "--out", "ev.csv"], ["ev.csv"]),
-    ]  # fmt: skip
+        (
+            "degeneracy",
+            [
+                "degeneracy",
+                "--true",
+                "km:0.1",
+                "--alt",
+                "md",
+                "--observables",
+                "E",
+                "--signal-events",
+                "50",
+                "--points",
+                "3",
+                "--plot",
+                "deg.png",
+                *t,
+            ],
+            ["deg.png"],
+        ),
+        (
+            "relic --mass-scan",
+            [
+                "relic",
+                "--model",
+                "km",
+                "--mass-scan",
+                "--n-masses",
+                "2",
+                "--mass-min",
+                "0.1",
+                "--mass-max",
+                "0.2",
+                "--out",
+                "rel",
+            ],
+            ["rel/relic_targets.csv", "rel/relic_targets.png"],
+        ),
+        (
+            "generate",
+            [
+                "generate",
+                "--model",
+                "km",
+                "--mass",
+                "0.1",
+                "--beam-energy",
+                "8",
+                "--events",
+                "200",
+                "--seed",
+                "1",
+                "--out",
+                "ev.csv",
+            ],
+            ["ev.csv"],
+        ),
+    ]
 
 
 CASE_NAMES = [
@@ -133,7 +202,7 @@ def test_existing_outputs_need_force(run, tdir, tmp_path, monkeypatch, case: str
         assert (tmp_path / f).is_file(), f
     stamps = {f: (tmp_path / f).read_bytes() for f in files}
     # a rerun is refused before any work: one line naming the file and --force, nothing changed
-    code, out, err = run(argv)
+    code, _out, err = run(argv)
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1, err
     assert "exists; pass --force to overwrite it" in err
@@ -157,9 +226,24 @@ def test_discriminate_plot_needs_force(run, tdir, tmp_path, monkeypatch) -> None
     """The figure is refused up front; the checkpoint directory resumes (--resume) instead."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "t.png").write_bytes(b"old")
-    argv = ["discriminate", "--true", "km:0.1", "--alt", "md", "--signal-events", "30",
-            "--toys", "10", "--workers", "1", "--plot", "t.png", "--templates", str(tdir)]  # fmt: skip
-    code, out, err = run(argv)
+    argv = [
+        "discriminate",
+        "--true",
+        "km:0.1",
+        "--alt",
+        "md",
+        "--signal-events",
+        "30",
+        "--toys",
+        "10",
+        "--workers",
+        "1",
+        "--plot",
+        "t.png",
+        "--templates",
+        str(tdir),
+    ]
+    code, _out, err = run(argv)
     assert code == 2
     assert "--plot t.png exists; pass --force to overwrite it" in err
     assert (tmp_path / "t.png").read_bytes() == b"old"

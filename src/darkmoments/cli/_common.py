@@ -25,10 +25,13 @@ Conventions of every command (one CLI vocabulary)
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +53,7 @@ __all__ = [
     "progress_enabled",
     "progress_option",
     "resolve_workers",
+    "sigterm_as_exit",
     "workers_option",
 ]
 
@@ -337,3 +341,32 @@ def progress_enabled(requested: bool = True) -> bool:
     False
     """
     return bool(requested) and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM ends the command like SIGINT does, with ``SystemExit(143)``.
+
+    So ``finally`` clauses run (atomic writers remove their temporary files, workers are
+    stopped).  Outside the main thread, or with a SIGTERM handler already installed, it
+    does nothing.
+
+    Examples
+    --------
+    >>> from darkmoments.cli._common import sigterm_as_exit
+    >>> with sigterm_as_exit():
+    ...     pass
+    """
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+
+        def handler(signum: int, _frame: Any) -> None:
+            raise SystemExit(128 + signum)
+
+        old = signal.signal(signal.SIGTERM, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, old)
+    else:
+        yield

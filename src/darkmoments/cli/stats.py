@@ -38,11 +38,7 @@ out               the file written
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import signal
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +47,8 @@ import click
 from ..errors import InputError, OutputPathError
 from ..models import check_coupling
 from ..stats.fast import P_FLOOR
-from ..validation import check_real
+from ..validation import check_int, check_real
+from . import _combined
 from ._common import (
     check_output_path,
     echo_json,
@@ -62,6 +59,7 @@ from ._common import (
     progress_enabled,
     progress_option,
     resolve_workers,
+    sigterm_as_exit,
     workers_option,
 )
 from .templates import level_option
@@ -89,11 +87,42 @@ _experiment_option = click.option(
     "--experiment",
     default="ldmx-phase2",
     show_default=True,
-    help="Experiment name (ldmx-phase1, ldmx-phase2) or a TOML setup file.",
+    help="Experiment name (ldmx-phase1, ldmx-phase2, m3-phase1, m3-phase2) or a TOML setup "
+    "file; several, comma-separated (ldmx-phase1,ldmx-phase2,m3-phase2), for the combined "
+    "likelihood of darkmoments.stats.combined (truth level, no background).",
 )
 _json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout [default: text]."
 )
+
+
+def _experiment_set(text: str) -> tuple[Any, ...]:
+    """``--experiment``: one experiment, or several (a comma-separated list, combined).
+
+    Without a comma exactly :func:`_experiment` (the single-experiment path unchanged).
+    """
+    if "," not in text:
+        return (_experiment(text),)
+    return _combined.parse(text)
+
+
+def _single_only(
+    level: str,
+    background_file: Any,
+    flat_background: float | None,
+    background_uncertainty: float | None,
+) -> dict[str, bool]:
+    """Options of the statistics commands without combined meaning: option -> given.
+
+    The combination is at truth level without background (``--flat-background 0`` is no
+    background, so it is accepted).
+    """
+    return {
+        "--level detector": level.lower() == "detector",
+        "--background": background_file is not None,
+        "--flat-background": flat_background not in (None, 0.0),
+        "--background-uncertainty": background_uncertainty is not None,
+    }
 
 
 def _experiment(text: str) -> Any:
@@ -272,28 +301,6 @@ def _check_figure(path: Path | None, option: str = "--plot", *, force: bool) -> 
     return check_output_path(path, option=option, force=force)
 
 
-@contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """SIGTERM ends the command like SIGINT does, with ``SystemExit(143)``.
-
-    So ``finally`` clauses run (atomic writers remove their temporary files, workers are
-    stopped).
-    """
-    main_thread = threading.current_thread() is threading.main_thread()
-    if main_thread and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-
-        def handler(signum: int, _frame: Any) -> None:
-            raise SystemExit(128 + signum)
-
-        old = signal.signal(signal.SIGTERM, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGTERM, old)
-    else:
-        yield
-
-
 # ------------------------------------------------------------------------------- workspace
 @click.command(
     "workspace",
@@ -387,6 +394,21 @@ def _sigterm_as_exit() -> Iterator[None]:
     help="Workspace JSON file to write (with its sidecar <name>.README.txt next to it); its "
     "directory must exist.",
 )
+@click.option(
+    "--normalisation",
+    type=click.Choice(["shared", "tied"]),
+    default=None,
+    help="Several experiments only: shared = one free coupling mu for every channel with "
+    "per-experiment log-normal normsys norm_<experiment>; tied = mu fixed at 1 (the given "
+    "coupling) with those and a shared normsys theory, a likelihood for fits (pyhf cls needs "
+    "a free POI) [default: shared].",
+)
+@click.option(
+    "--syst",
+    default=None,
+    help="Several experiments only: the normsys widths, as discriminate --syst ('default', "
+    "'none' or NAME=VALUE,... of eot, thickness, efficiency, theory) [default: 'default'].",
+)
 @force_option
 @level_option
 @_json_option
@@ -407,6 +429,8 @@ def workspace_cmd(
     layout: str,
     cl: float,
     out: Path,
+    normalisation: str | None,
+    syst: str | None,
     force: bool,
     level: str,
     as_json: bool,
@@ -416,16 +440,21 @@ def workspace_cmd(
 
     The sidecar holds the zero-background note and the meaning of mu = 1.  Without
     --background/--flat-background the experiment's [background] table at --level is used
-    (none for ldmx-phase1/2).
+    (none for ldmx-phase1/2).  With several experiments (--experiment A,B,...): one channel
+    per experiment and one shared coupling (darkmoments.stats.combined.combined_workspace),
+    truth level, no background.
     """
     from ..models import get_model
-    from ..stats.workspace import export_workspace, readme_path
 
     mid = get_model(model).id
-    exp = _experiment(experiment)
-    lvl = _level(exp, level, templates_dir)
+    exps = _experiment_set(experiment)
     scan_flag = "--scan" if old_scan and not mass_scan else "--mass-scan"
     mass_scan = mass_scan or old_scan
+    single_only = _single_only(level, background_file, flat_background, background_uncertainty)
+    combined_only = {"--normalisation": normalisation is not None, "--syst": syst is not None}
+    _combined.check_options(exps, {scan_flag: mass_scan, **single_only}, combined_only)
+    exp = exps[0]
+    lvl = _level(exp, level, templates_dir)
     if mass_scan == (mass is not None):
         raise InputError(f"give either --mass (GeV) or {scan_flag}")
     if mass is not None:
@@ -434,6 +463,14 @@ def workspace_cmd(
         check_coupling(coupling, name="--coupling")
     check_real("--cl", cl, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     staterror = _staterror_choice(staterror, no_staterror)
+    if len(exps) > 1:
+        assert mass is not None  # --mass-scan refused above
+        combined: dict[str, Any] = {"coupling": coupling, "cl": cl, "syst": syst, "layout": layout}
+        combined.update(normalisation=normalisation or "shared", staterror=staterror)
+        combined["observables"] = observables
+        where: dict[str, Any] = {"as_json": as_json, "directory": _dir(templates_dir)}
+        _combined.workspace(mid, mass, exps, combined, (out, force), **where)
+        return
     bkg = _background_option(
         background_file,
         flat_background,
@@ -454,9 +491,25 @@ def workspace_cmd(
         _workspace_mass_scan(mid, exp, (out, force), as_json, _dir(templates_dir), opts)
         return
     assert mass is not None  # exactly one of --mass, --mass-scan (checked above)
+    _workspace_one(mid, mass, exp, opts, (out, force), as_json, _dir(templates_dir))
+
+
+def _workspace_one(
+    mid: str,
+    mass: float,
+    exp: Any,
+    opts: dict[str, Any],
+    out_force: tuple[Path, bool],
+    as_json: bool,
+    directory: str | None,
+) -> None:
+    """``workspace --mass M`` of one experiment: the workspace, its README, the summary."""
+    from ..stats.workspace import export_workspace, readme_path
+
+    out, force = out_force
     check_output_path(out, option="--out", force=force)
     check_output_path(readme_path(out), option="--out (README sidecar)", force=force)
-    res = export_workspace(mid, mass, exp, out=out, directory=_dir(templates_dir), **opts)
+    res = export_workspace(mid, mass, exp, out=out, directory=directory, **opts)
     summary = res.summary()
     if as_json:
         echo_json(summary)
@@ -564,6 +617,7 @@ def _background_option(
     epilog=example(
         "darkmoments reach --model all --experiment ldmx-phase2 --out reach.csv",
         "darkmoments reach --model km --flat-background 5 --background-uncertainty 0.3 --json",
+        "darkmoments reach --model km --experiment ldmx-phase1,ldmx-phase2 --json",
     ),
 )
 @click.option(
@@ -610,7 +664,9 @@ def reach_cmd(
     From the exact counting CLs limit on the totals (2.303 events at 90% CL without
     background, the paper's projection) and the expected yields at --level.  With a
     background b (summed over the bins) the expected limit of the background-only Asimov
-    data n = b, its normalisation uncertainty averaged over (docs/physics.md).
+    data n = b, its normalisation uncertainty averaged over (docs/physics.md).  With
+    several experiments (--experiment A,B,...) the limit on the summed signal of all of
+    them, at every grid mass inside every experiment's range (truth level, no background).
     """
     from ..io.atomic import write_csv_atomic
     from ..models import MODEL_IDS, get_model
@@ -622,7 +678,15 @@ def reach_cmd(
     models = list(MODEL_IDS) if everything else [get_model(model).id]
     if out is not None:
         check_output_path(out, option="--out", force=force)
-    exp = _experiment(experiment)
+    exps = _experiment_set(experiment)
+    if len(exps) > 1:
+        _combined.refuse(
+            _single_only(level, background_file, flat_background, background_uncertainty), exps
+        )
+        directory = _dir(templates_dir)
+        _combined.reach(models, everything, exps, cl, out, as_json=as_json, directory=directory)
+        return
+    exp = exps[0]
     lvl = _level(exp, level, templates_dir)
     bkg = _cli_background(exp, lvl, background_file, flat_background, background_uncertainty)
     opts: dict[str, Any] = {"cl": cl, "directory": _dir(templates_dir), "level": lvl}
@@ -659,6 +723,8 @@ def reach_cmd(
         "darkmoments discovery --signal-events 10 --background 3 --n-obs 10 --json",
         "darkmoments discovery --model km --mass 0.1 --coupling 1e-5 --flat-background 5 "
         "--background-uncertainty 0.2",
+        "darkmoments discovery --model km --mass 0.1 --coupling 1e-6 --flat-background 2 "
+        "--experiment ldmx-phase1,ldmx-phase2",
     ),
 )
 @click.option(
@@ -731,24 +797,60 @@ def discovery_cmd(
 
     The background (> 0 events, summed over the bins) is --flat-background N, a --background
     histogram or the experiment's [background] table at --level.  A deficit, n below the
-    background, gives Z = 0.
+    background, gives Z = 0.  With several experiments (--experiment A,B,...) the signal is
+    the sum of their yields (--model, --mass, --coupling; truth level) and the background
+    the total --flat-background N over all of them.
     """
-    from ..stats.discovery import discovery_for, discovery_significance
-    from ..stats.inputs import background_total
-
     events = _merge_signal_events(signal_events, events_deprecated, required=False)
     if n_obs is not None and method != "exact":
         raise InputError(
             f"--n-obs is only used by --method exact (--method {method} computes the expected "
             "significance from s + b)"
         )
-    exp = _experiment(experiment)
+    opts: dict[str, Any] = {"n_obs": n_obs, "method": method, "n_toys": n_toys, "seed": seed}
+    exps = _experiment_set(experiment)
+    background = (background_file, flat_background, background_uncertainty)
+    signal = (model, mass, coupling, events)
+    if len(exps) > 1:
+        res, d = _discovery_combined(exps, signal, level, background, opts, templates_dir)
+    else:
+        res, d = _discovery_single(exps[0], signal, level, background, opts, templates_dir)
+    if method == "toys":
+        res.update(n_toys=n_toys, seed=seed)
+    if as_json:
+        echo_json(res)
+    else:
+        note = " (no excess over the background: one-sided Z = 0)" if d.z == 0 else ""
+        unc = res["background_uncertainty"]
+        pm = "" if unc is None else f" +- {100 * unc:g}%"
+        where = f" ({' + '.join(res['experiments'])})" if "experiments" in res else ""
+        click.echo(
+            f"Z = {d.z:.4g} (p0 = {d.p0:.4g}, {d.method}) for s = {res['n_signal']:.6g}"
+            f"{where}, b = {res['background']:g}{pm}, n = {d.n_obs:g}{note}"
+        )
+
+
+def _discovery_single(
+    exp: Any,
+    signal: tuple[str | None, float | None, float | None, float | None],
+    level: str,
+    background: tuple[str | None, float | None, float | None],
+    opts: dict[str, Any],
+    templates_dir: Path | None,
+) -> tuple[dict[str, Any], Any]:
+    """``discovery`` with one experiment: (record, Discovery).
+
+    ``signal``: (model, mass, coupling, --signal-events); ``background``: (--background,
+    --flat-background, --background-uncertainty).
+    """
+    from ..stats.discovery import discovery_for, discovery_significance
+    from ..stats.inputs import background_total
+
+    model, mass, coupling, events = signal
     lvl = level.lower()
     if lvl == "detector":
         exp.require_detector()
-    bkg = _cli_background(
-        exp, lvl, background_file, flat_background, background_uncertainty, number_ok=True
-    )
+    bkg = _cli_background(exp, lvl, *background, number_ok=True)
     b = background_total(bkg)
     if b <= 0:
         raise InputError(
@@ -756,7 +858,6 @@ def discovery_cmd(
             f"--background FILE (experiment {exp.name} has no [background] table at level {lvl})"
         )
     unc = bkg.normalisation_uncertainty or None
-    opts: dict[str, Any] = {"n_obs": n_obs, "method": method, "n_toys": n_toys, "seed": seed}
     if events is not None:
         if model is not None or mass is not None or coupling is not None:
             raise InputError("give either --signal-events or --model/--mass/--coupling, not both")
@@ -784,17 +885,34 @@ def discovery_cmd(
         **d.to_dict(),
         **_level_record(lvl),
     }
-    if method == "toys":
-        res.update(n_toys=n_toys, seed=seed)
-    if as_json:
-        echo_json(res)
-    else:
-        note = " (no excess over the background: one-sided Z = 0)" if d.z == 0 else ""
-        pm = "" if unc is None else f" +- {100 * unc:g}%"
-        click.echo(
-            f"Z = {d.z:.4g} (p0 = {d.p0:.4g}, {d.method}) for s = {n_sig:.6g}, "
-            f"b = {b:g}{pm}, n = {d.n_obs:g}{note}"
+    return res, d
+
+
+def _discovery_combined(
+    exps: tuple[Any, ...],
+    signal: tuple[str | None, float | None, float | None, float | None],
+    level: str,
+    background: tuple[str | None, float | None, float | None],
+    opts: dict[str, Any],
+    templates_dir: Path | None,
+) -> tuple[dict[str, Any], Any]:
+    """``discovery --experiment A,B``: the summed yields over the total background."""
+    model, mass, coupling, events = signal
+    _combined.refuse(
+        {"--level detector": level.lower() == "detector", "--signal-events": events is not None},
+        exps,
+    )
+    if model is None or mass is None or coupling is None:
+        raise InputError(
+            "discovery with several experiments needs --model, --mass and --coupling "
+            "(the experiments' yields are summed)"
         )
+    positive_float("--mass (GeV)", mass)
+    check_coupling(coupling, name="--coupling")
+    bkg = _combined.discovery_background(*background)
+    return _combined.discovery(
+        model, mass, coupling, exps, bkg, opts, directory=_dir(templates_dir)
+    )
 
 
 def _grid_pair(
@@ -820,7 +938,9 @@ def _grid_pair(
     "degeneracy",
     epilog=example(
         "darkmoments degeneracy --true km:1.0 --alt md --observables E,pt --signal-events 100 "
-        "--plot deg.png"
+        "--plot deg.png",
+        "darkmoments degeneracy --true km:1.0 --alt md --observables E,pt --signal-events 100 "
+        "--experiment ldmx-phase1,ldmx-phase2 --statistic ratio --json",
     ),
 )
 @click.option(
@@ -845,7 +965,16 @@ def _grid_pair(
     type=click.IntRange(min=2),
     default=60,
     show_default=True,
-    help="Masses per axis of the surface (log-spaced over the template range).",
+    help="Masses per axis of the surface (log-spaced over the template range); with several "
+    "experiments the alternative masses of the combined curve.",
+)
+@click.option(
+    "--statistic",
+    type=click.Choice(["shape", "ratio"]),
+    default=None,
+    help="Several experiments only: shape = every experiment's normalisation free; ratio = "
+    "one free coupling, the model's rate ratios between the experiments (with the default "
+    "per-experiment normalisation nuisances) [default: shape].",
 )
 @click.option(
     "--plot",
@@ -874,6 +1003,7 @@ def degeneracy_cmd(
     experiment: str,
     level: str,
     points: int,
+    statistic: str | None,
     plot: Path | None,
     out_deprecated: Path | None,
     force: bool,
@@ -884,22 +1014,82 @@ def degeneracy_cmd(
     """-2 Delta lnL of the alternative model vs (true mass, fitted mass); contour figure.
 
     Asimov data of the true model at --level (truth or detector templates), no background.
+    With several experiments (--experiment A,B,...): the combined curve of the alternative's
+    masses at the true mass (--points masses, in --json), shape only or with the rate
+    ratios between the experiments (--statistic), truth level; no figure.
     """
     import numpy as np
-    from tqdm.auto import tqdm
 
     from ..models import get_model
-    from ..stats.degeneracy import compare_fits, degeneracy_surface
 
     true_model, true_mass = parse_model_mass(true_spec)
     alt = get_model(alt_model).id
     events = _merge_signal_events(signal_events, events_deprecated, required=True)
     assert events is not None
     plot = _deprecated_plot(plot, out_deprecated)
-    _check_figure(plot, force=force)
-    exp = _experiment(experiment)
-    lvl = _level(exp, level, templates_dir)
+    exps = _experiment_set(experiment)
     obs_list = ["E", "pt", "E,pt"] if observables == "all" else [observables]
+    if len(exps) > 1:
+        plot_flag = "--plot" if out_deprecated is None else "--out"
+        _combined.refuse(
+            {"--level detector": level.lower() == "detector", plot_flag: plot is not None}, exps
+        )
+        result = _combined.degeneracy(
+            (true_model, true_mass),
+            alt,
+            exps,
+            events,
+            obs_list,
+            points=points,
+            statistic=statistic or "shape",
+            directory=_dir(templates_dir),
+            progress=progress_enabled(progress),
+        )
+    else:
+        _combined.refuse_combined_only({"--statistic": statistic is not None})
+        _check_figure(plot, force=force)
+        result = _degeneracy_single(
+            (true_model, true_mass), alt, exps[0], events, obs_list, level, points, plot,
+            progress=progress, templates_dir=templates_dir,
+        )  # fmt: skip
+    if as_json:
+        echo_json(result)
+        return
+
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.4g}"
+
+    for f in result["fits"]:
+        click.echo(
+            f"[{f['observables']}] {alt} best fit m = {f['alt_mass']:.4g} GeV "
+            f"[{num(f['alt_mass_low'])}, {num(f['alt_mass_high'])}], "
+            f"-2 dlnL = {f['delta_2lnL']:.4g} vs {true_model} at {true_mass:g} GeV"
+            + (f" ({np.sqrt(max(f['delta_2lnL'], 0.0)):.2f} sigma)" if f["delta_2lnL"] > 0 else "")
+        )
+    if plot is not None:
+        click.echo(f"wrote {plot}")
+
+
+def _degeneracy_single(
+    true: tuple[str, float],
+    alt: str,
+    exp: Any,
+    events: float,
+    obs_list: list[str],
+    level: str,
+    points: int,
+    plot: Path | None,
+    *,
+    progress: bool,
+    templates_dir: Path | None,
+) -> dict[str, Any]:
+    """``degeneracy`` with one experiment: surfaces, fits, the figure; the JSON record."""
+    from tqdm.auto import tqdm
+
+    from ..stats.degeneracy import compare_fits, degeneracy_surface
+
+    true_model, true_mass = true
+    lvl = _level(exp, level, templates_dir)
     surfaces = []
     fits = []
     for obs in tqdm(
@@ -915,9 +1105,9 @@ def degeneracy_cmd(
     if plot is not None:
         from ..plotting import plot_degeneracy, save_figure
 
-        with _sigterm_as_exit():
+        with sigterm_as_exit():
             save_figure(plot_degeneracy(surfaces), plot)
-    result = {
+    return {
         "true_model": true_model,
         "true_mass": true_mass,
         "alt_model": alt,
@@ -926,18 +1116,6 @@ def degeneracy_cmd(
         "fits": fits,
         **_level_record(lvl),
     }
-    if as_json:
-        echo_json(result)
-        return
-    for f in fits:
-        click.echo(
-            f"[{f['observables']}] {alt} best fit m = {f['alt_mass']:.4g} GeV "
-            f"[{f['alt_mass_low']:.4g}, {f['alt_mass_high']:.4g}], "
-            f"-2 dlnL = {f['delta_2lnL']:.4g} vs {true_model} at {true_mass:g} GeV"
-            + (f" ({np.sqrt(max(f['delta_2lnL'], 0.0)):.2f} sigma)" if f["delta_2lnL"] > 0 else "")
-        )
-    if plot is not None:
-        click.echo(f"wrote {plot}")
 
 
 def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | None:
@@ -955,7 +1133,9 @@ def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | N
     "discriminate",
     epilog=example(
         "darkmoments discriminate --true km:1.0 --alt md --signal-events 50 --toys 1000 "
-        "--seed 1 --json"
+        "--seed 1 --json",
+        "darkmoments discriminate --true km:0.1 --alt md --signal-events 50 --toys 1000 "
+        "--experiment ldmx-phase1,ldmx-phase2 --json",
     ),
 )
 @click.option(
@@ -1007,7 +1187,9 @@ def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | N
     "with_rate",
     default=None,
     help="With --relic/--coupling: report shape only and shape + rate (--rate, the default), "
-    "or shape only (--no-rate); --signal-events is always shape only.",
+    "or shape only (--no-rate); --signal-events is always shape only.  Several experiments: "
+    "--no-rate reports shape only, the default also ratio (and shape+rate with --relic/"
+    "--coupling).",
 )
 @click.option(
     "--toys",
@@ -1060,7 +1242,8 @@ def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | N
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Checkpoint DIRECTORY (a directory: the run writes many chunk files), one "
-    "sub-directory <true>_vs_<alt> per alternative; created if its parent exists "
+    "sub-directory <true>_vs_<alt> per alternative (several experiments: "
+    "<true>_vs_<alt>_<shape|ratio|shape_rate>); created if its parent exists "
     "[default: none, toys kept in memory].",
 )
 @click.option(
@@ -1074,6 +1257,14 @@ def _deprecated_plot(plot: Path | None, out_deprecated: Path | None) -> Path | N
     default=None,
     help="Figure of the statistic distributions of the first alternative (.png, .pdf, .svg); "
     "its directory must exist [default: no figure].",
+)
+@click.option(
+    "--identity-resamples",
+    type=int,
+    default=None,
+    help="Template resamples (>= 20) of the calibrated shape-identity test behind "
+    "p_identity and template_limited (p < 0.01 needs >= 100) [default: 200 with one "
+    "experiment; 100 with several, on the grid-node statistic].",
 )
 @force_option
 @_json_option
@@ -1104,6 +1295,7 @@ def discriminate_cmd(
     out_dir: Path | None,
     resume: bool,
     plot: Path | None,
+    identity_resamples: int | None,
     force: bool,
     as_json: bool,
     progress: bool,
@@ -1117,56 +1309,152 @@ def discriminate_cmd(
     --level detector uses the detector-level templates (shapes and rates).  A background
     (--background FILE, --flat-background N or the experiment's [background] table) is
     expected under both hypotheses, its normalisation (--background-uncertainty) a
-    constrained nuisance of every fit.
+    constrained nuisance of every fit.  With several experiments (--experiment A,B,...)
+    the combined likelihood (truth level, no background): shape, ratio (one free coupling,
+    the rate ratios between the experiments) and, with --relic/--coupling, shape + rate.
     """
     true_model, true_mass = parse_model_mass(true_spec)
     events = _merge_signal_events(signal_events, events_deprecated, required=False)
     positive_float("--coupling-factor", coupling_factor)
     _check_toy_options(n_toys, chunk_size, p_floor)
+    if identity_resamples is not None:
+        check_int("--identity-resamples", identity_resamples, lo=20)
     if resume and out_dir is None:
         raise InputError("--resume needs --out DIR of the interrupted run")
     n_workers = resolve_workers(workers)
     alts = _alternatives(alt_models, true_model, true_spec)
-    tie = _rate_tie(events, relic, couplings, [true_model, *alts], syst, with_rate)
+    exps = _experiment_set(experiment)
+    run: dict[str, Any] = {"n_toys": n_toys, "seed": seed, "chunk_size": chunk_size}
+    run.update(workers=n_workers, scheduler=scheduler, resume=resume)
+    run["progress"] = progress_enabled(progress)
+    signal: dict[str, Any] = {"events": events, "relic": relic, "couplings": couplings}
+    signal.update(syst=syst, coupling_factor=coupling_factor, with_rate=with_rate)
+    signal["p_floor"] = p_floor
+    paths = (out_dir, plot, force)
+    where: dict[str, Any] = {"as_json": as_json, "observables": observables}
+    where["templates_dir"] = templates_dir
+    if len(exps) > 1:
+        _combined.refuse(
+            _single_only(level, background_file, flat_background, background_uncertainty), exps
+        )
+        _discriminate_combined((true_model, true_mass), alts, exps, signal, run, paths,
+                               identity_resamples=identity_resamples, **where)  # fmt: skip
+        return
+    if identity_resamples is not None:
+        run["identity_resamples"] = identity_resamples
+    background = (background_file, flat_background, background_uncertainty)
+    _discriminate_single((true_model, true_mass), alts, exps[0], signal, run, paths,
+                         level=level, background=background, **where)  # fmt: skip
+
+
+def _discriminate_single(
+    true: tuple[str, float],
+    alts: list[str],
+    exp: Any,
+    signal: dict[str, Any],
+    run: dict[str, Any],
+    paths: tuple[Path | None, Path | None, bool],
+    *,
+    level: str,
+    background: tuple[str | None, float | None, float | None],
+    as_json: bool,
+    observables: str,
+    templates_dir: Path | None,
+) -> None:
+    """``discriminate`` with one experiment: every alternative, shape only and shape + rate.
+
+    ``signal``, ``run`` and ``paths`` as :func:`_discriminate_combined`; ``background``:
+    (--background, --flat-background, --background-uncertainty).
+    """
+    true_model, true_mass = true
+    out_dir, plot, force = paths
+    events = signal["events"]
+    tie = _rate_tie(
+        events, signal["relic"], signal["couplings"], [true_model, *alts], signal["syst"],
+        signal["with_rate"],
+    )  # fmt: skip
     _check_figure(plot, force=force)
     _check_checkpoint_dir(out_dir)
-    exp = _experiment(experiment)
     lvl = _level(exp, level, templates_dir)
-    bkg = _cli_background(exp, lvl, background_file, flat_background, background_uncertainty)
+    bkg = _cli_background(exp, lvl, *background)
     opts: dict[str, Any] = {
         "observables": observables,
         "level": lvl,
         "directory": _dir(templates_dir),
         "background": 0.0 if bkg is None else bkg,
     }
-    signal: dict[str, Any] = {"events": events, "coupling_factor": coupling_factor, "tie": tie}
+    single = {"events": events, "coupling_factor": signal["coupling_factor"], "tie": tie}
+    p_floor = signal["p_floor"]
     jobs = [
         (
             f"{true_model}_vs_{alt}",
-            _discrimination_setup(true_model, true_mass, alt, exp, opts, p_floor=p_floor, **signal),
+            _discrimination_setup(true_model, true_mass, alt, exp, opts, p_floor=p_floor, **single),
         )
         for alt in alts
     ]
-    records = _run_discriminations(
-        jobs,
-        out_dir,
-        plot,
-        with_rate=tie is not None and tie["rate"],
-        n_toys=n_toys,
-        seed=seed,
-        chunk_size=chunk_size,
-        workers=n_workers,
-        scheduler=scheduler,
-        resume=resume,
-        progress=progress_enabled(progress),
-    )
-    context = {"experiment": exp.name, "observables": observables, "seed": int(seed)}
+    with_rate = tie is not None and tie["rate"]
+    records = _run_discriminations(jobs, out_dir, plot, with_rate=with_rate, **run)
+    context = {"experiment": exp.name, "observables": observables, "seed": int(run["seed"])}
     if as_json:
         extra = {**_level_record(lvl), **_background_record(bkg)}
         echo_json([{**rec, **context, **extra} for rec in records])
         return
     for rec in records:
         _echo_discrimination(rec, tied=tie is not None)
+
+
+def _discriminate_combined(
+    true: tuple[str, float],
+    alts: list[str],
+    exps: tuple[Any, ...],
+    signal: dict[str, Any],
+    run: dict[str, Any],
+    paths: tuple[Path | None, Path | None, bool],
+    *,
+    identity_resamples: int | None,
+    as_json: bool,
+    observables: str,
+    templates_dir: Path | None,
+) -> None:
+    """``discriminate --experiment A,B``: every alternative and statistic, combined.
+
+    ``signal``: events, relic, couplings (text), syst (text), coupling_factor, with_rate,
+    p_floor; ``run``: the toy options; ``paths``: (--out, --plot, --force).
+    """
+    from ..stats.systematics import parse_systematics
+
+    out_dir, plot, force = paths
+    statistics = _combined.statistics_of(
+        signal["events"], signal["relic"], signal["couplings"], signal["with_rate"]
+    )
+    if signal["syst"] is not None and statistics == ["shape"]:
+        raise InputError(
+            "--syst needs a statistic with rates (ratio, shape+rate): with --no-rate only "
+            "the shapes are compared and every normalisation is free"
+        )
+    couplings = signal["couplings"]
+    spec = {
+        "events": signal["events"],
+        "couplings": None if couplings is None else _parse_couplings(couplings, [true[0], *alts]),
+        "coupling_factor": signal["coupling_factor"],
+        "systematics": None if signal["syst"] is None else parse_systematics(signal["syst"]),
+        "observables": observables,
+        "p_floor": signal["p_floor"],
+        "directory": _dir(templates_dir),
+    }
+    _check_figure(plot, force=force)
+    _check_checkpoint_dir(out_dir)
+    records = _combined.discriminate(
+        true, alts, exps, statistics, spec, run,
+        out_dir=out_dir, plot=plot, identity_resamples=identity_resamples,
+    )  # fmt: skip
+    if as_json:
+        echo_json(
+            [{**rec, "observables": observables, "seed": int(run["seed"])} for rec in records]
+        )
+        return
+    for rec in records:
+        _combined.echo_discrimination(rec)
 
 
 def _rate_tie(
@@ -1340,7 +1628,7 @@ def _run_discriminations(
 
     records: list[dict[str, Any]] = []
     first = None
-    with _sigterm_as_exit():
+    with sigterm_as_exit():
         if out_dir is not None:
             out_dir.mkdir(exist_ok=True)
         for name, setup in named_setups:
