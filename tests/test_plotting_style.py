@@ -182,7 +182,7 @@ def test_grids_show_every_pair() -> None:
                 "mass": m,
                 "n_3sigma": 10.0,
                 "n_5sigma": 30.0,
-                "n_noise_5sigma": 1000.0,
+                "template_limited": a in ("km", "cr") and b in ("km", "cr"),
                 "n_relic": 100.0,
             }
             for a, b in pairs

@@ -158,11 +158,16 @@ def test_degeneracy_and_discrimination_cover_every_pair(run) -> None:
     assert set(zip(d["true"], d["alt"], strict=True)) == pairs  # none dropped
     groups = {"km": 0, "cr": 0, "am": 0, "md": 1, "ed": 1}
     across = d["true"].map(groups) != d["alt"].map(groups)
-    # across the shape groups 5 sigma is reached with far fewer events than template noise
-    # needs; within a group N(5 sigma) is at the noise level (identical shapes)
+    # across the shape groups 5 sigma is reached and the calibrated shape-identity test
+    # resolves every point; km and cr (identical shapes: sigma_cr = m^4 sigma_km) are not
+    # (p uniform under identity: at most one of the four points below 1/(B + 1) by chance)
     assert np.all(np.isfinite(d.n_5sigma[across]))
     assert np.all(d.n_3sigma[across] < d.n_5sigma[across])
-    assert d.noise_ratio[across].max() < 0.3 < d.noise_ratio[~across].median()
+    assert not d.template_limited[across].any()
+    # (the CSV keeps 8 significant digits)
+    assert np.all(d.p_identity[across] <= (1 + 1e-6) / (d.identity_resamples[across] + 1))
+    kmcr = d["true"].isin(["km", "cr"]) & d["alt"].isin(["km", "cr"])
+    assert d.template_limited[kmcr].sum() >= kmcr.sum() - 1
     assert np.all(d.n_relic > 0)
 
 

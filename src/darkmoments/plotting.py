@@ -1114,15 +1114,17 @@ def plot_nsigma_grid(
 
     Panel (row T, column A): the expected signal events of true model T for an Asimov
     significance of 3 (dashed) and 5 sigma (solid, markers) against model A (its mass
-    fitted), versus the true mass; the events the templates' own MC noise would need for
-    5 sigma (grey band: N(5 sigma) near or above it is not resolved) and the events T
-    produces on its relic target (black dotted).
+    fitted), versus the true mass, and the events T produces on its relic target (black
+    dotted).  Points that the templates do not resolve (``template_limited``: the
+    shape-identity test cannot exclude that the separation is template MC noise) are hollow
+    grey markers, and the curves are drawn through the resolved points only.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Columns ``true``, ``alt``, ``mass`` [GeV], ``n_3sigma``, ``n_5sigma``,
-        ``n_noise_5sigma`` and ``n_relic`` (events; NaN where not reached).
+        Columns ``true``, ``alt``, ``mass`` [GeV], ``n_3sigma``, ``n_5sigma`` and
+        ``n_relic`` (events; NaN where not reached), optionally ``template_limited``
+        (bool; default False).
     label : str, optional
         Experiment, beam, observables (figure title).
     note : str, optional
@@ -1138,7 +1140,7 @@ def plot_nsigma_grid(
     >>> import pandas as pd
     >>> from darkmoments.plotting import plot_nsigma_grid
     >>> table = pd.DataFrame([{"true": t, "alt": a, "mass": x, "n_3sigma": 120.0,
-    ...                        "n_5sigma": 340.0, "n_noise_5sigma": 1e5, "n_relic": 2128.0}
+    ...                        "n_5sigma": 340.0, "template_limited": False, "n_relic": 2128.0}
     ...                       for t, a in (("km", "md"), ("md", "km")) for x in (0.1, 1.0)])
     >>> fig = plot_nsigma_grid(table, label="LDMX Phase II, recoil energy")
     >>> len(fig.axes)
@@ -1146,7 +1148,6 @@ def plot_nsigma_grid(
     >>> plt.close(fig)
     """
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
     models = _models_in(table["true"])
     fig, axes = _pair_grid(models)
@@ -1157,12 +1158,21 @@ def plot_nsigma_grid(
             ax = axes[i][j]
             t = table[(table["true"] == tru) & (table["alt"] == alt)].sort_values("mass")
             c = get_model(alt).color
-            ax.fill_between(t.mass, t.n_noise_5sigma, 1e30, color="0.6", alpha=0.3, lw=0)
+            lim = (
+                t["template_limited"].to_numpy(dtype=bool)
+                if "template_limited" in t
+                else np.zeros(len(t), dtype=bool)
+            )
+            n3 = np.where(lim, np.nan, t.n_3sigma.to_numpy(dtype=float))
+            n5 = np.where(lim, np.nan, t.n_5sigma.to_numpy(dtype=float))
             ax.plot(t.mass, t.n_relic, color="k", ls=":", lw=1.6)
-            ax.plot(t.mass, t.n_3sigma, color=c, ls="--", lw=1.5)
-            ax.plot(t.mass, t.n_5sigma, color=c, ls="-", lw=2.0, marker="o", ms=3.5)
-            if not np.isfinite(t.n_5sigma.to_numpy(dtype=float)).any():
-                ax.text(0.5, 0.5, r"5$\sigma$ not reached", transform=ax.transAxes,
+            ax.plot(t.mass, n3, color=c, ls="--", lw=1.5)
+            ax.plot(t.mass, n5, color=c, ls="-", lw=2.0, marker="o", ms=3.5)
+            ax.plot(t.mass[lim], t.n_5sigma[lim], ls="none", marker="o", ms=4, mfc="none",
+                    mec="0.5")  # fmt: skip
+            if not np.isfinite(n5).any():
+                what = "resolved" if lim.any() else "reached"
+                ax.text(0.5, 0.5, rf"5$\sigma$ not {what}", transform=ax.transAxes,
                         ha="center", va="center")  # fmt: skip
             ax.set_yscale("log")
             ax.tick_params(labelleft=j == 0 or (i == 0 and j == 1))
@@ -1177,7 +1187,8 @@ def plot_nsigma_grid(
         Line2D([], [], color="0.3", lw=2, marker="o", ms=4,
                label=r"N(5$\sigma$) (fitted model's colour)"),
         Line2D([], [], color="0.3", ls="--", lw=1.5, label=r"N(3$\sigma$)"),
-        Patch(color="0.6", alpha=0.3, label=r"template MC noise reaches 5$\sigma$"),
+        Line2D([], [], ls="none", marker="o", ms=4, mfc="none", mec="0.5",
+               label=r"not resolved by the templates (shape-identity $p > 0.01$)"),
         Line2D([], [], color="k", ls=":", lw=1.6, label="events on the relic target"),
     ]  # fmt: skip
     fig.legend(handles=handles, loc="outside lower center", ncol=4, title=note)
