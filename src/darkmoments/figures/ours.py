@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -323,7 +323,7 @@ def _discrimination_numbers(t: pd.DataFrame) -> dict[str, Any]:
         "resolved_within": int((~within.template_limited).sum()),
         "points_within": len(within),
         "resolved_within_list": [
-            f"{r.true}-{r.alt} at {fmt(r.mass)} GeV"
+            f"{r.true}-{r.alt} at {fmt(float(cast(float, r.mass)))} GeV"
             for r in within[~within.template_limited].itertuples()
         ],
         "identity_resamples": int(t.identity_resamples.iloc[0]),
