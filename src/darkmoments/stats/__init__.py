@@ -10,12 +10,14 @@ Core functions take :class:`~darkmoments.templates.Template` objects or
 from __future__ import annotations
 
 from .degeneracy import DegeneracySurface, FitComparison, compare_fits, degeneracy_surface
-from .discovery import Discovery, discovery_significance, pyhf_discovery
+from .discovery import Discovery, discovery_for, discovery_significance, pyhf_discovery
 from .fast import ProfileResult, deviance_fixed, deviance_grid, profile_mass
 from .fits import MassFit, asimov, fit_mass
+from .inputs import load_grid_at
 from .limits import (
     UpperLimit,
     coupling_limit,
+    event_limit,
     poisson_upper_limit,
     reach_by_model,
     reach_for,
@@ -23,6 +25,7 @@ from .limits import (
     reach_table,
     upper_limit,
 )
+from .rate import discrimination_setup
 from .shapes import ShapeGrid, load_grid, parse_observables, project_template
 from .toys import (
     DiscriminationResult,
@@ -49,10 +52,14 @@ __all__ = [
     "degeneracy_surface",
     "deviance_fixed",
     "deviance_grid",
+    "discovery_for",
     "discovery_significance",
+    "discrimination_setup",
     "discrimination_statistic",
+    "event_limit",
     "fit_mass",
     "load_grid",
+    "load_grid_at",
     "make_model",
     "parse_observables",
     "poisson_upper_limit",
