@@ -300,3 +300,29 @@ def test_reach_table_is_reach_for_per_model(tmp_path: Path) -> None:
             reach_table(bad, "ldmx-phase2", directory=d)
     with pytest.raises(ValueError, match="confidence level"):
         reach_table("km", "ldmx-phase2", cl=1.5, directory=d)
+
+
+def test_exact_limit_of_a_combined_workspace_counts_every_channel() -> None:
+    """Counting on the totals sums the channels (one per experiment) of a combined workspace.
+
+    LDMX Phase I + II at km 0.1 GeV, shared mu: the signal totals of both channels add up,
+    so the zero-background 90 % CL limit is 2.303 events on their sum (mu = 2.303 / total),
+    the same as one channel holding both yields.  One mu per experiment has no single
+    signal strength for the totals and is refused.
+    """
+    from darkmoments.errors import InputError
+    from darkmoments.stats.combined import combined_workspace
+
+    spec = combined_workspace("km", 0.1, "ldmx-phase1,ldmx-phase2", coupling=1e-5, observables="E")
+    totals = [sum(ch["samples"][0]["data"]) for ch in spec["channels"]]
+    assert len(totals) == 2
+    assert min(totals) > 0
+    lim = upper_limit(spec, method="exact")
+    n90 = -math.log(0.1)  # 2.303 events: P(0 | s) = 0.1
+    assert lim.events == pytest.approx(n90, rel=1e-6)
+    assert lim.mu == pytest.approx(n90 / sum(totals), rel=1e-6)
+    free = combined_workspace(
+        "km", 0.1, "ldmx-phase1,ldmx-phase2", coupling=1e-5, observables="E", normalisation="free"
+    )
+    with pytest.raises(InputError, match="one signal strength"):
+        upper_limit(free, method="exact")

@@ -517,11 +517,32 @@ class UpperLimit:
 
 
 def _spec_totals(spec: dict[str, Any]) -> tuple[float, float, float]:
-    ch = spec["channels"][0]
-    sig = sum(sum(s["data"]) for s in ch["samples"] if s["name"] == "signal")
-    bkg = sum(sum(s["data"]) for s in ch["samples"] if s["name"] != "signal")
-    n_obs = float(sum(spec["observations"][0]["data"]))
-    return float(sig), float(bkg), n_obs
+    """Signal (the samples scaled by the POI), background and observed totals, all channels.
+
+    A combined workspace (:func:`~darkmoments.stats.combined.combined_spec`) has one channel
+    per experiment: counting on the totals sums them.  A signal sample that is scaled by
+    another normfactor than the POI (``normalisation="free"``: one mu per experiment) has no
+    single signal strength for the totals and is refused.
+    """
+    measurements = spec.get("measurements") or [{}]
+    poi = measurements[0].get("config", {}).get("poi", "mu")
+    sig = bkg = 0.0
+    for ch in spec["channels"]:
+        for smp in ch["samples"]:
+            norms = {m["name"] for m in smp.get("modifiers", []) if m["type"] == "normfactor"}
+            total = float(sum(smp["data"]))
+            if poi in norms:
+                sig += total
+            elif smp["name"] == "signal":
+                raise InputError(
+                    f"channel {ch['name']!r}: its signal scales with {sorted(norms)}, not with "
+                    f"the POI {poi!r}; counting on the totals needs one signal strength for "
+                    "every channel (build the workspace with normalisation='shared' or 'tied')"
+                )
+            else:
+                bkg += total
+    n_obs = float(sum(sum(o["data"]) for o in spec["observations"]))
+    return sig, bkg, n_obs
 
 
 def upper_limit(
