@@ -62,6 +62,7 @@ __all__ = [
     "plot_reach",
     "plot_reach_relic",
     "plot_relic_comparison",
+    "plot_separation",
     "plot_sigma_vs_mass",
     "save_figure",
     "style",
@@ -1194,6 +1195,104 @@ def plot_nsigma_grid(
     fig.legend(handles=handles, loc="outside lower center", ncol=4, title=note)
     _bottom_xlabels(axes, r"true $m_{A'}$ [GeV]")
     fig.supylabel("expected signal events of the true model")
+    _tag(fig, label)
+    return fig
+
+
+#: Colours of experiment sets in :func:`plot_separation` (the models keep the paper's).
+_SET_COLOURS = ("0.15", "#e69f00", "#7b3294", "#009e73", "#56b4e9")
+
+
+@_styled
+def plot_separation(
+    table: pd.DataFrame, *, sets: Sequence[str] | None = None, label: str | None = None
+) -> Figure:
+    """Luminosity scale k(5 sigma) per model pair, experiment set and statistic.
+
+    One panel per (true, alternative) pair: k (each experiment's running time in units of
+    its nominal one) for an Asimov 5 sigma against the true mass, one colour per experiment
+    set, solid circles for shape only and dashed squares for shape + rate; k = 1 (dotted)
+    is the nominal running.  Shape-only points that the templates do not resolve
+    (``template_limited``) are hollow markers at the top of the panel.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``true``, ``alt``, ``mass`` [GeV], ``experiments`` (set label),
+        ``statistic`` (``shape`` or ``shape+rate``), ``k_5sigma_used`` (NaN/None: not
+        reached) and ``template_limited`` (bool).
+    sets : sequence of str, optional
+        Experiment-set labels in legend order (default: as they appear).
+    label : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Figure
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import pandas as pd
+    >>> from darkmoments.plotting import plot_separation
+    >>> rows = [{"true": "km", "alt": a, "mass": m, "experiments": e, "statistic": st,
+    ...          "k_5sigma_used": 0.1 if a == "md" else None,
+    ...          "template_limited": a == "cr" and st == "shape"}
+    ...         for a in ("md", "cr") for m in (0.01, 0.1) for e in ("LDMX II", "M3 2")
+    ...         for st in ("shape", "shape+rate")]
+    >>> fig = plot_separation(pd.DataFrame(rows))
+    >>> len(fig.axes), fig.axes[1].get_title()
+    (2, 'true KM (kinetic mixing) vs fitted C (charge radius)')
+    >>> plt.close(fig)
+    """
+    import pandas as pd
+    from matplotlib.lines import Line2D
+
+    plt = _pyplot()
+    pairs = list(dict.fromkeys(zip(table["true"], table["alt"], strict=True)))
+    sets = list(sets) if sets is not None else list(dict.fromkeys(table["experiments"]))
+    colour = {s: _SET_COLOURS[i % len(_SET_COLOURS)] for i, s in enumerate(sets)}
+    ncol = min(2, len(pairs))
+    nrow = -(-len(pairs) // ncol)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(7.0 * ncol, 5.0 * nrow), squeeze=False, layout="constrained"
+    )
+    ks = pd.to_numeric(table["k_5sigma_used"], errors="coerce").to_numpy(dtype=float)
+    ks = ks[np.isfinite(ks) & (ks > 0)]
+    lo, hi = (ks.min() / 10, ks.max() * 30) if ks.size else (1e-3, 1e3)
+    lo, hi = min(lo, 0.1), max(hi, 10.0)
+    style = {"shape": ("-", "o"), "shape+rate": ("--", "s")}
+    for ax, (tru, alt) in zip(axes.flat, pairs, strict=False):
+        sub = table[(table["true"] == tru) & (table["alt"] == alt)]
+        for s in sets:
+            for stat, (ls, mk) in style.items():
+                g = sub[(sub["experiments"] == s) & (sub["statistic"] == stat)].sort_values("mass")
+                if g.empty:
+                    continue
+                k = pd.to_numeric(g["k_5sigma_used"], errors="coerce").to_numpy(dtype=float)
+                ax.plot(g["mass"], k, color=colour[s], ls=ls, marker=mk, ms=6, lw=1.8)
+                lim = g["template_limited"].to_numpy(dtype=bool) & (stat == "shape")
+                if lim.any():
+                    ax.plot(g["mass"][lim], [hi / 2] * int(lim.sum()), ls="none", marker=mk,
+                            ms=7, mfc="none", mec=colour[s])  # fmt: skip
+        ax.axhline(1.0, color="k", ls=":", lw=1.2)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(lo, hi)
+        ax.set_title(f"true {model_label(tru)} vs fitted {model_label(alt)}")
+        ax.set_xlabel(r"true $m_{A'}$ [GeV]")
+        ax.set_ylabel(r"$k(5\sigma)$ = running time / nominal")
+    for ax in list(axes.flat)[len(pairs) :]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], color=colour[s], lw=2.5, label=s) for s in sets] + [
+        Line2D([], [], color="0.4", ls=ls, marker=mk, label=stat)
+        for stat, (ls, mk) in style.items()
+    ] + [
+        Line2D([], [], ls="none", marker="o", mfc="none", mec="0.4",
+               label="shapes not resolved by the templates"),
+        Line2D([], [], color="k", ls=":", label="nominal running"),
+    ]  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncol=4)
     _tag(fig, label)
     return fig
 

@@ -27,7 +27,7 @@ from ..checkpoint import Checkpoint, file_sha256, run_checkpointed
 from ..errors import InputError, OutputPathError, StaleCheckpointError
 from ..io.atomic import atomic_path, write_csv_atomic, write_text_atomic
 from ..io.jsonio import dumps
-from . import ours, paper
+from . import combined, ours, paper
 from .common import JobResult, Settings, to_builtin
 from .report import report_html, report_markdown
 
@@ -55,7 +55,8 @@ class Job:
     --------
     >>> from darkmoments.figures import JOBS
     >>> list(JOBS)  # the run order: cheap first
-    ['fig1', 'fig4_fig5', 'fig6', 'relic', 'fig2_fig3', 'sigma', 'degeneracy', 'discrimination']
+    ['fig1', 'fig4_fig5', 'fig6', 'relic', 'fig2_fig3', 'sigma', 'degeneracy', 'discrimination',
+     'combined']
     >>> JOBS["fig4_fig5"].figures
     ('fig4_kinematics', 'fig5_2d')
     """
@@ -83,6 +84,7 @@ JOBS: dict[str, Job] = {
         Job("sigma", ours.job_sigma, ("sigma_vs_mass",), 8),
         Job("degeneracy", ours.job_degeneracy, ("degeneracy_grid",), 6),
         Job("discrimination", ours.job_discrimination, ("discrimination_nsigma",), 20),
+        Job("combined", combined.job_combined, ("combined_separation",), 6),
     )
 }
 
@@ -377,8 +379,8 @@ def reproduce(
 #: Order of the figures in the report: the paper's 1-6, then ours.
 REPORT_ORDER = (
     "fig1_reach", "fig2_recoil_exact_vs_analytic", "fig3_nucleus_pt", "fig4_kinematics",
-    "fig5_2d", "fig6_km_vs_md", "degeneracy_grid", "discrimination_nsigma", "relic_targets",
-    "sigma_vs_mass",
+    "fig5_2d", "fig6_km_vs_md", "degeneracy_grid", "discrimination_nsigma",
+    "combined_separation", "relic_targets", "sigma_vs_mass",
 )  # fmt: skip
 
 
