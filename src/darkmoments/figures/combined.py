@@ -223,6 +223,7 @@ def _text(n: dict[str, Any]) -> str:
         "(calibrated identity test); shape + rate there uses the rate alone. The paper "
         "leaves km/cr/am and md/ed degenerate in shape at LDMX; within a group only "
         "lepton-mass terms (large for a muon beam near m_mu) and the rate differ. "
-        f"Setups with k(5 sigma) <= 1 at some mass: {show(n['separable'])}. Shapes "
+        f"Setups with k(5 sigma) <= 1 at some mass (either statistic): {show(n['separable'])}. "
+        "Shapes "
         f"resolved by: {show(n['shape_resolved'])}."
     )
