@@ -253,6 +253,8 @@ def test_combined_separation_physics(run) -> None:
     t = pd.read_csv(out / "combined_separation.csv")
     assert set(t.statistic) == {"shape", "shape+rate"}
     assert set(t.experiments) == {"LDMX II", "M3 2", "LDMX II + M3 2"}
+    # true masses at grid nodes: the true model fits its own Asimov data exactly, t_A >= 0
+    assert (t.t_asimov >= -1e-9).all()
 
     def k(true: str, alt: str, exps: str, stat: str) -> pd.Series:
         sel = (t["true"] == true) & (t.alt == alt) & (t.experiments == exps)
