@@ -2495,9 +2495,6 @@ def combined_workspace(
 
 # ----------------------------------------------------------------------------- template noise
 
-#: Grid nodes on each side of the true and the alternative mass that are resampled.
-_IDENTITY_WINDOW: int = 3
-
 
 @dataclass(frozen=True)
 class CombinedIdentity:
@@ -2535,27 +2532,20 @@ class CombinedIdentity:
 def _identity_pair(
     gt: ShapeGrid, ga: ShapeGrid, masses: tuple[float, float], rng: np.random.Generator
 ) -> tuple[ShapeGrid, ShapeGrid]:
-    """Both grids redrawn near ``masses`` from their pooled (common) shape, own N_MC each."""
-    from .calibration import resample_grid, template_mc_counts
+    """Both grids redrawn near ``masses`` from their common shape under the null, own N_MC each.
+
+    The same null as the single-experiment test: :func:`~darkmoments.stats.calibration.
+    window_nodes` and the pooled shape with :data:`~darkmoments.stats.calibration.POOL_PRIOR`
+    pseudo-events (without them the null is anti-conservative with sparse templates).
+    """
+    from .calibration import _pooled, resample_grid, template_mc_counts, window_nodes
 
     out = []
     for own, other in ((gt, ga), (ga, gt)):
         n_own, n_other = template_mc_counts(own), float(np.median(template_mc_counts(other)))
-        u = np.log(own.masses)
-        idx: set[int] = set()
-        for m in masses:
-            i = int(np.clip(np.searchsorted(u, math.log(m)), 0, u.size - 1))
-            idx.update(
-                range(max(i - _IDENTITY_WINDOW - 1, 0), min(i + _IDENTITY_WINDOW + 1, u.size))
-            )
-        nodes = np.array(sorted(idx), dtype=np.intp)
-        lo, hi = other.mass_range
-        src = []
-        for i in nodes:
-            q = other.shape(min(max(float(own.masses[i]), lo), hi))
-            p = own.probs[i]
-            src.append((n_own[i] * p / p.sum() + n_other * q / q.sum()) / (n_own[i] + n_other))
-        out.append(resample_grid(own, rng, nodes, source=np.array(src), n_mc=n_own))
+        nodes = window_nodes(own, masses)
+        src = _pooled(own, other, nodes, n_own, n_other)
+        out.append(resample_grid(own, rng, nodes, source=src, n_mc=n_own))
     return out[0], out[1]
 
 
