@@ -153,9 +153,7 @@ def _fingerprint(hyps: dict[tuple[str, str], CombinedHypothesis]) -> str:
 def _combine(
     hyps: dict[tuple[str, str], CombinedHypothesis], model: str, exps: tuple[str, ...]
 ) -> CombinedHypothesis:
-    hs = [hyps[(model, e)] for e in exps]
-    rates = tuple(h.rates[0] for h in hs if h.rates is not None)
-    return CombinedHypothesis(model, tuple(h.grids[0] for h in hs), rates)
+    return CombinedHypothesis.join([hyps[(model, e)] for e in exps])
 
 
 def _k_values(setup: CombinedSetup, t_a: float, suffix: str = "") -> dict[str, float | None]:

@@ -51,9 +51,7 @@ def _hypothesis(model: str, experiment: str, depth_nodes: int) -> Any:
 def _combined(model: str, experiments: tuple[str, ...], depth_nodes: int) -> Any:
     from ..stats.combined import CombinedHypothesis
 
-    hs = [_hypothesis(model, e, depth_nodes) for e in experiments]
-    rates = tuple(h.rates[0] for h in hs if h.rates is not None)
-    return CombinedHypothesis(model, tuple(h.grids[0] for h in hs), rates)
+    return CombinedHypothesis.join([_hypothesis(model, e, depth_nodes) for e in experiments])
 
 
 def _k5(setup: Any) -> float | None:

@@ -234,6 +234,29 @@ class CombinedHypothesis:
             object.__setattr__(self, "rates", rates)
         self.mass_range  # noqa: B018  (validates the overlap)
 
+    @classmethod
+    def join(cls, parts: Sequence[CombinedHypothesis]) -> CombinedHypothesis:
+        """One model's single-experiment hypotheses joined into one over all of them.
+
+        Parameters
+        ----------
+        parts : sequence of CombinedHypothesis
+            One per experiment (the first grid and rate of each are used), same model.
+
+        Returns
+        -------
+        CombinedHypothesis
+
+        Examples
+        --------
+        >>> from darkmoments.stats.combined import CombinedHypothesis, load_hypothesis
+        >>> parts = [load_hypothesis("km", [e], "E") for e in ("ldmx-phase1", "ldmx-phase2")]
+        >>> CombinedHypothesis.join(parts).n_experiments
+        2
+        """
+        rates = tuple(h.rates[0] for h in parts if h.rates is not None)
+        return cls(parts[0].model, tuple(h.grids[0] for h in parts), rates)
+
     @property
     def n_experiments(self) -> int:
         """Number of experiments K."""
