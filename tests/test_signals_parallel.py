@@ -44,6 +44,7 @@ def _run_and_signal(args: list[str], sig: int, cwd: Path) -> dict:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # our own process group: nothing leaks to pytest
+        preexec_fn=procs.default_sigint,  # pytest may run with SIGINT ignored (nohup ... &)
     )
     started: set[int] = set()
     try:

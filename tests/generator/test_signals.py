@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from darkmoments.testing import processes as procs
+
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -34,7 +36,7 @@ def _start(out: Path, n_events: int) -> subprocess.Popen:
         text=True,
         # a child of a shell without job control may inherit SIGINT ignored; undo that so
         # Python installs its KeyboardInterrupt handler
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=procs.default_sigint,
     )
 
 

@@ -76,7 +76,13 @@ def test_discriminate_signal_then_resume(
     cmd = [sys.executable, "-m", "darkmoments", *_args(tdir), "--workers", "2", "--out", str(out)]
     env = {**os.environ, "MPLBACKEND": "Agg"}
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        preexec_fn=procs.default_sigint,  # pytest may run with SIGINT ignored (nohup ... &)
     )
     manifest = out / "km_vs_md" / "manifest.json"
     try:

@@ -4,13 +4,19 @@ Tests that signal a command line run check that the run and every process it sta
 workers, the resource tracker) are gone in time.  These helpers read ``/proc/<pid>/stat`` and
 ``/proc/<pid>/cmdline`` directly, so psutil is not needed; where ``/proc`` does not exist
 every process looks absent (skip such tests off Linux).
+
+:func:`default_sigint` is the ``preexec_fn`` for such runs: a command started in the
+background by a shell without job control (``nohup make test &``, many CI runners) inherits
+SIGINT *ignored* (POSIX), Python then keeps it ignored and the run, by design, ignores Ctrl-C;
+a test of the Ctrl-C behaviour must start its child as a terminal would.
 """
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
-__all__ = ["alive", "children", "cmdline", "cpu_ticks", "proc_stat"]
+__all__ = ["alive", "children", "cmdline", "cpu_ticks", "default_sigint", "proc_stat"]
 
 _PROC = Path("/proc")
 #: States of a process that has exited: zombie (not yet reaped) and dead.
@@ -24,6 +30,20 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     return text[text.rindex(")") + 2 :].split()  # the name may contain spaces and ")"
+
+
+def default_sigint() -> None:
+    """Reset SIGINT to its default disposition (``subprocess.Popen(preexec_fn=...)``).
+
+    Examples
+    --------
+    >>> import subprocess, sys
+    >>> code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    >>> subprocess.run([sys.executable, "-c", code], preexec_fn=default_sigint,
+    ...                capture_output=True, text=True).stdout.strip()
+    'False'
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def proc_stat(pid: int) -> tuple[int, str] | None:
