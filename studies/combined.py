@@ -25,8 +25,10 @@ be noise is ``template_limited`` and gets no k.  km and cr have identical shapes
 Outputs in ``--out``: ``combined.csv`` (one row per pair, mass, experiment set, statistic),
 ``summary.json``, ``summary.md`` (the table "which pairs become separable with what": per
 unordered pair and statistic, the experiment sets and true masses with k(5 sigma) <= 1),
-``k5sigma_<statistic>.png`` (median over masses of k(5 sigma), pairs x experiment sets) and
-``k5sigma_mass_<pair>.png``.  A toy check of the Asimov Z at one point.
+``k5sigma_<statistic>.png``/``.pdf`` (median over masses of k(5 sigma), pairs x experiment
+sets) and ``k5sigma_mass_<pair>.png``/``.pdf``.  A toy check of the Asimov Z at one point
+(plain toys and importance-sampled ones).  ``--replot`` rewrites ``summary.md`` and the
+figures from an earlier run's ``combined.csv`` without recomputing.
 
 The full run uses the shipped M3 templates (``templates/m3-phase1.h5``, ``m3-phase2.h5``,
 built by ``make templates``); ``--fast`` builds small M3 Phase 2 templates
@@ -45,6 +47,7 @@ Usage::
     python studies/combined.py --out studies/results/combined [--fast] [--factor 1.0]
         [--identity-resamples 50] [--toys 2000] [--workers 1] [--templates DIR]
         [--masses 0.003,0.01,0.03,0.1,0.3,1]
+    python studies/combined.py --out studies/results/combined --replot
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -69,7 +73,7 @@ from darkmoments.checkpoint import Checkpoint, run_checkpointed
 from darkmoments.experiments import get_experiment
 from darkmoments.io.atomic import write_csv_atomic, write_text_atomic
 from darkmoments.io.jsonio import dumps
-from darkmoments.plotting import save_figure
+from darkmoments.plotting import save_figure, style
 from darkmoments.stats.combined import (
     CombinedHypothesis,
     CombinedSetup,
@@ -344,13 +348,43 @@ def _run(
     summary = _summary(df, factor, check, fast)
     write_text_atomic(out / "summary.json", dumps(summary, indent=1) + "\n")
     write_text_atomic(out / "summary.md", _markdown(df, factor))
-    for stat in STATISTICS:
-        _plot_heatmap(df, stat, out / f"k5sigma_{stat.replace('+', '_')}.png")
-    for true, alt in (("km", "am"), ("md", "ed")):
-        if ((df["true"] == true) & (df["alt"] == alt)).any():
-            _plot_mass(df, true, alt, out / f"k5sigma_mass_{true}_{alt}.png")
+    _figures(df, out)
     shutil.rmtree(out / "checkpoint")  # every output written: the run is complete
     return summary
+
+
+def replot(out: Path) -> dict[str, Any]:
+    """Rewrite ``summary.md`` and the figures from ``out/combined.csv`` (no recomputation).
+
+    The table and the summary's coupling factor come from the earlier run's outputs, so a
+    change of the figures' style or of the markdown layout needs no new run.
+    """
+    csv, js = out / "combined.csv", out / "summary.json"
+    for f in (csv, js):
+        if not f.is_file():
+            print(f"combined.py: error: --replot needs {f} from an earlier run", file=sys.stderr)
+            raise SystemExit(2)
+    df = pd.read_csv(csv)
+    summary: dict[str, Any] = json.loads(js.read_text())
+    write_text_atomic(out / "summary.md", _markdown(df, float(summary["coupling_factor"])))
+    _figures(df, out)
+    return summary
+
+
+def _figures(df: pd.DataFrame, out: Path) -> None:
+    """The heat maps per statistic and k(5 sigma) vs mass per within-group pair, PNG + PDF."""
+    with plt.style.context(style()):
+        for stat in STATISTICS:
+            _plot_heatmap(df, stat, out / f"k5sigma_{stat.replace('+', '_')}")
+        for true, alt in (("km", "am"), ("md", "ed")):
+            if ((df["true"] == true) & (df["alt"] == alt)).any():
+                _plot_mass(df, true, alt, out / f"k5sigma_mass_{true}_{alt}")
+
+
+def _save(fig: Any, stem: Path) -> None:
+    for suffix in ("png", "pdf"):
+        save_figure(fig, stem.with_name(f"{stem.name}.{suffix}"))
+    plt.close(fig)
 
 
 def _toy_check(hyps: dict[tuple[str, str], CombinedHypothesis], n_toys: int) -> dict[str, Any]:
@@ -456,23 +490,50 @@ def _plot_heatmap(df: pd.DataFrame, stat: str, path: Path) -> None:
         figsize=(1.4 * len(sets) + 3, 0.35 * len(pairs) + 2), layout="constrained"
     )
     im = ax.imshow(z, aspect="auto", cmap="viridis_r", vmin=-4, vmax=4)
+    for (i, j), v in np.ndenumerate(z):  # the median k itself in every reached cell
+        if np.isfinite(v):
+            ax.text(
+                j,
+                i,
+                f"{10**v:.2g}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="w" if v > 0 else "k",
+            )
     ax.set_xticks(range(len(sets)), sets, rotation=30, ha="right")
     ax.set_yticks(
         range(len(pairs)), [f"true {p.split('/')[0]} vs {p.split('/')[1]}" for p in pairs]
     )
     fig.colorbar(im, ax=ax, label=r"$\log_{10}$ median $k(5\sigma)$")
-    ax.set_title(f"{stat}: luminosity for 5 sigma (white: not reached or template noise)")
-    save_figure(fig, path)
-    plt.close(fig)
+    ax.set_title(f"{stat}: luminosity for 5$\\sigma$ (white: not reached or template noise)")
+    _save(fig, path)
+
+
+#: Line style per statistic and colour per experiment set of the k(5 sigma)-vs-mass figures
+#: (curves of one set often coincide: the statistics differ in line style and marker).
+_STAT_STYLE = {
+    "shape": {"ls": "-", "marker": "o"},
+    "ratio": {"ls": "--", "marker": "s"},
+    "shape+rate": {"ls": ":", "marker": "^"},
+}
 
 
 def _plot_mass(df: pd.DataFrame, true: str, alt: str, path: Path) -> None:
     g = df[(df["true"] == true) & (df["alt"] == alt)]
     fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
+    colours = {s: f"C{i}" for i, s in enumerate(dict.fromkeys(g["experiments"]))}
     for (s, st), gg in g.groupby(["experiments", "statistic"]):
         gg = gg.dropna(subset=["k_5sigma_used"]).sort_values("mass")
         if len(gg):
-            ax.plot(gg["mass"], gg["k_5sigma_used"], marker="o", label=f"{s}, {st}")
+            ax.plot(
+                gg["mass"],
+                gg["k_5sigma_used"],
+                color=colours[s],
+                mfc="none",
+                label=f"{s}, {st}",
+                **_STAT_STYLE.get(st, {}),
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.axhline(1.0, color="k", lw=0.8, ls=":")
@@ -480,8 +541,7 @@ def _plot_mass(df: pd.DataFrame, true: str, alt: str, path: Path) -> None:
     ax.set_ylabel(r"$k(5\sigma)$: running time / nominal")
     ax.set_title(f"true {get_model(true).letter} vs {get_model(alt).letter}")
     ax.legend(fontsize=7)
-    save_figure(fig, path)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -499,7 +559,16 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(f"{m:g}" for m in MASSES),
         help="true masses of the full run, GeV, comma-separated (nearest grid nodes)",
     )
+    ap.add_argument(
+        "--replot",
+        action="store_true",
+        help="only rewrite summary.md and the figures from --out/combined.csv",
+    )
     a = ap.parse_args(argv)
+    if a.replot:
+        replot(a.out)
+        print(f"summary.md and figures rewritten from {a.out / 'combined.csv'}")
+        return
     s = run(
         a.out,
         fast=a.fast,
@@ -516,7 +585,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"toy check {c['true_model']} vs {c['alt_model']} ({c['experiments_label']}): "
-        f"Z(toys) = {c['z']:.2f}, Z(Asimov) = {c['z_asimov']:.2f}"
+        f"Z(toys) = {c['z']:.2f}{' (bound)' if c.get('z_is_bound') else ''}, "
+        + (
+            f"Z(importance-sampled toys) = {c['z_importance']:.2f} +- {c['z_importance_err']:.2f}, "
+            if c.get("z_importance") is not None
+            else ""
+        )
+        + f"Z(Asimov) = {c['z_asimov']:.2f}"
     )
 
 
