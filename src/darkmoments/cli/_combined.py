@@ -28,7 +28,7 @@ from typing import Any, cast
 import click
 
 from ..errors import InputError
-from ._common import check_output_path, echo_json, sigterm_as_exit
+from ._common import check_output_path, echo_discrimination_checks, echo_json, sigterm_as_exit
 
 __all__ = [
     "STATISTICS",
@@ -545,15 +545,4 @@ def echo_discrimination(rec: Mapping[str, Any]) -> None:
         f"p = {rec['p_value']:.3g}, Z {bound} {rec['z']:.3f} (Asimov {rec['z_asimov']:.3f}); "
         f"N(3 sigma) = {n3}, N(5 sigma) = {n5}"
     )
-    if rec.get("z_importance") is not None:
-        click.echo(
-            f"  importance sampling: p = {rec['p_importance']:.3g} +- "
-            f"{rec['p_importance_err']:.2g}, Z = {rec['z_importance']:.3f} +- "
-            f"{rec['z_importance_err']:.3f}"
-        )
-    if rec["template_limited"]:
-        click.echo(
-            f"  warning: shape-identity p = {rec['p_identity']:.3g} >= 0.01 (t_A = "
-            f"{rec['t_asimov']:.3g}, template noise alone {rec['t_template_floor']:.3g} on "
-            "average): the separation is not resolved by the templates"
-        )
+    echo_discrimination_checks(rec)

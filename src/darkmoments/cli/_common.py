@@ -31,7 +31,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +45,7 @@ __all__ = [
     "check_output_path",
     "default_workers",
     "deprecated_alias",
+    "echo_discrimination_checks",
     "echo_json",
     "example",
     "force_option",
@@ -370,3 +371,24 @@ def sigterm_as_exit() -> Iterator[None]:
             signal.signal(signal.SIGTERM, old)
     else:
         yield
+
+
+def echo_discrimination_checks(rec: Mapping[str, Any]) -> None:
+    """Echo the lines under a discrimination report (importance sampling, template noise).
+
+    The importance-sampled p-value and Z when computed, and the warning of a separation the
+    templates do not resolve.  Shared by ``discriminate`` with one experiment and with
+    several (``--experiment A,B``).
+    """
+    if rec.get("z_importance") is not None:
+        click.echo(
+            f"  importance sampling: p = {rec['p_importance']:.3g} +- "
+            f"{rec['p_importance_err']:.2g}, Z = {rec['z_importance']:.3f} +- "
+            f"{rec['z_importance_err']:.3f}"
+        )
+    if rec["template_limited"]:
+        click.echo(
+            f"  warning: shape-identity p = {rec['p_identity']:.3g} >= 0.01 (t_A = "
+            f"{rec['t_asimov']:.3g}, template noise alone {rec['t_template_floor']:.3g} on "
+            "average): the shapes are not resolved by the templates"
+        )

@@ -51,6 +51,7 @@ from ..validation import check_int, check_real
 from . import _combined
 from ._common import (
     check_output_path,
+    echo_discrimination_checks,
     echo_json,
     example,
     force_option,
@@ -1668,18 +1669,7 @@ def _echo_discrimination(rec: dict[str, Any], *, tied: bool) -> None:
         f"Z {bound} {rec['z']:.3f} (Asimov {rec['z_asimov']:.3f}); N(3 sigma) = {n3}, "
         f"N(5 sigma) = {n5}"
     )
-    if rec.get("z_importance") is not None:
-        click.echo(
-            f"  importance sampling: p = {rec['p_importance']:.3g} +- "
-            f"{rec['p_importance_err']:.2g}, Z = {rec['z_importance']:.3f} +- "
-            f"{rec['z_importance_err']:.3f}"
-        )
-    if rec["template_limited"]:
-        click.echo(
-            f"  warning: shape-identity p = {rec['p_identity']:.3g} >= 0.01 (t_A = "
-            f"{rec['t_asimov']:.3g}, template noise alone {rec['t_template_floor']:.3g} on "
-            "average): the shapes are not resolved by the templates"
-        )
+    echo_discrimination_checks(rec)
 
 
 #: The statistics commands, for ``main.add_command`` in :mod:`darkmoments.cli`.
