@@ -510,6 +510,8 @@ def _plot_heatmap(df: pd.DataFrame, stat: str, path: Path) -> None:
     _save(fig, path)
 
 
+#: Largest k drawn in the k(5 sigma)-vs-mass figures (beyond it: never, in practice).
+K_PLOT_MAX = 1e5
 #: Line style per statistic and colour per experiment set of the k(5 sigma)-vs-mass figures
 #: (curves of one set often coincide: the statistics differ in line style and marker).
 _STAT_STYLE = {
@@ -522,9 +524,12 @@ _STAT_STYLE = {
 def _plot_mass(df: pd.DataFrame, true: str, alt: str, path: Path) -> None:
     g = df[(df["true"] == true) & (df["alt"] == alt)]
     fig, ax = plt.subplots(figsize=(8, 6), layout="constrained")
-    colours = {s: f"C{i}" for i, s in enumerate(dict.fromkeys(g["experiments"]))}
+    # tab10, not the style's cycle: seven experiment sets need seven distinct colours
+    tab10 = plt.get_cmap("tab10")
+    colours = {s: tab10(i % 10) for i, s in enumerate(dict.fromkeys(g["experiments"]))}
     for (s, st), gg in g.groupby(["experiments", "statistic"]):
         gg = gg.dropna(subset=["k_5sigma_used"]).sort_values("mass")
+        gg = gg[gg["k_5sigma_used"] <= K_PLOT_MAX]
         if len(gg):
             ax.plot(
                 gg["mass"],
@@ -536,10 +541,13 @@ def _plot_mass(df: pd.DataFrame, true: str, alt: str, path: Path) -> None:
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(0.7 * g["mass"].min(), 1.4 * g["mass"].max())  # every true mass of the run
     ax.axhline(1.0, color="k", lw=0.8, ls=":")
     ax.set_xlabel(r"true $m_{A'}$ [GeV]")
     ax.set_ylabel(r"$k(5\sigma)$: running time / nominal")
-    ax.set_title(f"true {get_model(true).letter} vs {get_model(alt).letter}")
+    ax.set_title(
+        f"true {get_model(true).letter} vs {get_model(alt).letter} (k > {K_PLOT_MAX:.0e} not shown)"
+    )
     ax.legend(fontsize=7)
     _save(fig, path)
 
